@@ -1,0 +1,54 @@
+# ppml-lab: `make lab` to learn, `make test` to check everything. Both build .venv from the pins.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+# Offline and quiet: no telemetry, no update checks, Ray's temp files inside the project.
+export FLWR_TELEMETRY_ENABLED := 0
+export FLWR_DISABLE_UPDATE_CHECK := 1
+export RAY_USAGE_STATS_ENABLED := 0
+export RAY_TMPDIR := $(CURDIR)/.ray_tmp
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+
+.PHONY: venv lab test test-unit test-notebooks notebooks bench budget lint test-browser clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks
+
+test: test-unit test-notebooks
+
+test-unit: $(STAMP)
+	mkdir -p $(RAY_TMPDIR)
+	$(PY) -m pytest tests
+
+test-notebooks: $(STAMP)
+	mkdir -p $(RAY_TMPDIR)
+	$(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout=600 $(NOTEBOOKS)
+
+notebooks: $(STAMP)
+	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)
+
+bench: $(STAMP)
+	@set -e; for b in benchmarks/[a-z]*.py; do echo "== $$b"; $(PY) $$b --quick; done
+
+budget: $(STAMP)
+	$(PY) scripts/budget.py $(NOTEBOOKS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check ppml_lab tests benchmarks scripts
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ray_tmp

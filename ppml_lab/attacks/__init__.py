@@ -1,0 +1,1 @@
+"""attacks sub-package; see the modules for the primitives."""

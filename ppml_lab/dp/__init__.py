@@ -1,0 +1,1 @@
+"""dp sub-package; see the modules for the primitives."""

@@ -1,0 +1,86 @@
+"""Typed errors of ppml_lab.
+
+Input checks raise the built-in ``TypeError`` (wrong kind) or ``ValueError`` (wrong value); the domain
+errors below subclass them where they are about a value, so ``except ValueError`` still catches them.
+Every message names the parameter, the constraint, the value received and, where there is one, the fix.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PPMLError",
+    "PrivacyBudgetExceeded",
+    "KeyMismatchError",
+    "PrecisionError",
+    "InsecureParameterError",
+    "DepthExhaustedError",
+    "SecretKeyMissingError",
+    "InsufficientSharesError",
+    "ShareMismatchError",
+    "TripleReuseError",
+    "ProtocolError",
+    "PartyTimeoutError",
+    "DropoutThresholdError",
+    "UnsupportedModuleError",
+    "DeploymentError",
+]
+
+
+class PPMLError(Exception):
+    """Base class of every domain error raised by ppml_lab."""
+
+
+class PrivacyBudgetExceeded(PPMLError, RuntimeError):
+    """A release would spend more epsilon/delta than the ledger's budget; nothing was released."""
+
+
+class KeyMismatchError(PPMLError, ValueError):
+    """Ciphertexts or keys from different key pairs (or contexts) were combined."""
+
+
+class PrecisionError(PPMLError, ValueError):
+    """A value does not fit the encoding (fixed point, Paillier plaintext space, CKKS scale)."""
+
+
+class InsecureParameterError(PPMLError, ValueError):
+    """Parameters below the security bound were requested without the explicit opt-in flag."""
+
+
+class DepthExhaustedError(PPMLError, ValueError):
+    """A CKKS operation would need more multiplicative levels than the modulus chain has left."""
+
+
+class SecretKeyMissingError(PPMLError, ValueError):
+    """Decryption was attempted by a party that holds only public material."""
+
+
+class InsufficientSharesError(PPMLError, ValueError):
+    """Fewer shares than the reconstruction threshold were supplied."""
+
+
+class ShareMismatchError(PPMLError, ValueError):
+    """Shares from different sharings, moduli or shapes were combined."""
+
+
+class TripleReuseError(PPMLError, RuntimeError):
+    """A Beaver triple (or another one-time value) was used twice; reuse leaks x - x'."""
+
+
+class ProtocolError(PPMLError, RuntimeError):
+    """A multi-party protocol could not complete (a party failed, a message was malformed)."""
+
+
+class PartyTimeoutError(ProtocolError, TimeoutError):
+    """A party did not answer within the protocol's timeout."""
+
+
+class DropoutThresholdError(ProtocolError):
+    """Too many participants dropped out for the protocol to finish correctly."""
+
+
+class UnsupportedModuleError(PPMLError, ValueError):
+    """A model contains a layer whose per-sample gradients are undefined (e.g. BatchNorm)."""
+
+
+class DeploymentError(PPMLError, RuntimeError):
+    """A Flower deployment could not be prepared, started or completed."""

@@ -1,0 +1,1 @@
+"""fl sub-package; see the modules for the primitives."""

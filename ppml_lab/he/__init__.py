@@ -1,0 +1,1 @@
+"""he sub-package; see the modules for the primitives."""

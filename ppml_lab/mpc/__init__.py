@@ -1,0 +1,1 @@
+"""mpc sub-package; see the modules for the primitives."""
