@@ -202,7 +202,7 @@ class SecureGenerator:
         return _shape(pool[idx], size)
 
 
-RNGLike = Union[None, int, np.random.Generator, SecureGenerator]
+RNGLike = Union[None, int, np.random.Generator, SecureGenerator]  # noqa: UP007 (runtime alias on 3.10)
 
 
 def seeded_rng(seed: int) -> np.random.Generator:

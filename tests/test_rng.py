@@ -1,0 +1,103 @@
+"""The package's randomness: CSPRNG by default, seeded only on request, numpy-compatible API."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from ppml_lab._rng import SecureGenerator, is_secure, random_seed, resolve_rng, seeded_rng, torch_generator
+
+# Statistical tests below use alpha = 1e-6 per test: a correct sampler fails one of them about once in
+# a million runs.
+ALPHA = 1e-6
+
+
+def test_default_is_csprng():
+    assert is_secure(resolve_rng(None))
+    assert not is_secure(resolve_rng(3))
+    assert "urandom" in repr(SecureGenerator())
+
+
+def test_seed_is_reproducible():
+    assert np.array_equal(resolve_rng(5).random(4), seeded_rng(5).random(4))
+
+
+@pytest.mark.parametrize("bad", ["seed", 1.5, True, object()])
+def test_bad_rng_is_typed(bad):
+    with pytest.raises(TypeError, match="rng must be None"):
+        resolve_rng(bad)
+
+
+def test_seeded_rng_rejects_float():
+    with pytest.raises(TypeError, match="seed must be an int"):
+        seeded_rng(1.0)
+
+
+@pytest.mark.parametrize(
+    "draw, cdf",
+    [
+        (lambda g, n: g.random(n), stats.uniform.cdf),
+        (lambda g, n: g.standard_normal(n), stats.norm.cdf),
+        (lambda g, n: g.normal(2.0, 3.0, size=n), stats.norm(2.0, 3.0).cdf),
+        (lambda g, n: g.laplace(0.0, 2.0, size=n), stats.laplace(0.0, 2.0).cdf),
+        (lambda g, n: g.exponential(1.5, size=n), stats.expon(scale=1.5).cdf),
+        (lambda g, n: g.uniform(-1.0, 3.0, size=n), stats.uniform(-1.0, 4.0).cdf),
+    ],
+)
+def test_secure_distributions_ks(draw, cdf):
+    x = draw(SecureGenerator(), 50_000)
+    assert x.shape == (50_000,)
+    assert stats.kstest(x, cdf).pvalue > ALPHA
+
+
+def test_secure_integers_uniform_chi2():
+    x = SecureGenerator().integers(0, 7, size=70_000)
+    assert x.min() == 0 and x.max() == 6
+    counts = np.bincount(x, minlength=7)
+    assert stats.chisquare(counts).pvalue > ALPHA
+
+
+def test_secure_integers_bounds_and_dtype():
+    g = SecureGenerator()
+    x = g.integers(-5, 5, size=1000, endpoint=True)
+    assert x.min() >= -5 and x.max() <= 5
+    u = g.integers(0, 2**64, size=10, dtype=np.uint64)
+    assert u.dtype == np.uint64
+    with pytest.raises(ValueError, match="high must be > low"):
+        g.integers(3, 3)
+
+
+def test_geometric_matches_numpy_convention():
+    x = SecureGenerator().geometric(0.3, size=60_000)
+    assert x.min() >= 1
+    assert abs(x.mean() - 1 / 0.3) < 6 * np.sqrt((1 - 0.3) / 0.3**2 / 60_000)
+
+
+def test_permutation_choice_shuffle():
+    g = SecureGenerator()
+    p = g.permutation(100)
+    assert sorted(p.tolist()) == list(range(100))
+    c = g.choice(10, size=5, replace=False)
+    assert len(set(c.tolist())) == 5
+    weighted = g.choice(3, size=30_000, p=[0.0, 0.25, 0.75])
+    assert (weighted == 0).sum() == 0
+    assert abs((weighted == 2).mean() - 0.75) < 0.02
+    arr = np.arange(20)
+    g.shuffle(arr)
+    assert sorted(arr.tolist()) == list(range(20))
+
+
+def test_scalar_draws_are_python_floats():
+    g = SecureGenerator()
+    assert isinstance(g.random(), float)
+    assert isinstance(g.normal(), float)
+    assert isinstance(g.laplace(), float)
+
+
+def test_random_seed_and_torch_generator():
+    assert 0 <= random_seed(None) < 2**63
+    assert random_seed(4) == random_seed(4)
+    import torch
+
+    a = torch.randn(3, generator=torch_generator(11))
+    b = torch.randn(3, generator=torch_generator(11))
+    assert torch.equal(a, b)
