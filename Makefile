@@ -10,7 +10,6 @@ export FLWR_TELEMETRY_ENABLED := 0
 export FLWR_DISABLE_UPDATE_CHECK := 1
 export RAY_USAGE_STATS_ENABLED := 0
 export RAY_TMPDIR := $(CURDIR)/.ray_tmp
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .PHONY: venv lab test test-unit test-notebooks notebooks bench budget lint test-browser clean

@@ -7,6 +7,7 @@ Run from the repository root; the kernel's working directory is ``notebooks/``.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,10 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+# Notebooks must render plots inline: a stray MPLBACKEND=Agg would make the kernel drop them.
+os.environ.pop("MPLBACKEND", None)
 
 
 def run(path: Path, timeout: int = 600) -> float:
