@@ -1,1 +1,19 @@
-"""mpc sub-package; see the modules for the primitives."""
+"""Secure multi-party computation: secret sharing, fixed point, Beaver triples, protocols, transports.
+
+Modules: :mod:`~ppml_lab.mpc.sharing` (additive over Z_2^64 or GF(p), Shamir t-of-n),
+:mod:`~ppml_lab.mpc.fixed_point`, :mod:`~ppml_lab.mpc.beaver` (dealer triples, one use each),
+:mod:`~ppml_lab.mpc.network` (parties, round/byte counting, in-process and loopback-socket transports),
+:mod:`~ppml_lab.mpc.protocols` (secure multiply, dot, matmul, linear/logistic inference).
+"""
+
+from ppml_lab.mpc.sharing import (
+    DEFAULT_PRIME,
+    RING_MODULUS,
+    Share,
+    reconstruct,
+    shamir_reconstruct,
+    shamir_share,
+    share,
+)
+
+__all__ = ["DEFAULT_PRIME", "RING_MODULUS", "Share", "reconstruct", "shamir_reconstruct", "shamir_share", "share"]

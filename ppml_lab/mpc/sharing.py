@@ -1,0 +1,462 @@
+"""Secret sharing: additive over the ring Z_2^64 or a prime field, and Shamir t-of-n over a prime field.
+
+Additive sharing splits a secret x into n shares that sum to x modulo the modulus; any n-1 shares are
+uniformly random, so they say nothing about x (perfect secrecy; see Cramer, Damgård & Nielsen, *Secure
+Multiparty Computation and Secret Sharing*, 2015, Sec. 3.3). Shamir sharing (Shamir, "How to share a
+secret", CACM 22(11), 1979, DOI 10.1145/359168.359176) hides x as f(0) of a random polynomial f of degree
+t-1 over GF(p) and hands party i the point f(i); any t points determine f by Lagrange interpolation and
+any t-1 points are uniformly distributed whatever x is.
+
+Threat model: information-theoretic secrecy against a coalition of fewer than t holders (n-1 for additive)
+that follows or deviates from the protocol; no integrity (a holder can change its share undetected).
+
+Two arithmetic back ends, chosen by the modulus:
+
+* ``RING_MODULUS = 2**64``: numpy ``uint64`` whose wrap-around *is* reduction mod 2^64 (fast; used by the
+  Beaver protocols in :mod:`ppml_lab.mpc.protocols`).
+* a prime ``p``: for ``p < 2**32`` (default ``DEFAULT_PRIME = 2**31 - 1``) values are ``uint64`` and every
+  product of two residues fits without overflow; for larger primes (``MERSENNE_61``, ``MERSENNE_127``, for
+  sharing keys or PRG seeds) values are numpy ``object`` arrays of Python ints -- exact, vectorised, slower.
+
+Public API (other modules, e.g. secure aggregation, build on it)::
+
+    shares = share(x, n_shares=3)                      # additive, Z_2^64
+    x == reconstruct(shares)
+    shares = shamir_share(x, threshold=3, n_shares=5)  # Shamir over GF(2^31 - 1)
+    x == shamir_reconstruct(shares[1:4])               # any 3 of the 5
+
+Shares carry their scheme, modulus, index, threshold and a random ``sharing_id``; reconstructing a mix of
+sharings, moduli, shapes or schemes raises :class:`~ppml_lab.exceptions.ShareMismatchError`, and too few
+shares raise :class:`~ppml_lab.exceptions.InsufficientSharesError`. ``repr`` never shows share values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ppml_lab._rng import RNGLike, resolve_rng
+from ppml_lab._validation import check_int, check_type
+from ppml_lab.exceptions import InsufficientSharesError, ShareMismatchError
+
+__all__ = [
+    "RING_BITS",
+    "RING_MODULUS",
+    "DEFAULT_PRIME",
+    "MERSENNE_61",
+    "MERSENNE_127",
+    "Share",
+    "share",
+    "reconstruct",
+    "shamir_share",
+    "shamir_reconstruct",
+    "lagrange_coefficients",
+    "random_elements",
+    "is_probable_prime",
+    "to_signed",
+]
+
+RING_BITS = 64
+#: Z_2^64: numpy uint64 arithmetic wraps modulo this for free.
+RING_MODULUS = 2**RING_BITS
+#: Mersenne prime 2^31 - 1: the largest residue product (< 2^62) fits in uint64, so arithmetic stays numpy.
+DEFAULT_PRIME = 2**31 - 1
+#: Mersenne primes for secrets wider than 31 bits (object-array back end, exact but slower).
+MERSENNE_61 = 2**61 - 1
+MERSENNE_127 = 2**127 - 1
+
+_FAST_LIMIT = 2**32  # primes below this use uint64 arithmetic
+_SCHEMES = ("additive", "shamir")
+
+
+# ------------------------------------------------------------------------------------------------
+# arithmetic helpers
+# ------------------------------------------------------------------------------------------------
+_MR_BASES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53)
+
+
+def is_probable_prime(n: int) -> bool:
+    """Miller–Rabin with the first 16 prime bases: deterministic below 3.3e24, probable prime above."""
+    if n < 2:
+        return False
+    for q in _MR_BASES:
+        if n % q == 0:
+            return n == q
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        s += 1
+    for a in _MR_BASES:
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _check_prime(prime: Any) -> int:
+    p = check_int("prime", prime, low=3)
+    if not is_probable_prime(p):
+        raise ValueError(f"prime must be a prime number >= 3, got {p} (e.g. DEFAULT_PRIME = 2**31 - 1)")
+    return p
+
+
+def _is_fast(modulus: int) -> bool:
+    return modulus == RING_MODULUS or modulus < _FAST_LIMIT
+
+
+def random_elements(shape: tuple[int, ...], *, modulus: int, rng: RNGLike = None) -> np.ndarray:
+    """Uniform elements of Z_modulus of the given shape (uint64, or object ints for moduli >= 2^32).
+
+    For wide primes the draw takes ``bits(p) + 64`` random bits and reduces mod p: statistical distance
+    from uniform below 2^-64.
+    """
+    g = resolve_rng(rng)
+    n = int(np.prod(shape, dtype=np.int64))
+    if modulus == RING_MODULUS or modulus < _FAST_LIMIT:
+        high = RING_MODULUS if modulus == RING_MODULUS else modulus
+        return np.asarray(g.integers(0, high, size=n, dtype=np.uint64), dtype=np.uint64).reshape(shape)
+    limbs = -(-(modulus.bit_length() + 64) // 62)
+    raw = np.asarray(g.integers(0, 2**62, size=(limbs, n), dtype=np.int64))
+    acc = np.zeros(n, dtype=object)
+    for k in range(limbs):  # loop over a handful of 62-bit limbs, not over elements
+        acc = acc * (2**62) + raw[k].astype(object)
+    return (acc % modulus).reshape(shape)
+
+
+def _encode(secret: Any, modulus: int) -> np.ndarray:
+    """Integers (any sign) -> residues mod ``modulus`` in the back end's dtype."""
+    if isinstance(secret, np.ndarray) and secret.dtype == object:
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in secret.flat):
+            raise TypeError("secret must contain integers, got an object array with non-integers")
+        arr = secret
+    else:
+        if isinstance(secret, (str, bytes)) or secret is None:
+            raise TypeError(f"secret must be an integer array-like, got {type(secret).__name__}")
+        if isinstance(secret, numbers.Integral) and not isinstance(secret, (bool, np.integer)):
+            arr = np.asarray(secret if -(2**63) <= secret < 2**64 else np.array(secret, dtype=object))
+        else:
+            arr = np.asarray(secret)
+        if arr.dtype.kind not in "iuO":
+            raise TypeError(
+                f"secret must contain integers (encode reals with ppml_lab.mpc.fixed_point), got dtype {arr.dtype}"
+            )
+    if modulus == RING_MODULUS:
+        if arr.dtype == object:
+            return np.array([int(v) % RING_MODULUS for v in arr.flat], dtype=np.uint64).reshape(arr.shape)
+        return arr.astype(np.int64).view(np.uint64) if arr.dtype.kind == "i" else arr.astype(np.uint64)
+    if modulus < _FAST_LIMIT:
+        if arr.dtype == object:
+            return np.array([int(v) % modulus for v in arr.flat], dtype=np.uint64).reshape(arr.shape)
+        if arr.dtype.kind == "u":
+            return (arr.astype(np.uint64) % np.uint64(modulus)).astype(np.uint64)
+        return np.mod(arr.astype(np.int64), modulus).astype(np.uint64)
+    obj = arr.astype(object)
+    return obj % modulus
+
+
+def _add(a: np.ndarray, b: np.ndarray, modulus: int) -> np.ndarray:
+    if modulus == RING_MODULUS:
+        return a + b  # uint64 wraps: reduction mod 2^64
+    return (a + b) % (np.uint64(modulus) if a.dtype == np.uint64 else modulus)
+
+
+def _sub(a: np.ndarray, b: np.ndarray, modulus: int) -> np.ndarray:
+    if modulus == RING_MODULUS:
+        return a - b
+    if a.dtype == np.uint64:
+        m = np.uint64(modulus)
+        return (a + (m - b)) % m
+    return (a - b) % modulus
+
+
+def _mul_public(a: np.ndarray, k: Any, modulus: int) -> np.ndarray:
+    kk = _encode(k, modulus)
+    if modulus == RING_MODULUS:
+        return a * kk
+    if a.dtype == np.uint64:
+        return (a * kk) % np.uint64(modulus)
+    return (a * kk) % modulus
+
+
+def to_signed(values: np.ndarray, modulus: int) -> np.ndarray:
+    """Map residues to the symmetric range: int64 for Z_2^64 and small primes, Python ints otherwise."""
+    if modulus == RING_MODULUS:
+        return np.asarray(values, dtype=np.uint64).view(np.int64)
+    if modulus < _FAST_LIMIT:
+        v = np.asarray(values).astype(np.int64)
+        return np.where(v > modulus // 2, v - modulus, v)
+    v = np.asarray(values, dtype=object)
+    return np.where(v > modulus // 2, v - modulus, v)
+
+
+def _combine_ids(*ids: int) -> int:
+    h = hashlib.blake2b(digest_size=8)
+    for i in ids:
+        h.update(int(i).to_bytes(8, "little"))
+    return int.from_bytes(h.digest(), "little")
+
+
+# ------------------------------------------------------------------------------------------------
+# the share
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False, repr=False)
+class Share:
+    """One holder's share of a secret array. Immutable; ``repr`` shows metadata, never the value.
+
+    ``index`` is the holder's position: 0..n-1 for additive shares, the evaluation point 1..n for Shamir.
+    ``sharing_id`` ties the shares of one sharing together (random at sharing time, combined
+    deterministically by ``+``/``-`` so all holders stay consistent).
+    Linear operations are local: ``s + t``, ``s - t``, ``k * s`` (public integer k), ``s.add_public(c)``.
+    """
+
+    scheme: str
+    index: int
+    value: np.ndarray
+    modulus: int
+    n_shares: int
+    threshold: int
+    sharing_id: int
+
+    def __repr__(self) -> str:
+        mod = "2**64" if self.modulus == RING_MODULUS else str(self.modulus)
+        who = f"point x={self.index}" if self.scheme == "shamir" else f"party {self.index}"
+        return (
+            f"Share(scheme={self.scheme!r}, {who} of {self.n_shares}, threshold={self.threshold}, "
+            f"shape={tuple(np.shape(self.value))}, modulus={mod}, value=<hidden>)"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(np.shape(self.value))
+
+    def _check_compatible(self, other: Share) -> None:
+        check_type("other", other, Share)
+        if (self.scheme, self.modulus, self.index, self.n_shares) != (
+            other.scheme,
+            other.modulus,
+            other.index,
+            other.n_shares,
+        ):
+            raise ShareMismatchError(
+                "shares combined locally must belong to the same holder, scheme and modulus, got "
+                f"{self!r} and {other!r}"
+            )
+        if self.shape != other.shape:
+            raise ShareMismatchError(f"share shapes must match, got {self.shape} and {other.shape}")
+
+    def _derive(self, value: np.ndarray, sharing_id: int, threshold: int | None = None) -> Share:
+        return Share(
+            self.scheme,
+            self.index,
+            value,
+            self.modulus,
+            self.n_shares,
+            self.threshold if threshold is None else threshold,
+            sharing_id,
+        )
+
+    def __add__(self, other: Share) -> Share:
+        # [x] + [y] = [x + y]: share-wise addition (linearity of both schemes)
+        self._check_compatible(other)
+        return self._derive(
+            _add(self.value, other.value, self.modulus),
+            _combine_ids(1, self.sharing_id, other.sharing_id),
+            max(self.threshold, other.threshold),
+        )
+
+    def __sub__(self, other: Share) -> Share:
+        self._check_compatible(other)
+        return self._derive(
+            _sub(self.value, other.value, self.modulus),
+            _combine_ids(2, self.sharing_id, other.sharing_id),
+            max(self.threshold, other.threshold),
+        )
+
+    def __neg__(self) -> Share:
+        zero = np.zeros_like(self.value)
+        return self._derive(_sub(zero, self.value, self.modulus), _combine_ids(3, self.sharing_id))
+
+    def __mul__(self, k: Any) -> Share:
+        # k [x] = [k x] for a PUBLIC integer k; the product of two shares is not a share (use Beaver)
+        if isinstance(k, Share):
+            raise TypeError(
+                "multiplying two shares needs interaction: use ppml_lab.mpc.protocols.beaver_multiply"
+            )
+        if isinstance(k, (float, np.floating)) or (isinstance(k, np.ndarray) and k.dtype.kind == "f"):
+            raise TypeError(f"k must be a public integer (or integer array), got {type(k).__name__}")
+        return self._derive(_mul_public(self.value, k, self.modulus), _combine_ids(4, self.sharing_id))
+
+    __rmul__ = __mul__
+
+    def add_public(self, c: Any) -> Share:
+        """[x + c] for a public integer c: additive -> only holder 0 adds c; Shamir -> every point adds c."""
+        cc = _encode(c, self.modulus)
+        if self.scheme == "additive" and self.index != 0:
+            value = self.value + np.zeros_like(cc) if np.ndim(cc) else self.value
+        else:
+            value = _add(self.value, cc, self.modulus)
+        return self._derive(np.asarray(value), _combine_ids(5, self.sharing_id))
+
+
+def _new_id(rng: Any) -> int:
+    return int(np.asarray(resolve_rng(rng).integers(0, 2**63, size=1, dtype=np.int64))[0])
+
+
+# ------------------------------------------------------------------------------------------------
+# additive sharing
+# ------------------------------------------------------------------------------------------------
+def share(
+    secret: Any, *, n_shares: int = 2, modulus: int = RING_MODULUS, rng: RNGLike = None
+) -> list[Share]:
+    """Additive n-of-n sharing: n-1 uniform shares and x minus their sum (CDN 2015, Sec. 3.3).
+
+    ``secret``: integers (any sign; reduced mod ``modulus``). ``modulus``: ``RING_MODULUS`` (2**64, default)
+    or a prime. ``rng``: CSPRNG by default; a seed only for reproducible teaching material.
+    """
+    n = check_int("n_shares", n_shares, low=2)
+    m = check_int("modulus", modulus, low=3)
+    if m != RING_MODULUS:
+        m = _check_prime(m)
+    g = resolve_rng(rng)
+    x = _encode(secret, m)
+    shape = tuple(np.shape(x))
+    randoms = [random_elements(shape, modulus=m, rng=g) for _ in range(n - 1)]
+    last = x
+    for r in randoms:
+        last = _sub(last, r, m)  # x_n = x - sum_{i<n} x_i  (mod m)
+    sid = _new_id(g)
+    values = [*randoms, np.asarray(last)]
+    return [Share("additive", i, v, m, n, n, sid) for i, v in enumerate(values)]
+
+
+def _check_shares(shares: Any, scheme: str) -> list[Share]:
+    if isinstance(shares, Share):
+        raise TypeError("shares must be a list of Share objects, got a single Share")
+    if not isinstance(shares, Sequence) or isinstance(shares, (str, bytes)):
+        raise TypeError(f"shares must be a list of Share objects, got {type(shares).__name__}")
+    if len(shares) == 0:
+        raise InsufficientSharesError("shares must not be empty, got 0 shares")
+    for k, s in enumerate(shares):
+        check_type(f"shares[{k}]", s, Share)
+    first = shares[0]
+    if first.scheme != scheme:
+        raise ShareMismatchError(
+            f"expected {scheme} shares, got {first.scheme} shares; use "
+            f"{'reconstruct' if first.scheme == 'additive' else 'shamir_reconstruct'}"
+        )
+    for s in shares[1:]:
+        if s.scheme != first.scheme:
+            raise ShareMismatchError(f"cannot mix {first.scheme} and {s.scheme} shares")
+        if s.modulus != first.modulus:
+            raise ShareMismatchError(f"shares use different moduli: {first.modulus} and {s.modulus}")
+        if s.sharing_id != first.sharing_id:
+            raise ShareMismatchError(
+                "shares come from different sharings (sharing_id differs); combine shares of one secret only"
+            )
+        if s.shape != first.shape:
+            raise ShareMismatchError(f"share shapes differ: {first.shape} and {s.shape}")
+    idx = [s.index for s in shares]
+    if len(set(idx)) != len(idx):
+        raise ShareMismatchError(f"each holder's share may appear once, got indices {sorted(idx)}")
+    return list(shares)
+
+
+def reconstruct(shares: Sequence[Share], *, signed: bool = False) -> np.ndarray:
+    """Sum all n additive shares mod the modulus. ``signed=True`` maps to the symmetric range."""
+    ss = _check_shares(shares, "additive")
+    n = ss[0].n_shares
+    if len(ss) < n:
+        raise InsufficientSharesError(
+            f"additive sharing needs all {n} shares, got {len(ss)}; any {n - 1} are uniformly random"
+        )
+    m = ss[0].modulus
+    acc = ss[0].value
+    for s in ss[1:]:
+        acc = _add(acc, s.value, m)  # x = sum_i x_i  (mod m)
+    return to_signed(acc, m) if signed else acc
+
+
+# ------------------------------------------------------------------------------------------------
+# Shamir sharing
+# ------------------------------------------------------------------------------------------------
+def shamir_share(
+    secret: Any,
+    *,
+    threshold: int,
+    n_shares: int,
+    prime: int = DEFAULT_PRIME,
+    rng: RNGLike = None,
+) -> list[Share]:
+    """Shamir t-of-n sharing of every element of ``secret`` over GF(prime) (Shamir 1979).
+
+    f(z) = x + a_1 z + ... + a_{t-1} z^{t-1} with uniform a_j; holder i (i = 1..n) gets f(i).
+    Vectorised over elements and holders (Horner's rule on an (n, *shape) array).
+    """
+    n = check_int("n_shares", n_shares, low=1)
+    t = check_int("threshold", threshold, low=1)
+    if t > n:
+        raise ValueError(f"threshold must be an integer in [1, n_shares={n}], got {t}")
+    p = _check_prime(prime)
+    if n >= p:
+        raise ValueError(f"n_shares must be < prime={p} (distinct nonzero evaluation points), got {n}")
+    g = resolve_rng(rng)
+    x = _encode(secret, p)
+    shape = tuple(np.shape(x))
+    coeffs = [random_elements(shape, modulus=p, rng=g) for _ in range(t - 1)]  # a_1..a_{t-1}
+    fast = p < _FAST_LIMIT
+    points = (np.arange(1, n + 1, dtype=np.uint64) if fast else np.arange(1, n + 1).astype(object)).reshape(
+        (n,) + (1,) * len(shape)
+    )
+    pp: Any = np.uint64(p) if fast else p
+    # Horner: f(z) = (((a_{t-1} z + a_{t-2}) z + ...) z + x   (mod p), all points at once
+    acc = np.broadcast_to(np.asarray(coeffs[-1]) if coeffs else x, (n, *shape)).copy()
+    for c in ([*coeffs[-2::-1], x] if coeffs else []):
+        acc = (acc * points + np.asarray(c)) % pp
+    sid = _new_id(g)
+    return [Share("shamir", i + 1, np.asarray(acc[i]), p, n, t, sid) for i in range(n)]
+
+
+def lagrange_coefficients(points: Sequence[int], *, prime: int) -> list[int]:
+    """lambda_i = prod_{j != i} x_j / (x_j - x_i) mod p: the weights with f(0) = sum_i lambda_i f(x_i)."""
+    lams = []
+    for i, xi in enumerate(points):
+        num, den = 1, 1
+        for j, xj in enumerate(points):
+            if j != i:
+                num = num * xj % prime
+                den = den * (xj - xi) % prime
+        lams.append(num * pow(den, -1, prime) % prime)
+    return lams
+
+
+def shamir_reconstruct(shares: Sequence[Share], *, signed: bool = False) -> np.ndarray:
+    """Lagrange interpolation at 0 from any >= t shares (vectorised over all elements)."""
+    ss = _check_shares(shares, "shamir")
+    t, p = ss[0].threshold, ss[0].modulus
+    if len(ss) < t:
+        raise InsufficientSharesError(
+            f"Shamir reconstruction needs at least threshold={t} shares, got {len(ss)}; "
+            f"{t - 1} or fewer shares are uniformly random whatever the secret"
+        )
+    lams = lagrange_coefficients([s.index for s in ss], prime=p)
+    fast = p < _FAST_LIMIT
+    pp: Any = np.uint64(p) if fast else p
+    acc: Any = np.zeros(ss[0].shape, dtype=np.uint64) if fast else np.zeros(ss[0].shape, dtype=object)
+    for lam, s in zip(lams, ss):
+        # x = f(0) = sum_i lambda_i y_i  (mod p); lambda_i y_i < p^2 < 2^64 on the fast path
+        acc = (acc + (np.uint64(lam) if fast else lam) * s.value) % pp
+    acc = np.asarray(acc)
+    return to_signed(acc, p) if signed else acc
