@@ -1,0 +1,787 @@
+"""CKKS approximate homomorphic encryption: a thin, typed, safe wrapper over TenSEAL (Microsoft SEAL).
+
+CKKS (Cheon, Kim, Kim & Song, "Homomorphic Encryption for Arithmetic of Approximate Numbers",
+ASIACRYPT 2017, doi:10.1007/978-3-319-70694-8_15) encrypts a vector of up to N/2 real numbers (the
+*slots*) scaled by 2^scale_bits into one ciphertext; additions and multiplications act slot-wise (SIMD).
+Every multiplication is followed by a *rescale* that divides by one prime of the modulus chain, so a
+chain ``[q0, q1, ..., qL, special]`` allows L multiplications in sequence (the multiplicative *depth*).
+The backend is TenSEAL (Benaissa et al. 2021, arXiv:2104.03152); nothing cryptographic is
+re-implemented here. This module adds what TenSEAL leaves to the user:
+
+- parameters validated up front: total modulus bits within the 128-bit bound of the
+  HomomorphicEncryption.org standard (Albrecht et al. 2018, Table 1, ternary secrets), inner primes equal
+  to the scale (otherwise results are silently wrong), vectors no longer than the slot count;
+- depth tracking per ciphertext: an operation that would exhaust the chain raises
+  :class:`~ppml_lab.exceptions.DepthExhaustedError` naming the depth used and available, instead of
+  SEAL's "scale out of bounds";
+- roles: the key owner's :class:`CKKSContext` makes a public copy (no secret key) for the computing
+  party; decrypting there raises :class:`~ppml_lab.exceptions.SecretKeyMissingError`;
+- column-wise SIMD packing, an encrypted linear layer and least-squares polynomial sigmoids;
+- serialised sizes of ciphertexts and contexts.
+
+Threat model: semi-honest computing party that sees ciphertexts, the public key and evaluation keys;
+IND-CPA only. Raw CKKS decryptions leak the secret key to whoever receives them (Li & Micciancio,
+EUROCRYPT 2021, doi:10.1007/978-3-030-77870-5_23): add noise (:func:`flood`) before releasing them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from ppml_lab._rng import RNGLike, resolve_rng
+from ppml_lab._validation import check_array, check_bool, check_int, check_positive, check_real, check_type
+from ppml_lab.exceptions import (
+    DepthExhaustedError,
+    InsecureParameterError,
+    KeyMismatchError,
+    PPMLError,
+    PrecisionError,
+    SecretKeyMissingError,
+)
+
+__all__ = [
+    "SECURITY_BOUND_128",
+    "MAX_PRIME_BITS",
+    "PRESETS",
+    "CKKSBackendError",
+    "CKKSParams",
+    "CKKSContext",
+    "EncryptedVector",
+    "EncryptedColumns",
+    "SigmoidApprox",
+    "validate_params",
+    "select_params",
+    "preset",
+    "polyval_depth",
+    "expected_error",
+    "fit_sigmoid",
+    "encrypted_linear",
+    "encrypted_logistic",
+    "flood",
+]
+
+#: Largest total coefficient-modulus bit count for 128-bit classical security with a ternary secret,
+#: per ring degree N (HomomorphicEncryption.org security standard, Albrecht et al. 2018, Table 1; the
+#: same values SEAL enforces as ``sec_level_type::tc128``).
+SECURITY_BOUND_128: Mapping[int, int] = MappingProxyType(
+    {1024: 27, 2048: 54, 4096: 109, 8192: 218, 16384: 438, 32768: 881}
+)
+#: SEAL's CoeffModulus::Create accepts primes of at most 60 bits.
+MAX_PRIME_BITS = 60
+
+
+class CKKSBackendError(PPMLError, RuntimeError):
+    """TenSEAL/SEAL raised an error that the up-front checks did not anticipate (message has context)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CKKSParams:
+    """Validated CKKS parameters. Build with :func:`validate_params`, :func:`select_params` or :func:`preset`.
+
+    ``coeff_mod_bit_sizes = (q0, q1, ..., qL, special)``: q0 holds the result's integer part plus the scale
+    (``integer_bits = q0 - scale_bits``), q1..qL equal the scale (one is dropped per rescale), and the
+    special prime is only used for key switching.
+    """
+
+    poly_modulus_degree: int
+    coeff_mod_bit_sizes: tuple[int, ...]
+    scale_bits: int
+    insecure: bool = False
+
+    @property
+    def depth(self) -> int:
+        """Multiplicative depth: number of rescales the chain allows (inner primes)."""
+        return len(self.coeff_mod_bit_sizes) - 2
+
+    @property
+    def slots(self) -> int:
+        return self.poly_modulus_degree // 2
+
+    @property
+    def total_bits(self) -> int:
+        return int(sum(self.coeff_mod_bit_sizes))
+
+    @property
+    def integer_bits(self) -> int:
+        """Bits left for the integer part of a decrypted value: |result| < 2^integer_bits."""
+        return self.coeff_mod_bit_sizes[0] - self.scale_bits
+
+    @property
+    def security_bound(self) -> int | None:
+        return SECURITY_BOUND_128.get(self.poly_modulus_degree)
+
+    @property
+    def security_bits(self) -> int:
+        """128 when within the standard's bound, else 0 (below 128 bits; not estimated here)."""
+        bound = self.security_bound
+        return 128 if bound is not None and self.total_bits <= bound else 0
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "N": self.poly_modulus_degree,
+            "chain": list(self.coeff_mod_bit_sizes),
+            "scale_bits": self.scale_bits,
+            "depth": self.depth,
+            "slots": self.slots,
+            "total_bits": self.total_bits,
+            "bound_128": self.security_bound,
+            "security": f"{self.security_bits}-bit" if self.security_bits else "INSECURE",
+        }
+
+
+def validate_params(
+    *,
+    poly_modulus_degree: int,
+    coeff_mod_bit_sizes: Sequence[int],
+    scale_bits: int,
+    allow_insecure: bool = False,
+) -> CKKSParams:
+    """Check CKKS parameters before TenSEAL sees them, with messages that say what to change.
+
+    Raises InsecureParameterError when the total modulus exceeds the 128-bit bound for N (unless
+    ``allow_insecure=True``; note that TenSEAL's SEAL build refuses such contexts anyway), and
+    PrecisionError when an inner prime differs from the scale or q0 leaves no room for an integer part.
+    """
+    n = check_int("poly_modulus_degree", poly_modulus_degree, low=1024)
+    if n & (n - 1):
+        raise ValueError(f"poly_modulus_degree must be a power of two >= 1024, got {n}")
+    check_bool("allow_insecure", allow_insecure)
+    s = check_int("scale_bits", scale_bits, low=1, high=MAX_PRIME_BITS)
+    if isinstance(coeff_mod_bit_sizes, (str, bytes)) or not isinstance(coeff_mod_bit_sizes, Sequence):
+        raise TypeError(
+            f"coeff_mod_bit_sizes must be a sequence of ints, got {type(coeff_mod_bit_sizes).__name__}"
+        )
+    chain = tuple(check_int(f"coeff_mod_bit_sizes[{i}]", b) for i, b in enumerate(coeff_mod_bit_sizes))
+    if len(chain) < 3:
+        raise ValueError(
+            f"coeff_mod_bit_sizes must have at least 3 primes (q0, one inner prime, special) for depth >= 1, "
+            f"got {list(chain)}"
+        )
+    # each prime must be = 1 mod 2N, so it needs more bits than 2N; SEAL caps primes at 60 bits
+    low_bits = int(math.log2(2 * n)) + 1
+    for i, b in enumerate(chain):
+        if not low_bits <= b <= MAX_PRIME_BITS:
+            raise ValueError(
+                f"coeff_mod_bit_sizes[{i}] must be in [{low_bits}, {MAX_PRIME_BITS}] for N={n}, got {b}"
+            )
+    total = sum(chain)
+    bound = SECURITY_BOUND_128.get(n)
+    insecure = bound is None or total > bound
+    if insecure and not allow_insecure:
+        limit = "no 128-bit bound is tabulated" if bound is None else f"the 128-bit bound is {bound} bits"
+        raise InsecureParameterError(
+            f"sum(coeff_mod_bit_sizes) must be <= the 128-bit security bound for N={n}; {limit}, got "
+            f"{total} bits {list(chain)}. Use fewer or smaller primes, a larger N, or pass "
+            "allow_insecure=True for a toy demonstration"
+        )
+    # Rescaling divides by q_i; the scale stays 2^s only if every inner prime is ~2^s (Cheon et al. 2017, §3)
+    bad = [(i, b) for i, b in enumerate(chain[1:-1], start=1) if b != s]
+    if bad:
+        i, b = bad[0]
+        raise PrecisionError(
+            f"inner prime coeff_mod_bit_sizes[{i}] must equal scale_bits={s} (rescaling divides by it), "
+            f"got {b} bits; otherwise the scale drifts and decryptions are silently wrong"
+        )
+    if chain[0] <= s:
+        raise PrecisionError(
+            f"coeff_mod_bit_sizes[0] must exceed scale_bits={s} to hold the integer part of results, "
+            f"got {chain[0]}; use scale_bits + 10 to 20"
+        )
+    if chain[-1] < max(chain[:-1]):
+        raise ValueError(
+            f"the special prime coeff_mod_bit_sizes[-1] must be >= every other prime ({max(chain[:-1])} "
+            f"bits) for key switching to stay accurate, got {chain[-1]}"
+        )
+    return CKKSParams(n, chain, s, insecure=insecure)
+
+
+def select_params(
+    *, depth: int, scale_bits: int = 40, integer_bits: int = 20, allow_insecure: bool = False
+) -> CKKSParams:
+    """The smallest N whose 128-bit bound fits ``[scale+integer] + [scale]*depth + [scale+integer]``.
+
+    This is the parameter walk-through of notebook 06 as a function: depth fixes the number of inner
+    primes, precision fixes their size, and security then fixes the ring degree N.
+    """
+    d = check_int("depth", depth, low=1)
+    s = check_int("scale_bits", scale_bits, low=14, high=MAX_PRIME_BITS - 1)
+    ib = check_int("integer_bits", integer_bits, low=1, high=MAX_PRIME_BITS - s)
+    chain = [s + ib] + [s] * d + [s + ib]
+    total = sum(chain)
+    for n, bound in SECURITY_BOUND_128.items():
+        if total <= bound and n >= 4096:  # CKKS below N=4096 leaves too few slots and bits to be useful
+            return validate_params(poly_modulus_degree=n, coeff_mod_bit_sizes=chain, scale_bits=s)
+    if allow_insecure:
+        return validate_params(
+            poly_modulus_degree=32768, coeff_mod_bit_sizes=chain, scale_bits=s, allow_insecure=True
+        )
+    raise InsecureParameterError(
+        f"depth={d} at scale_bits={s} needs {total} modulus bits, more than the largest 128-bit bound "
+        f"({SECURITY_BOUND_128[32768]} bits at N=32768); lower the depth or the scale, or bootstrap"
+    )
+
+
+def _p(n: int, chain: list[int], s: int) -> CKKSParams:
+    return validate_params(poly_modulus_degree=n, coeff_mod_bit_sizes=chain, scale_bits=s)
+
+
+#: Named presets by depth and precision (all 128-bit secure; none at N=32768, whose keys do not fit a
+#: 2 GB Binder). ``scale_bits`` sets the precision: the per-slot error is about B_clean / 2^scale_bits
+#: (see :func:`expected_error`), roughly 1e-8 at 40 bits, 1e-6 at 35, 1e-3 at 25 for values near 1.
+PRESETS: Mapping[str, CKKSParams] = MappingProxyType(
+    {
+        "depth1-n4096": _p(4096, [42, 25, 42], 25),
+        "depth2-n8192": _p(8192, [60, 40, 40, 60], 40),
+        "depth3-n8192": _p(8192, [50, 35, 35, 35, 50], 35),
+        "depth6-n8192-lowprec": _p(8192, [34, 25, 25, 25, 25, 25, 25, 34], 25),
+        "depth4-n16384": _p(16384, [60, 40, 40, 40, 40, 60], 40),
+        "depth7-n16384": _p(16384, [60, 40, 40, 40, 40, 40, 40, 40, 60], 40),
+    }
+)
+
+
+def preset(name: str) -> CKKSParams:
+    """A named preset from :data:`PRESETS` (e.g. ``"depth2-n8192"``, TenSEAL's tutorial parameters)."""
+    check_type("name", name, str)
+    if name not in PRESETS:
+        raise ValueError(f"name must be one of {', '.join(map(repr, PRESETS))}, got {name!r}")
+    return PRESETS[name]
+
+
+def polyval_depth(degree: int) -> int:
+    """Levels TenSEAL's polyval uses for a degree-d polynomial: ceil(log2(d + 1)) (powers by squaring)."""
+    d = check_int("degree", degree, low=1)
+    return int(math.ceil(math.log2(d + 1)))
+
+
+def expected_error(params: CKKSParams, *, levels: int = 0, magnitude: float = 1.0) -> float:
+    """A per-slot error bound derived from the scale: (levels + 1) * max(1, magnitude) * B_clean / 2^scale.
+
+    B_clean = 8*sqrt(2)*sigma*N + 6*sigma*sqrt(N) + 16*sigma*sqrt(h*N) is the fresh-encryption noise
+    bound of Cheon et al. 2017 (Lemma 1) with sigma = 3.2 and h = N/2 (ternary secret); each rescale adds
+    noise of the same order or less, and a product scales the error by the magnitude of its operands.
+    A deliberately loose, explainable tolerance for tests, not a tight estimate.
+    """
+    check_type("params", params, CKKSParams)
+    lv = check_int("levels", levels, low=0)
+    m = check_positive("magnitude", magnitude)
+    n, sigma, h = params.poly_modulus_degree, 3.2, params.poly_modulus_degree / 2
+    b_clean = 8 * math.sqrt(2) * sigma * n + 6 * sigma * math.sqrt(n) + 16 * sigma * math.sqrt(h * n)
+    return (lv + 1) * max(1.0, m) * b_clean / 2.0**params.scale_bits
+
+
+# ---------------------------------------------------------------------------------------------
+# Backend errors with context
+# ---------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _backend(operation: str) -> Iterator[None]:
+    """Re-raise TenSEAL/SEAL errors with the operation and a likely cause."""
+    try:
+        yield
+    except PPMLError:
+        raise
+    except (ValueError, RuntimeError) as err:
+        msg = str(err)
+        if "scale out of bounds" in msg:
+            raise DepthExhaustedError(
+                f"{operation}: TenSEAL reports 'scale out of bounds': the modulus chain is exhausted or the "
+                "scale grew past q0; use a preset with more depth or fewer multiplications"
+            ) from err
+        if "secret_key" in msg or "secret key" in msg:
+            raise SecretKeyMissingError(
+                f"{operation}: this context holds no secret key (TenSEAL: {msg})"
+            ) from err
+        if "parameters are not set correctly" in msg:
+            raise InsecureParameterError(
+                f"{operation}: SEAL rejected the parameters (it enforces the 128-bit bound itself; "
+                f"TenSEAL: {msg})"
+            ) from err
+        raise CKKSBackendError(f"{operation} failed in TenSEAL: {msg}") from err
+
+
+# ---------------------------------------------------------------------------------------------
+# Context (keys) and roles
+# ---------------------------------------------------------------------------------------------
+
+
+class CKKSContext:
+    """TenSEAL context plus its validated parameters. The key owner creates it; :meth:`make_public`
+    gives the computing party a copy without the secret key.
+
+    Galois (rotation) keys are generated only on request (``galois_keys=True``): they are needed for
+    ``dot``/``sum`` inside one ciphertext and weigh tens of MB at N=8192, hundreds at N=32768. Column-wise
+    packing (:meth:`encrypt_columns`) never needs them.
+    """
+
+    def __init__(self, params: CKKSParams, *, galois_keys: bool = False, n_threads: int | None = None):
+        check_type("params", params, CKKSParams)
+        check_bool("galois_keys", galois_keys)
+        if n_threads is not None:
+            check_int("n_threads", n_threads, low=1)
+        import tenseal as ts
+
+        with _backend(f"creating a CKKS context N={params.poly_modulus_degree} {list(params.coeff_mod_bit_sizes)}"):
+            ctx = ts.context(
+                ts.SCHEME_TYPE.CKKS,
+                poly_modulus_degree=params.poly_modulus_degree,
+                coeff_mod_bit_sizes=list(params.coeff_mod_bit_sizes),
+                n_threads=n_threads,
+            )
+            ctx.global_scale = 2.0**params.scale_bits
+            if galois_keys:
+                ctx.generate_galois_keys()
+        self._init(params, ctx)
+
+    def _init(self, params: CKKSParams, ctx: Any) -> None:
+        self.params = params
+        self._ctx = ctx
+        self._fingerprint: str | None = None
+
+    @classmethod
+    def _wrap(cls, params: CKKSParams, ctx: Any) -> CKKSContext:
+        obj = cls.__new__(cls)
+        obj._init(params, ctx)
+        return obj
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def tenseal_context(self) -> Any:
+        """The underlying ``tenseal.Context`` (for side-by-side comparisons)."""
+        return self._ctx
+
+    @property
+    def is_private(self) -> bool:
+        return bool(self._ctx.is_private())
+
+    @property
+    def has_galois_keys(self) -> bool:
+        return bool(self._ctx.has_galois_keys())
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the public key and parameters: equal for a key pair's private and public contexts."""
+        if self._fingerprint is None:
+            blob = self._ctx.serialize(
+                save_public_key=True, save_secret_key=False, save_galois_keys=False, save_relin_keys=False
+            )
+            self._fingerprint = hashlib.sha256(blob).hexdigest()[:16]
+        return self._fingerprint
+
+    def __repr__(self) -> str:
+        p = self.params
+        role = "private (holds secret key)" if self.is_private else "public"
+        return (
+            f"CKKSContext(N={p.poly_modulus_degree}, chain={list(p.coeff_mod_bit_sizes)}, "
+            f"scale=2^{p.scale_bits}, depth={p.depth}, {role}, galois_keys={self.has_galois_keys})"
+        )
+
+    # -- keys and roles -----------------------------------------------------------------------
+    def generate_galois_keys(self) -> None:
+        """Add rotation keys (needed by ``dot``/``sum``); requires the secret key."""
+        if not self.is_private:
+            raise SecretKeyMissingError(
+                "generate_galois_keys needs the secret key; ask the key owner to generate them before "
+                "calling make_public()"
+            )
+        with _backend("generating Galois keys"):
+            self._ctx.generate_galois_keys()
+
+    def make_public(self, *, galois_keys: bool = True) -> CKKSContext:
+        """A copy for the computing party: public, relinearisation (and optionally Galois) keys only.
+
+        Goes through serialisation, exactly as it would over a network, so nothing secret is shared.
+        """
+        check_bool("galois_keys", galois_keys)
+        return CKKSContext.from_bytes(self.serialize(galois_keys=galois_keys), self.params)
+
+    def serialize(self, *, galois_keys: bool = True) -> bytes:
+        """Public material only (public, relinearisation, optionally Galois keys); never the secret key."""
+        check_bool("galois_keys", galois_keys)
+        with _backend("serialising the context"):
+            return bytes(
+                self._ctx.serialize(
+                    save_public_key=True,
+                    save_secret_key=False,
+                    save_galois_keys=galois_keys and self.has_galois_keys,
+                    save_relin_keys=True,
+                )
+            )
+
+    @classmethod
+    def from_bytes(cls, data: bytes, params: CKKSParams) -> CKKSContext:
+        """Load a context serialised by :meth:`serialize`; ``params`` must be the ones it was made with."""
+        check_type("data", data, bytes)
+        check_type("params", params, CKKSParams)
+        import tenseal as ts
+
+        with _backend("loading a serialised context"):
+            ctx = ts.context_from(data)
+        return cls._wrap(params, ctx)
+
+    def nbytes(self, *, galois_keys: bool = True) -> int:
+        """Size in bytes of the public context as it would be sent (see :meth:`serialize`)."""
+        return len(self.serialize(galois_keys=galois_keys))
+
+    # -- encryption ---------------------------------------------------------------------------
+    def encrypt(self, values: Any) -> EncryptedVector:
+        """Encrypt a 1-D vector of at most ``slots`` finite reals into one ciphertext."""
+        arr = check_array("values", values, ndim=1)
+        self._check_slots("values", arr.shape[0])
+        bound = 2.0 ** (self.params.integer_bits - 1)
+        if np.max(np.abs(arr)) >= bound:
+            raise PrecisionError(
+                f"values must have |x| < 2^{self.params.integer_bits - 1} = {bound:g} to decrypt correctly "
+                f"with q0={self.params.coeff_mod_bit_sizes[0]} bits and scale 2^{self.params.scale_bits}, "
+                f"got max |x| = {np.max(np.abs(arr)):g}; rescale the data or raise q0"
+            )
+        import tenseal as ts
+
+        with _backend("encrypting"):
+            vec = ts.ckks_vector(self._ctx, arr.tolist())
+        return EncryptedVector(vec, self, arr.shape[0], 0)
+
+    def _check_slots(self, name: str, length: int) -> None:
+        if length > self.params.slots:
+            raise ValueError(
+                f"{name} must have at most {self.params.slots} entries (N/2 slots for "
+                f"N={self.params.poly_modulus_degree}), got {length}; split the batch or use a larger N"
+            )
+
+    def encrypt_columns(self, X: Any) -> EncryptedColumns:
+        """SIMD packing: one ciphertext per feature (column), the samples in its slots.
+
+        A linear model then costs d plaintext-scalar multiplications for the whole batch, instead of one
+        rotation-heavy dot product per sample.
+        """
+        Xa = check_array("X", X, ndim=2)
+        self._check_slots("X rows (samples)", Xa.shape[0])
+        cols = tuple(self.encrypt(Xa[:, j]) for j in range(Xa.shape[1]))
+        return EncryptedColumns(cols, Xa.shape[0])
+
+    def load_vector(self, data: bytes, size: int) -> EncryptedVector:
+        """Load a serialised ciphertext under this context; its level is read from the ciphertext."""
+        check_type("data", data, bytes)
+        n = check_int("size", size, low=1)
+        self._check_slots("size", n)
+        import tenseal as ts
+
+        with _backend("loading a serialised ciphertext"):
+            vec = ts.ckks_vector_from(self._ctx, data)
+        if vec.size() != n:
+            raise ValueError(f"size must match the ciphertext's {vec.size()} slots in use, got {n}")
+        return EncryptedVector(vec, self, n, _levels_used(vec, self.params))
+
+
+def _levels_used(vec: Any, params: CKKSParams) -> int:
+    # a fresh ciphertext lives modulo q0*q1*...*qL (L+1 primes); each rescale drops one
+    return params.depth + 1 - int(vec.ciphertext()[0].coeff_modulus_size())
+
+
+# ---------------------------------------------------------------------------------------------
+# Ciphertexts with depth tracking
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class EncryptedVector:
+    """One CKKS ciphertext holding ``size`` slots, with the number of levels (rescales) already used."""
+
+    _vec: Any = field(repr=False)
+    context: CKKSContext = field(repr=False)
+    size: int
+    level: int
+
+    @property
+    def depth(self) -> int:
+        return self.context.params.depth
+
+    @property
+    def levels_left(self) -> int:
+        return self.depth - self.level
+
+    def __repr__(self) -> str:
+        return f"EncryptedVector(size={self.size}, level={self.level}/{self.depth})"
+
+    @property
+    def tenseal_vector(self) -> Any:
+        return self._vec
+
+    # -- checks ---------------------------------------------------------------------------------
+    def _need(self, levels: int, operation: str) -> None:
+        if self.level + levels > self.depth:
+            raise DepthExhaustedError(
+                f"{operation} needs {levels} more level(s) but this ciphertext has used {self.level} of "
+                f"depth {self.depth} ({self.levels_left} left); use a preset with depth >= "
+                f"{self.level + levels} or restructure to multiply fewer times in sequence"
+            )
+
+    def _same_key(self, other: EncryptedVector) -> None:
+        if other.context is not self.context and other.context.fingerprint != self.context.fingerprint:
+            raise KeyMismatchError(
+                "cannot combine ciphertexts under different keys (context fingerprints "
+                f"{self.context.fingerprint} and {other.context.fingerprint}); TenSEAL would return garbage"
+            )
+        if other.size != self.size:
+            raise ValueError(f"ciphertext sizes must match, got {self.size} and {other.size}")
+
+    def _plain(self, other: Any, name: str = "other") -> float | list[float]:
+        if isinstance(other, (bool, np.bool_)):
+            raise TypeError(f"{name} must be a number, an array or an EncryptedVector, got bool")
+        if isinstance(other, (int, float, np.integer, np.floating)):
+            return check_real(name, other)
+        arr = check_array(name, other, ndim=1)
+        if arr.shape[0] != self.size:
+            raise ValueError(f"{name} must have {self.size} entries to match the ciphertext, got {arr.shape[0]}")
+        return arr.tolist()
+
+    def _wrap(self, vec: Any) -> EncryptedVector:
+        # _need() checked the predicted cost before the call; the ciphertext's remaining primes are the
+        # ground truth afterwards (e.g. a product with an all-zero plaintext skips the rescale)
+        return EncryptedVector(vec, self.context, self.size, _levels_used(vec, self.context.params))
+
+    # -- arithmetic -----------------------------------------------------------------------------
+    def __add__(self, other: Any) -> EncryptedVector:
+        if isinstance(other, EncryptedVector):
+            self._same_key(other)
+            with _backend("ciphertext + ciphertext"):
+                return self._wrap(self._vec + other._vec)
+        plain = self._plain(other)
+        with _backend("ciphertext + plaintext"):
+            return self._wrap(self._vec + plain)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> EncryptedVector:
+        with _backend("negation"):
+            return self._wrap(-self._vec)
+
+    def __sub__(self, other: Any) -> EncryptedVector:
+        if isinstance(other, EncryptedVector):
+            self._same_key(other)
+            with _backend("ciphertext - ciphertext"):
+                return self._wrap(self._vec - other._vec)
+        plain = self._plain(other)
+        with _backend("ciphertext - plaintext"):
+            return self._wrap(self._vec - plain)
+
+    def __rsub__(self, other: Any) -> EncryptedVector:
+        return (-self) + other
+
+    def __mul__(self, other: Any) -> EncryptedVector:
+        # every product is rescaled: one level (Cheon et al. 2017, §3.3 RS)
+        if isinstance(other, EncryptedVector):
+            self._same_key(other)
+            lv = max(self.level, other.level)
+            if lv + 1 > self.depth:
+                worst = self if self.level >= other.level else other
+                worst._need(1, "ciphertext * ciphertext")
+            with _backend("ciphertext * ciphertext"):
+                return self._wrap(self._vec * other._vec)
+        plain = self._plain(other)
+        self._need(1, "ciphertext * plaintext")
+        with _backend("ciphertext * plaintext"):
+            return self._wrap(self._vec * plain)
+
+    __rmul__ = __mul__
+
+    def square(self) -> EncryptedVector:
+        self._need(1, "square")
+        with _backend("square"):
+            return self._wrap(self._vec.square())
+
+    def polyval(self, coefficients: Any) -> EncryptedVector:
+        """p(x) = c0 + c1 x + ... + cd x^d slot-wise; uses :func:`polyval_depth` (d) levels."""
+        c = check_array("coefficients", coefficients, ndim=1)
+        nz = np.flatnonzero(c)
+        if nz.size == 0 or nz[-1] == 0:
+            raise ValueError(
+                f"coefficients must describe a polynomial of degree >= 1 (a nonzero c1..cd), got {c.tolist()}"
+            )
+        c = c[: nz[-1] + 1]  # trailing zeros make TenSEAL fail with 'vector::reserve'
+        cost = polyval_depth(len(c) - 1)
+        self._need(cost, f"polyval of degree {len(c) - 1}")
+        with _backend("polyval"):
+            return self._wrap(self._vec.polyval(c.tolist()))
+
+    def dot(self, weights: Any) -> EncryptedVector:
+        """<x, w> for a plaintext w, result in slot 0: one level plus log2(size) rotations (Galois keys)."""
+        w = check_array("weights", weights, ndim=1)
+        if w.shape[0] != self.size:
+            raise ValueError(f"weights must have {self.size} entries to match the ciphertext, got {w.shape[0]}")
+        self._require_galois("dot")
+        self._need(1, "dot")
+        with _backend("dot"):
+            out = self._vec.dot(w.tolist())
+        return EncryptedVector(out, self.context, 1, _levels_used(out, self.context.params))
+
+    def sum(self) -> EncryptedVector:
+        """Sum of the slots into slot 0 (rotations: needs Galois keys; no level used)."""
+        self._require_galois("sum")
+        with _backend("sum"):
+            out = self._vec.sum()
+        return EncryptedVector(out, self.context, 1, _levels_used(out, self.context.params))
+
+    def _require_galois(self, operation: str) -> None:
+        if not self.context.has_galois_keys:
+            raise ValueError(
+                f"{operation} rotates slots and needs Galois keys; create the context with "
+                "galois_keys=True (or generate_galois_keys()) before make_public(), or pack column-wise"
+            )
+
+    # -- decryption and transport ---------------------------------------------------------------
+    def decrypt(self) -> np.ndarray:
+        """Decrypt with the context's secret key (only the key owner can)."""
+        if not self.context.is_private:
+            raise SecretKeyMissingError(
+                "decrypt needs the secret key but this ciphertext's context is public (made by "
+                "make_public()); send the ciphertext back to the key owner to decrypt"
+            )
+        with _backend("decrypting"):
+            return np.asarray(self._vec.decrypt(), dtype=np.float64)
+
+    def serialize(self) -> bytes:
+        with _backend("serialising a ciphertext"):
+            return bytes(self._vec.serialize())
+
+    @property
+    def nbytes(self) -> int:
+        """Serialised size in bytes (shrinks as levels are used: fewer primes left)."""
+        return len(self.serialize())
+
+
+@dataclass(frozen=True, eq=False)
+class EncryptedColumns:
+    """A batch packed column-wise: ``columns[j]`` encrypts feature j of all ``n_samples`` samples."""
+
+    columns: tuple[EncryptedVector, ...] = field(repr=False)
+    n_samples: int
+
+    @property
+    def n_features(self) -> int:
+        return len(self.columns)
+
+    @property
+    def context(self) -> CKKSContext:
+        return self.columns[0].context
+
+    def __repr__(self) -> str:
+        return f"EncryptedColumns(n_samples={self.n_samples}, n_features={self.n_features})"
+
+    def serialize(self) -> list[bytes]:
+        return [c.serialize() for c in self.columns]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(c.nbytes for c in self.columns)
+
+    def with_context(self, context: CKKSContext) -> EncryptedColumns:
+        """Move to another party's context by serialising each column (as over a network)."""
+        check_type("context", context, CKKSContext)
+        cols = tuple(context.load_vector(b, self.n_samples) for b in self.serialize())
+        return EncryptedColumns(cols, self.n_samples)
+
+
+# ---------------------------------------------------------------------------------------------
+# Encrypted inference building blocks
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SigmoidApprox:
+    """A least-squares polynomial fit of the logistic sigmoid on ``interval``, with its measured error."""
+
+    coefficients: tuple[float, ...]
+    interval: tuple[float, float]
+    max_abs_error: float
+    rms_error: float
+
+    @property
+    def degree(self) -> int:
+        return len(self.coefficients) - 1
+
+    @property
+    def depth(self) -> int:
+        return polyval_depth(self.degree)
+
+    def __call__(self, z: Any) -> np.ndarray:
+        """Evaluate the polynomial in plaintext (what the encrypted evaluation approximates)."""
+        za = check_array("z", z, ndim=(0, 1, 2))
+        return np.polynomial.polynomial.polyval(za, np.asarray(self.coefficients))
+
+
+def fit_sigmoid(*, degree: int = 3, interval: tuple[float, float] = (-8.0, 8.0), n_points: int = 2001) -> SigmoidApprox:
+    """Least-squares fit of sigma(z) = 1/(1+e^-z) by a degree-d polynomial on a uniform grid over ``interval``.
+
+    Minimises sum_i (p(z_i) - sigma(z_i))^2 (cf. the degree-3 fits of Kim et al. 2018, "Logistic
+    regression model training based on the approximate homomorphic encryption", BMC Med. Genomics,
+    doi:10.1186/s12920-018-0401-7). Outside the interval the polynomial diverges: keep |z| inside it.
+    """
+    d = check_int("degree", degree, low=1, high=15)
+    if not isinstance(interval, (tuple, list)) or len(interval) != 2:
+        raise TypeError(f"interval must be a pair (low, high), got {interval!r}")
+    lo = check_real("interval[0]", interval[0])
+    hi = check_real("interval[1]", interval[1])
+    if not lo < hi:
+        raise ValueError(f"interval must satisfy low < high, got ({lo}, {hi})")
+    m = check_int("n_points", n_points, low=d + 1)
+    z = np.linspace(lo, hi, m)
+    target = 1.0 / (1.0 + np.exp(-z))
+    coef = np.polynomial.polynomial.polyfit(z, target, d)  # least squares on the grid
+    err = np.polynomial.polynomial.polyval(z, coef) - target
+    return SigmoidApprox(
+        tuple(float(c) for c in coef), (lo, hi), float(np.max(np.abs(err))), float(np.sqrt(np.mean(err**2)))
+    )
+
+
+def encrypted_linear(batch: EncryptedColumns, weights: Any, bias: float = 0.0) -> EncryptedVector:
+    """z = sum_j w_j [x_j] + b for every sample at once (one level; no rotations, no Galois keys)."""
+    check_type("batch", batch, EncryptedColumns)
+    w = check_array("weights", weights, ndim=1)
+    b = check_real("bias", bias)
+    if w.shape[0] != batch.n_features:
+        raise ValueError(f"weights must have {batch.n_features} entries (one per feature), got {w.shape[0]}")
+    nz = np.flatnonzero(w)
+    if nz.size == 0:
+        raise ValueError("weights must not be all zero (the result would not depend on the ciphertexts)")
+    acc = batch.columns[nz[0]] * float(w[nz[0]])  # plaintext-scalar multiply: [w_j x_j], one rescale
+    for j in nz[1:]:
+        acc = acc + batch.columns[j] * float(w[j])  # sums of same-level ciphertexts use no level
+    return acc + b
+
+
+def encrypted_logistic(
+    batch: EncryptedColumns, weights: Any, bias: float = 0.0, *, approx: SigmoidApprox | None = None
+) -> EncryptedVector:
+    """Encrypted logistic-regression scores: p(w.x + b) with a polynomial sigmoid (default degree 3)."""
+    sig = fit_sigmoid() if approx is None else check_type("approx", approx, SigmoidApprox)
+    z = encrypted_linear(batch, weights, bias)
+    return z.polyval(sig.coefficients)
+
+
+def flood(values: Any, *, std: float, rng: RNGLike = None) -> np.ndarray:
+    """Noise flooding before releasing a decryption: values + N(0, std^2) per slot.
+
+    Li & Micciancio (2021) show that returning raw CKKS decryptions lets the receiver recover the secret
+    key from the encryption noise they contain. Adding fresh noise much larger than that error (std of
+    order 2^(stat. security bits) times the CKKS error) hides it; this function shows the idea, it does
+    not pick a provably sufficient std.
+    """
+    arr = check_array("values", values, ndim=(1, 2))
+    s = check_positive("std", std)
+    g = resolve_rng(rng)
+    return arr + s * np.asarray(g.standard_normal(arr.shape))

@@ -1,0 +1,471 @@
+"""Tests for the TenSEAL CKKS wrapper: bad inputs, agreement with numpy, depth, roles, packed inference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tenseal as ts
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ppml_lab.exceptions import (
+    DepthExhaustedError,
+    InsecureParameterError,
+    KeyMismatchError,
+    PrecisionError,
+    SecretKeyMissingError,
+)
+from ppml_lab.he import ckks
+from ppml_lab.he.ckks import (
+    PRESETS,
+    CKKSContext,
+    CKKSParams,
+    encrypted_linear,
+    encrypted_logistic,
+    expected_error,
+    fit_sigmoid,
+    flood,
+    polyval_depth,
+    preset,
+    select_params,
+    validate_params,
+)
+
+
+@pytest.fixture(scope="module")
+def ctx() -> CKKSContext:
+    return CKKSContext(preset("depth2-n8192"))
+
+
+@pytest.fixture(scope="module")
+def small() -> CKKSContext:
+    return CKKSContext(preset("depth1-n4096"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameter validation (bad input, one test each)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_over_security_bound_raises():
+    with pytest.raises(InsecureParameterError, match=r"128-bit security bound for N=4096.*109 bits, got 160"):
+        validate_params(poly_modulus_degree=4096, coeff_mod_bit_sizes=[60, 40, 60], scale_bits=40)
+
+
+_AT_BOUND = {
+    2048: [20, 14, 20],
+    4096: [42, 25, 42],
+    8192: [60, 49, 49, 60],
+    16384: [60] + [53] * 6 + [60],
+    32768: [55] + [48] * 16 + [58],
+}
+
+
+@pytest.mark.parametrize("n", sorted(_AT_BOUND))
+def test_security_bound_is_exact(n):
+    # exactly at the bound passes; one bit more (anywhere in the chain) fails: the table is applied exactly
+    chain = _AT_BOUND[n]
+    p = validate_params(poly_modulus_degree=n, coeff_mod_bit_sizes=chain, scale_bits=chain[1])
+    assert p.total_bits == ckks.SECURITY_BOUND_128[n] and p.security_bits == 128
+    over = [chain[0], chain[1] + 1, *chain[2:]]
+    with pytest.raises(InsecureParameterError, match=f"N={n}; the 128-bit bound is {p.total_bits} bits"):
+        validate_params(poly_modulus_degree=n, coeff_mod_bit_sizes=over, scale_bits=chain[1])
+
+
+def test_allow_insecure_passes_validation_but_seal_refuses_with_context():
+    p = validate_params(poly_modulus_degree=4096, coeff_mod_bit_sizes=[60, 40, 60], scale_bits=40, allow_insecure=True)
+    assert p.insecure and p.security_bits == 0
+    with pytest.raises(InsecureParameterError, match="SEAL rejected the parameters"):
+        CKKSContext(p)
+
+
+def test_inner_prime_must_match_scale():
+    with pytest.raises(PrecisionError, match=r"coeff_mod_bit_sizes\[2\] must equal scale_bits=40.*got 30"):
+        validate_params(poly_modulus_degree=8192, coeff_mod_bit_sizes=[60, 40, 30, 60], scale_bits=40)
+
+
+def test_scale_mismatch_is_silently_wrong_in_raw_tenseal():
+    # why the check exists: TenSEAL accepts this and returns a wrong answer without any error
+    raw = ts.context(ts.SCHEME_TYPE.CKKS, 8192, coeff_mod_bit_sizes=[60, 30, 30, 60])
+    raw.global_scale = 2**40
+    v = ts.ckks_vector(raw, [1.0, 1.0])
+    assert abs((v * v).decrypt()[0] - 1.0) > 1.0
+
+
+def test_q0_must_exceed_scale():
+    with pytest.raises(PrecisionError, match=r"coeff_mod_bit_sizes\[0\] must exceed scale_bits=40.*got 40"):
+        validate_params(poly_modulus_degree=8192, coeff_mod_bit_sizes=[40, 40, 60], scale_bits=40)
+
+
+def test_special_prime_too_small():
+    with pytest.raises(ValueError, match="special prime"):
+        validate_params(poly_modulus_degree=8192, coeff_mod_bit_sizes=[60, 40, 50], scale_bits=40)
+
+
+def test_prime_over_60_bits():
+    with pytest.raises(ValueError, match=r"coeff_mod_bit_sizes\[0\] must be in \[15, 60\].*got 61"):
+        validate_params(poly_modulus_degree=8192, coeff_mod_bit_sizes=[61, 40, 61], scale_bits=40)
+
+
+def test_chain_too_short():
+    with pytest.raises(ValueError, match="at least 3 primes"):
+        validate_params(poly_modulus_degree=8192, coeff_mod_bit_sizes=[60, 60], scale_bits=40)
+
+
+def test_chain_wrong_type():
+    with pytest.raises(TypeError, match="coeff_mod_bit_sizes must be a sequence of ints"):
+        validate_params(poly_modulus_degree=8192, coeff_mod_bit_sizes="60,40,60", scale_bits=40)
+    with pytest.raises(TypeError, match=r"coeff_mod_bit_sizes\[1\] must be an integer"):
+        validate_params(poly_modulus_degree=8192, coeff_mod_bit_sizes=[60, 40.0, 60], scale_bits=40)
+
+
+def test_degree_not_power_of_two():
+    with pytest.raises(ValueError, match="power of two"):
+        validate_params(poly_modulus_degree=6000, coeff_mod_bit_sizes=[60, 40, 60], scale_bits=40)
+
+
+def test_degree_wrong_type():
+    with pytest.raises(TypeError, match="poly_modulus_degree must be an integer"):
+        validate_params(poly_modulus_degree=8192.0, coeff_mod_bit_sizes=[60, 40, 60], scale_bits=40)
+
+
+def test_allow_insecure_must_be_bool():
+    with pytest.raises(TypeError, match="allow_insecure must be True or False"):
+        validate_params(poly_modulus_degree=8192, coeff_mod_bit_sizes=[60, 40, 60], scale_bits=40, allow_insecure=1)
+
+
+def test_select_params_picks_smallest_secure_ring():
+    assert select_params(depth=2, scale_bits=40).poly_modulus_degree == 8192
+    assert select_params(depth=4, scale_bits=40).poly_modulus_degree == 16384
+    assert select_params(depth=15, scale_bits=40).poly_modulus_degree == 32768
+    p = select_params(depth=3, scale_bits=30, integer_bits=10)
+    assert p.coeff_mod_bit_sizes == (40, 30, 30, 30, 40) and p.poly_modulus_degree == 8192
+
+
+def test_select_params_too_deep():
+    with pytest.raises(InsecureParameterError, match=r"depth=30 at scale_bits=40 needs 1320 modulus bits"):
+        select_params(depth=30, scale_bits=40)
+
+
+def test_preset_unknown_and_wrong_type():
+    with pytest.raises(ValueError, match="name must be one of"):
+        preset("depth99")
+    with pytest.raises(TypeError, match="name must be str"):
+        preset(2)
+
+
+def test_presets_are_secure_and_consistent():
+    for name, p in PRESETS.items():
+        assert p.security_bits == 128, name
+        assert p.total_bits <= ckks.SECURITY_BOUND_128[p.poly_modulus_degree]
+        assert p.poly_modulus_degree <= 16384  # keys at N=32768 do not fit the course's memory budget
+        assert name.startswith(f"depth{p.depth}-n{p.poly_modulus_degree}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad inputs at encryption and evaluation time
+# ---------------------------------------------------------------------------------------------
+
+
+def test_vector_longer_than_slots(small):
+    with pytest.raises(ValueError, match="values must have at most 2048 entries"):
+        small.encrypt(np.zeros(2049))
+
+
+def test_batch_longer_than_slots(small):
+    with pytest.raises(ValueError, match="X rows"):
+        small.encrypt_columns(np.zeros((2049, 2)))
+
+
+def test_nan_input(ctx):
+    with pytest.raises(ValueError, match="finite"):
+        ctx.encrypt([1.0, float("nan")])
+
+
+def test_inf_input(ctx):
+    with pytest.raises(ValueError, match="finite"):
+        ctx.encrypt([float("inf")])
+
+
+def test_nan_plain_operand(ctx):
+    v = ctx.encrypt([1.0, 2.0])
+    with pytest.raises(ValueError, match="other must contain only finite"):
+        v * [1.0, float("nan")]
+    with pytest.raises(ValueError, match="other must be a finite number"):
+        v + float("inf")
+
+
+def test_wrong_input_kind(ctx):
+    with pytest.raises(TypeError, match="values must be a numeric array-like"):
+        ctx.encrypt("1,2,3")
+    with pytest.raises(ValueError, match="values must have 1 dimension"):
+        ctx.encrypt(np.zeros((2, 2)))
+    with pytest.raises(TypeError, match="bool"):
+        ctx.encrypt([1.0]) * True
+
+
+def test_value_too_large_for_q0(ctx):
+    # q0 = 60 bits, scale 40 bits: 20 integer bits, values must stay below 2^19
+    with pytest.raises(PrecisionError, match=r"\|x\| < 2\^19"):
+        ctx.encrypt([2.0**20])
+
+
+def test_shape_mismatch_between_ciphertexts(ctx):
+    with pytest.raises(ValueError, match="ciphertext sizes must match, got 2 and 3"):
+        ctx.encrypt([1.0, 2.0]) + ctx.encrypt([1.0, 2.0, 3.0])
+
+
+def test_shape_mismatch_with_plaintext(ctx):
+    with pytest.raises(ValueError, match="other must have 2 entries"):
+        ctx.encrypt([1.0, 2.0]) * [1.0, 2.0, 3.0]
+
+
+def test_linear_layer_shape_mismatch(ctx):
+    batch = ctx.encrypt_columns(np.ones((4, 3)))
+    with pytest.raises(ValueError, match="weights must have 3 entries"):
+        encrypted_linear(batch, [1.0, 2.0])
+    with pytest.raises(ValueError, match="all zero"):
+        encrypted_linear(batch, [0.0, 0.0, 0.0])
+
+
+def test_polyval_constant_rejected(ctx):
+    with pytest.raises(ValueError, match="degree >= 1"):
+        ctx.encrypt([1.0]).polyval([0.5, 0.0])
+
+
+def test_dot_without_galois_keys(ctx):
+    with pytest.raises(ValueError, match="needs Galois keys"):
+        ctx.encrypt([1.0, 2.0]).dot([1.0, 1.0])
+
+
+def test_load_vector_size_mismatch(ctx):
+    data = ctx.encrypt([1.0, 2.0]).serialize()
+    with pytest.raises(ValueError, match="size must match the ciphertext's 2 slots"):
+        ctx.load_vector(data, 3)
+
+
+def test_mixing_keys_raises(ctx):
+    other = CKKSContext(preset("depth2-n8192"))
+    # raw TenSEAL adds them without complaint and decrypts garbage
+    raw = ctx.encrypt([1.0]).tenseal_vector + other.encrypt([1.0]).tenseal_vector
+    assert abs(raw.decrypt()[0] - 2.0) > 1.0
+    with pytest.raises(KeyMismatchError, match="different keys"):
+        ctx.encrypt([1.0]) + other.encrypt([1.0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Roles: public context for the computing party
+# ---------------------------------------------------------------------------------------------
+
+
+def test_public_context_cannot_decrypt(ctx):
+    server = ctx.make_public()
+    assert ctx.is_private and not server.is_private
+    assert ts.context_from(server.serialize()).has_secret_key() is False
+    v = server.load_vector(ctx.encrypt([1.0, 2.0]).serialize(), 2)
+    with pytest.raises(SecretKeyMissingError, match="decrypt needs the secret key"):
+        v.decrypt()
+
+
+def test_public_context_cannot_make_galois_keys(ctx):
+    with pytest.raises(SecretKeyMissingError, match="generate_galois_keys needs the secret key"):
+        ctx.make_public().generate_galois_keys()
+
+
+def test_round_trip_through_public_party(ctx):
+    server = ctx.make_public()
+    x = np.array([0.5, -1.25, 3.0])
+    v = server.load_vector(ctx.encrypt(x).serialize(), 3)
+    assert v.context.fingerprint == ctx.fingerprint
+    y = v * v + 1.0  # computed by the party without the key
+    back = ctx.load_vector(y.serialize(), 3)
+    assert back.level == 1
+    np.testing.assert_allclose(back.decrypt()[:3], x * x + 1.0, atol=expected_error(ctx.params, levels=1, magnitude=9))
+
+
+def test_repr_has_no_key_material(ctx):
+    text = repr(ctx) + repr(ctx.encrypt([1.0]))
+    assert "private" in text and len(text) < 300
+    assert "secret_key=" not in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Agreement with numpy, tolerance derived from the scale
+# ---------------------------------------------------------------------------------------------
+
+vectors = st.lists(st.floats(-10, 10, allow_nan=False), min_size=1, max_size=64)
+
+
+@settings(max_examples=15, deadline=None)
+@given(vectors, st.floats(-4, 4, allow_nan=False))
+def test_add_and_plain_ops_match_numpy(ctx, xs, c):
+    x = np.array(xs)
+    v = ctx.encrypt(x)
+    np.testing.assert_allclose((v + c).decrypt()[: x.size], x + c, atol=expected_error(ctx.params, magnitude=14))
+    np.testing.assert_allclose(
+        (v * c).decrypt()[: x.size], x * c, atol=expected_error(ctx.params, levels=1, magnitude=40)
+    )
+    np.testing.assert_allclose((c - v).decrypt()[: x.size], c - x, atol=expected_error(ctx.params, magnitude=14))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.data())
+def test_ct_ct_multiply_matches_numpy(ctx, data):
+    xs = data.draw(vectors)
+    ys = data.draw(st.lists(st.floats(-10, 10, allow_nan=False), min_size=len(xs), max_size=len(xs)))
+    x, y = np.array(xs), np.array(ys)
+    prod = ctx.encrypt(x) * ctx.encrypt(y)
+    assert prod.level == 1
+    np.testing.assert_allclose(prod.decrypt()[: x.size], x * y, atol=expected_error(ctx.params, levels=1, magnitude=100))
+
+
+def test_tolerance_is_not_vacuous(ctx):
+    # the bound must be small compared with the data, else the comparisons above could not fail
+    assert expected_error(ctx.params, levels=2, magnitude=100) < 1e-3
+    x = np.linspace(-1, 1, 50)
+    err = np.max(np.abs(ctx.encrypt(x).decrypt()[:50] - x))
+    assert 0 < err < expected_error(ctx.params)
+
+
+def test_expected_error_bad_input(ctx):
+    with pytest.raises(TypeError, match="params must be CKKSParams"):
+        expected_error("depth2")
+    with pytest.raises(ValueError, match="magnitude must be a finite number > 0"):
+        expected_error(ctx.params, magnitude=-1.0)
+
+
+def test_dot_with_galois_keys_matches_numpy():
+    c = CKKSContext(preset("depth1-n4096"), galois_keys=True)
+    x, w = np.linspace(-1, 1, 30), np.linspace(0.5, -0.5, 30)
+    d = c.encrypt(x).dot(w)
+    assert d.level == 1
+    assert abs(d.decrypt()[0] - x @ w) < expected_error(c.params, levels=1, magnitude=30)
+    assert abs(c.encrypt(x).sum().decrypt()[0] - x.sum()) < expected_error(c.params, magnitude=30)
+
+
+# ---------------------------------------------------------------------------------------------
+# Depth: presets support their advertised depth and fail one level past it
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_preset_supports_advertised_depth_and_fails_one_past(name):
+    params = PRESETS[name]
+    c = CKKSContext(params)
+    x = np.array([0.9, -0.8, 0.5])
+    v = c.encrypt(x)
+    raw = v.tenseal_vector
+    for k in range(params.depth):  # depth ct x ct multiplications in sequence
+        v = v * c.encrypt(x)
+        raw = raw * x.tolist()
+        assert v.level == k + 1 == ckks._levels_used(v.tenseal_vector, params)
+    np.testing.assert_allclose(
+        v.decrypt()[:3], x ** (params.depth + 1), atol=expected_error(params, levels=params.depth, magnitude=4)
+    )
+    with pytest.raises(DepthExhaustedError, match=f"has used {params.depth} of depth {params.depth}"):
+        v * 1.5
+    with pytest.raises(DepthExhaustedError, match="0 left"):
+        v.square()
+    # the backend agrees: one more rescale fails there too, with its opaque message
+    with pytest.raises(ValueError, match="scale out of bounds"):
+        raw * x.tolist()
+
+
+def test_polyval_depth_matches_tenseal():
+    c = CKKSContext(preset("depth3-n8192"))
+    v = c.encrypt([0.5, -0.25])
+    for degree in range(1, 8):
+        out = v.polyval(np.full(degree + 1, 0.1))
+        assert out.level == polyval_depth(degree) == ckks._levels_used(out.tenseal_vector, c.params)
+    with pytest.raises(DepthExhaustedError, match="polyval of degree 8 needs 4 more level"):
+        v.polyval(np.full(9, 0.1))
+
+
+def test_polyval_depth_bad_input():
+    with pytest.raises(ValueError, match="degree must be an integer >= 1"):
+        polyval_depth(0)
+
+
+def test_backend_errors_reraised_with_context():
+    with pytest.raises(DepthExhaustedError, match="op: TenSEAL reports 'scale out of bounds'"):
+        with ckks._backend("op"):
+            raise ValueError("scale out of bounds")
+    with pytest.raises(ckks.CKKSBackendError, match="op failed in TenSEAL: boom"):
+        with ckks._backend("op"):
+            raise RuntimeError("boom")
+
+
+# ---------------------------------------------------------------------------------------------
+# Packed inference and sigmoid approximation
+# ---------------------------------------------------------------------------------------------
+
+
+def test_fit_sigmoid_reports_its_error():
+    approx = fit_sigmoid(degree=3, interval=(-8, 8))
+    z = np.linspace(-8, 8, 10_001)
+    err = np.abs(approx(z) - 1 / (1 + np.exp(-z)))
+    assert abs(err.max() - approx.max_abs_error) < 1e-3
+    assert approx.depth == 2 and approx.degree == 3
+    assert fit_sigmoid(degree=7, interval=(-8, 8)).max_abs_error < approx.max_abs_error
+
+
+def test_fit_sigmoid_bad_interval():
+    with pytest.raises(ValueError, match="low < high"):
+        fit_sigmoid(interval=(8, -8))
+    with pytest.raises(TypeError, match="interval must be a pair"):
+        fit_sigmoid(interval=8)
+
+
+def test_encrypted_linear_matches_numpy(ctx):
+    rng = np.random.default_rng(5)
+    X, w = rng.normal(size=(100, 6)), rng.normal(size=6)
+    z = encrypted_linear(ctx.encrypt_columns(X), w, 0.3)
+    assert z.level == 1
+    tol = expected_error(ctx.params, levels=1, magnitude=np.abs(w).sum() * np.abs(X).max())
+    np.testing.assert_allclose(z.decrypt()[:100], X @ w + 0.3, atol=tol)
+
+
+def test_encrypted_logistic_regression_agrees_with_plaintext():
+    from sklearn.linear_model import LogisticRegression
+
+    from ppml_lab.data import load_dataset
+
+    ds = load_dataset("breast_cancer", standardize=True)
+    clf = LogisticRegression(C=0.1, max_iter=1000).fit(ds.X, ds.y)
+    w, b = clf.coef_[0], float(clf.intercept_[0])
+    z = ds.X @ w + b
+    bound = float(np.ceil(np.abs(z).max() * 1.1))  # the model owner fits the sigmoid on the range of z
+    approx = fit_sigmoid(degree=3, interval=(-bound, bound))
+    owner = CKKSContext(preset("depth3-n8192"))
+    server = owner.make_public(galois_keys=False)
+    batch = owner.encrypt_columns(ds.X).with_context(server)
+    scores = encrypted_logistic(batch, w, b, approx=approx)  # computed without the secret key
+    assert scores.level == 3
+    p = owner.load_vector(scores.serialize(), scores.size).decrypt()[: ds.n_samples]
+    agreement = np.mean((p > 0.5) == (clf.predict(ds.X) == 1))
+    assert agreement >= 0.99
+    np.testing.assert_allclose(p, approx(z), atol=1e-3)
+
+
+def test_sizes_reported(ctx):
+    v = ctx.encrypt(np.ones(10))
+    assert 250_000 < v.nbytes < 400_000  # 2 polys x 3 primes x 8192 coefficients x 8 B, compressed
+    assert (v * 2.0).nbytes < v.nbytes  # one prime fewer after the rescale
+    g = CKKSContext(preset("depth1-n4096"), galois_keys=True)
+    assert g.nbytes(galois_keys=True) > 5 * g.nbytes(galois_keys=False)
+
+
+def test_flood_adds_noise_of_requested_std():
+    x = np.zeros(20_000)
+    out = flood(x, std=0.5, rng=1)
+    # seeded; std of 20,000 normals is within 3% of 0.5 with probability > 1 - 1e-9
+    assert abs(out.std() - 0.5) < 0.015 and abs(out.mean()) < 0.02
+    with pytest.raises(ValueError, match="std must be a finite number > 0"):
+        flood(x, std=0.0)
+
+
+def test_params_dataclass_is_frozen():
+    p = preset("depth2-n8192")
+    assert isinstance(p, CKKSParams)
+    with pytest.raises(AttributeError):
+        p.scale_bits = 20
