@@ -24,13 +24,13 @@ $(STAMP): requirements.txt pyproject.toml
 venv: $(STAMP)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 test: test-unit test-notebooks
 
 test-unit: $(STAMP)
 	mkdir -p $(RAY_TMPDIR)
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --ignore=tests/browser
 
 test-notebooks: $(STAMP)
 	mkdir -p $(RAY_TMPDIR)
@@ -45,6 +45,10 @@ bench: $(STAMP)
 
 budget: $(STAMP)
 	$(PY) scripts/budget.py $(NOTEBOOKS)
+
+test-browser: $(STAMP)
+	command -v chromium >/dev/null || { echo 'test-browser needs Debian chromium: apt-get install chromium' >&2; exit 1; }
+	$(PY) -m pytest tests/browser -p no:cacheprovider
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ppml_lab tests benchmarks scripts
