@@ -497,7 +497,7 @@ class PaillierPrivateKey:
                 return _bk.invert((_bk.powmod(g, x - 1, xsq) - 1) // x, x)
 
             self._cache[key] = {
-                "p": P, "q": Q, "psq": psq, "qsq": qsq,
+                "p": P, "q": Q, "psq": psq, "qsq": qsq, "p1": P - 1, "q1": Q - 1,
                 "hp": h(P, psq), "hq": h(Q, qsq),
                 "q_inv_p": _bk.invert(Q, P),
                 # r^n mod p^2 = r^(n mod p(p-1)) mod p^2: |Z*_{p^2}| = p(p-1)
@@ -510,8 +510,8 @@ class PaillierPrivateKey:
     def _raw_decrypt(self, c: Any) -> int:
         k = self._crt()
         P, Q = k["p"], k["q"]
-        mp = (_bk.powmod(c, P - 1, k["psq"]) - 1) // P * k["hp"] % P  # m_p = L_p(c^(p-1) mod p^2) h_p mod p
-        mq = (_bk.powmod(c, Q - 1, k["qsq"]) - 1) // Q * k["hq"] % Q  # m_q = L_q(c^(q-1) mod q^2) h_q mod q
+        mp = (_bk.powmod(c, k["p1"], k["psq"]) - 1) // P * k["hp"] % P  # m_p = L_p(c^(p-1) mod p^2) h_p mod p
+        mq = (_bk.powmod(c, k["q1"], k["qsq"]) - 1) // Q * k["hq"] % Q  # m_q = L_q(c^(q-1) mod q^2) h_q mod q
         return int(mq + (mp - mq) * k["q_inv_p"] % P * Q)  # CRT: m = m_q + q((m_p - m_q) q^-1 mod p)
 
     def raw_decrypt(self, ciphertext: int) -> int:
@@ -552,7 +552,7 @@ class PaillierPrivateKey:
 
     # -- safe layer --------------------------------------------------------------------------------
     def _check_key(self, x: Any) -> None:
-        if x.public_key != self.public_key:
+        if x.public_key is not self.public_key and x.public_key != self.public_key:
             raise KeyMismatchError(
                 f"ciphertext was encrypted under key {x.public_key.fingerprint}, this private key is "
                 f"{self.public_key.fingerprint}; decrypt with the matching key"
@@ -737,6 +737,13 @@ class EncryptedNumber:
         self.bound = _check_bound(check_int("bound", bound, low=0), public_key, "ciphertext")
         self._fresh = bool(_fresh)
 
+    @classmethod
+    def _make(cls, public_key: PaillierPublicKey, c: Any, f: int, bound: int, fresh: bool = False) -> EncryptedNumber:
+        """Internal constructor for results whose fields were already checked (skips validation)."""
+        obj = object.__new__(cls)
+        obj.public_key, obj._c, obj.precision, obj.bound, obj._fresh = public_key, c, f, bound, fresh
+        return obj
+
     def __repr__(self) -> str:
         return (f"EncryptedNumber(key_bits={self.public_key.key_bits}, fingerprint='{self.public_key.fingerprint}', "
                 f"precision={self.precision})")
@@ -762,7 +769,7 @@ class EncryptedNumber:
 
     # -- arithmetic ----------------------------------------------------------------------------------
     def _same_key(self, other: Any) -> None:
-        if other.public_key != self.public_key:
+        if other.public_key is not self.public_key and other.public_key != self.public_key:
             raise KeyMismatchError(
                 f"cannot combine ciphertexts under keys {self.public_key.fingerprint} and "
                 f"{other.public_key.fingerprint}; re-encrypt under one key"
@@ -784,7 +791,7 @@ class EncryptedNumber:
             f = max(self.precision, other.precision)
             a, b = self._at_precision(f), other._at_precision(f)
             bound = _check_bound(a.bound + b.bound, pk, "the sum")
-            return EncryptedNumber(pk, a._c * b._c % nsq, precision=f, bound=bound)  # Enc(a)Enc(b) = Enc(a+b)
+            return EncryptedNumber._make(pk, a._c * b._c % nsq, f, bound)  # Enc(a)Enc(b) = Enc(a+b)
         if isinstance(other, (EncryptedVector, PackedEncryptedVector)):
             return NotImplemented
         f0 = _default_precision(other, None)
@@ -816,7 +823,7 @@ class EncryptedNumber:
         k, fk = _scalar_encoding(other)
         bound = _check_bound(self.bound * abs(k), self.public_key, "the product")
         c = _scalar_pow(self._c, k, self.public_key)  # Enc(a)^k = Enc(k*a)
-        return EncryptedNumber(self.public_key, c, precision=self.precision + fk, bound=bound)
+        return EncryptedNumber._make(self.public_key, c, _check_precision(self.precision + fk), bound)
 
     __rmul__ = __mul__
 
@@ -919,7 +926,7 @@ class EncryptedVector:
         return EncryptedVector(self.public_key, cs, precision=f, bound=bound, _fresh=fresh)
 
     def _same_key(self, other: Any) -> None:
-        if other.public_key != self.public_key:
+        if other.public_key is not self.public_key and other.public_key != self.public_key:
             raise KeyMismatchError(
                 f"cannot combine ciphertexts under keys {self.public_key.fingerprint} and "
                 f"{other.public_key.fingerprint}; re-encrypt under one key"
