@@ -1,0 +1,354 @@
+"""Secure computation on additive shares over Z_2^64: input sharing, opening, Beaver multiply, dot, matmul,
+fixed-point arithmetic and secure linear / logistic inference.
+
+Party functions (``beaver_multiply(party, x, y, triple)`` ...) are the protocol steps each party runs on
+its own shares (SPMD, see :mod:`ppml_lab.mpc.network`); the ``secure_*`` functions below them run a whole
+protocol -- dealer, input sharing, computation, output -- on a chosen transport and return the result
+with its communication (:class:`SecureResult`).
+
+References: Beaver 1991 (multiplication from triples); Mohassel & Zhang, SecureML, IEEE S&P 2017
+(matrix triples, Sec. 4.2; local truncation, Sec. 4.1); polynomial sigmoid: Kim et al., "Secure logistic
+regression based on homomorphic encryption", JMIR Med. Inform. 2018, DOI 10.2196/medinform.8805:
+sigmoid(z) ~ 0.5 + 0.15012 z - 0.001593 z^3 on [-8, 8] (least squares; max error 0.114 there).
+
+Threat model: semi-honest parties, trusted non-colluding dealer, 2 parties for anything with fixed-point
+multiplication (the SecureML truncation is a 2-party protocol); n >= 2 parties for sums.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ppml_lab._rng import RNGLike, resolve_rng
+from ppml_lab._validation import check_array, check_choice, check_real
+from ppml_lab.exceptions import ShareMismatchError
+from ppml_lab.mpc.beaver import TripleShare, TrustedDealer
+from ppml_lab.mpc.fixed_point import DEFAULT_FIXED_POINT, FixedPoint, truncate_shares_secureml
+from ppml_lab.mpc.network import Party, ProtocolRun, run_protocol
+from ppml_lab.mpc.sharing import RING_MODULUS, random_elements
+
+__all__ = [
+    "SIGMOID_COEFFS",
+    "share_input",
+    "share_all_inputs",
+    "open_shares",
+    "reveal_to",
+    "beaver_multiply",
+    "beaver_matmul",
+    "truncate",
+    "fxp_multiply",
+    "fxp_matmul",
+    "fxp_mul_public",
+    "SecureResult",
+    "secure_sum",
+    "secure_multiply",
+    "secure_dot",
+    "secure_matmul",
+    "secure_inference",
+    "sigmoid_poly",
+]
+
+_U = np.uint64
+#: (c0, c1, c3) of the degree-3 sigmoid of Kim et al. 2018 on [-8, 8].
+SIGMOID_COEFFS = (0.5, 0.15012, -0.001593)
+
+
+def sigmoid_poly(z: Any) -> np.ndarray:
+    """The plaintext polynomial the secure logistic inference evaluates (for comparisons)."""
+    z = np.asarray(z, dtype=np.float64)
+    c0, c1, c3 = SIGMOID_COEFFS
+    return c0 + c1 * z + c3 * z**3
+
+
+# ------------------------------------------------------------------------------------------------
+# party functions
+# ------------------------------------------------------------------------------------------------
+def share_input(party: Party, value: Any, *, owner: int, shape: tuple[int, ...]) -> np.ndarray:
+    """``owner`` splits its uint64 ``value`` into additive shares and sends one to each party. One round."""
+    shape = tuple(shape)
+    if party.party_id == owner:
+        x = np.asarray(value)
+        if x.dtype != _U or x.shape != shape:
+            raise ShareMismatchError(f"input of party {owner} must be uint64 of shape {shape}, got {x.dtype} {x.shape}")
+        mine = x.copy()
+        for j in party.others:
+            r = random_elements(shape, modulus=RING_MODULUS, rng=party.rng)
+            party.send(j, r)
+            mine -= r  # x_owner = x - sum_j r_j  (mod 2^64)
+    else:
+        mine = np.array(party.recv(owner))
+        if mine.shape != shape:
+            raise ShareMismatchError(f"party {party.party_id}: expected a share of shape {shape}, got {mine.shape}")
+    party.round()
+    return mine
+
+
+def share_all_inputs(party: Party, value: np.ndarray) -> list[np.ndarray]:
+    """Every party shares its own uint64 array (all the same shape) at once. One round.
+
+    Returns this party's share of every party's input, indexed by owner.
+    """
+    x = np.asarray(value, dtype=_U)
+    masks = {j: random_elements(x.shape, modulus=RING_MODULUS, rng=party.rng) for j in party.others}
+    for j, r in masks.items():
+        party.send(j, r)
+    mine = x.copy()
+    for r in masks.values():
+        mine -= r
+    out: list[np.ndarray] = [mine] * party.n_parties
+    for j in party.others:
+        got = np.array(party.recv(j))
+        if got.shape != x.shape:
+            raise ShareMismatchError(f"party {j} shared shape {got.shape}, expected {x.shape}")
+        out[j] = got
+    party.round()
+    return out
+
+
+def open_shares(party: Party, share: np.ndarray) -> np.ndarray:
+    """Everyone learns x = sum_i x_i (mod 2^64). One round; each party sends its share to all others."""
+    parts = party.exchange(np.asarray(share, dtype=_U))
+    total = parts[0].copy()
+    for p in parts[1:]:
+        total += p
+    return total
+
+
+def reveal_to(party: Party, share: np.ndarray, *, receiver: int) -> np.ndarray | None:
+    """Only ``receiver`` learns x; the others send their shares to it. One round."""
+    if party.party_id != receiver:
+        party.send(receiver, np.asarray(share, dtype=_U))
+        party.round()
+        return None
+    total = np.array(share, dtype=_U)
+    for j in party.others:
+        total += party.recv(j)
+    party.round()
+    return total
+
+
+def _check_shape(name: str, got: tuple, want: tuple) -> None:
+    if got != want:
+        raise ShareMismatchError(f"{name} has shape {got} but the Beaver triple was made for {want}")
+
+
+def beaver_multiply(party: Party, x: np.ndarray, y: np.ndarray, triple: TripleShare) -> np.ndarray:
+    """[x y] from [x], [y] and a fresh triple ([a], [b], [c = a b]). One round (d and e in one message)."""
+    a, b, c = party.use_triple(triple)
+    _check_shape("x", x.shape, a.shape)
+    _check_shape("y", y.shape, b.shape)
+    n = a.size
+    buf = np.empty(2 * n, dtype=_U)
+    np.subtract(x.ravel(), a.ravel(), out=buf[:n])  # [d] = [x] - [a]
+    np.subtract(y.ravel(), b.ravel(), out=buf[n:])  # [e] = [y] - [b]
+    opened = open_shares(party, buf)  # d, e public: uniformly random, reveal nothing about x, y
+    d, e = opened[:n].reshape(a.shape), opened[n:].reshape(b.shape)
+    z = d * b  # [z] = [c] + d [b] + e [a] + d e   (Beaver 1991; d e added by party 0 only)
+    z += c
+    t = e * a
+    z += t
+    if party.party_id == 0:
+        np.multiply(d, e, out=t)
+        z += t
+    return z
+
+
+def beaver_matmul(party: Party, x: np.ndarray, y: np.ndarray, triple: TripleShare) -> np.ndarray:
+    """[X Y] from a matrix triple ([A], [B], [C = A B]) (SecureML Sec. 4.2). One round."""
+    a, b, c = party.use_triple(triple)
+    if triple.kind != "matmul":
+        raise ValueError(f"beaver_matmul needs a matmul triple, got kind={triple.kind!r}")
+    _check_shape("x", x.shape, a.shape)
+    _check_shape("y", y.shape, b.shape)
+    opened = open_shares(party, np.concatenate([(x - a).ravel(), (y - b).ravel()]))  # D = X - A, E = Y - B
+    d, e = opened[: a.size].reshape(a.shape), opened[a.size :].reshape(b.shape)
+    with np.errstate(over="ignore"):  # numpy scalars (1-D dot) warn on the wrap-around we rely on
+        z = c + np.matmul(d, b) + np.matmul(a, e)  # [Z] = [C] + D [B] + [A] E + D E
+        if party.party_id == 0:
+            z = z + np.matmul(d, e)
+    return np.asarray(z, dtype=_U)
+
+
+def truncate(party: Party, z: np.ndarray, *, frac_bits: int) -> np.ndarray:
+    """SecureML local truncation by 2^frac_bits (2 parties, no communication; see fixed_point)."""
+    if party.n_parties != 2:
+        raise ValueError(
+            f"SecureML truncation is a 2-party protocol, got n_parties={party.n_parties}; "
+            "with more parties keep the computation linear (sums) or use a dealer truncation pair"
+        )
+    if party.party_id == 0:
+        return truncate_shares_secureml(z, z, frac_bits=frac_bits)[0]
+    return truncate_shares_secureml(z, z, frac_bits=frac_bits)[1]
+
+
+def fxp_multiply(party: Party, x: np.ndarray, y: np.ndarray, triple: TripleShare, *, frac_bits: int) -> np.ndarray:
+    return truncate(party, beaver_multiply(party, x, y, triple), frac_bits=frac_bits)
+
+
+def fxp_matmul(party: Party, x: np.ndarray, y: np.ndarray, triple: TripleShare, *, frac_bits: int) -> np.ndarray:
+    return truncate(party, beaver_matmul(party, x, y, triple), frac_bits=frac_bits)
+
+
+def fxp_mul_public(party: Party, x: np.ndarray, k: float, *, fxp: FixedPoint) -> np.ndarray:
+    """[k x] for a public real k: multiply by its encoding (local), then truncate (local)."""
+    return truncate(party, x * fxp.encode(k, name="k"), frac_bits=fxp.frac_bits)
+
+
+# ------------------------------------------------------------------------------------------------
+# whole protocols
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class SecureResult:
+    """A protocol's revealed output and its communication record."""
+
+    value: Any
+    run: ProtocolRun
+
+    @property
+    def rounds(self) -> int:
+        return self.run.rounds
+
+    @property
+    def total_bytes(self) -> int:
+        return self.run.total_bytes
+
+    @property
+    def seconds(self) -> float:
+        return self.run.seconds
+
+    def __repr__(self) -> str:
+        return (f"SecureResult(rounds={self.rounds}, bytes={self.total_bytes}, seconds={self.seconds:.4f}, "
+                f"transport={self.run.transport!r})")
+
+
+def _sum_party(party: Party, x: np.ndarray) -> np.ndarray:
+    shares = share_all_inputs(party, x)
+    total = shares[0].copy()
+    for s in shares[1:]:
+        total += s  # [sum_k x_k] = sum_k [x_k]: local
+    return open_shares(party, total)
+
+
+def secure_sum(values: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, transport: str = "inprocess",
+               timeout: float = 60.0, rng: RNGLike = None) -> SecureResult:
+    """Sum of one array per party; each party learns only the total. Two rounds, any n >= 2.
+
+    ``values``: a list with one array per party (same shape). ``fxp=None`` for integers.
+    """
+    if not isinstance(values, (list, tuple)):
+        raise TypeError(f"values must be a list with one array per party, got {type(values).__name__}")
+    arrs = [check_array(f"values[{i}]", v, ndim=None) for i, v in enumerate(values)]
+    for i, a in enumerate(arrs[1:], 1):
+        if a.shape != arrs[0].shape:
+            raise ShareMismatchError(f"values[{i}] has shape {a.shape}, values[0] has {arrs[0].shape}")
+    enc = [fxp.encode(a, name=f"values[{i}]") if fxp else a.astype(np.int64).view(_U) for i, a in enumerate(arrs)]
+    run = run_protocol(_sum_party, [(e,) for e in enc], transport=transport, timeout=timeout, rng=rng)
+    out = run.outputs[0]
+    return SecureResult(fxp.decode(out) if fxp else out.view(np.int64), run)
+
+
+def _binary_party(party: Party, x: Any, y: Any, shape_x: tuple, shape_y: tuple, triple: TripleShare,
+                  frac_bits: int, op: str) -> np.ndarray:
+    xs = share_input(party, x, owner=0, shape=shape_x)
+    ys = share_input(party, y, owner=1, shape=shape_y)
+    z = beaver_multiply(party, xs, ys, triple) if op == "mul" else beaver_matmul(party, xs, ys, triple)
+    if frac_bits:
+        z = truncate(party, z, frac_bits=frac_bits)
+    return open_shares(party, z)
+
+
+def _binary(op: str, x: Any, y: Any, fxp: FixedPoint | None, transport: str, timeout: float, rng: RNGLike,
+            dealer: TrustedDealer | None) -> SecureResult:
+    if fxp is not None:
+        xe, ye = fxp.encode(x, name="x"), fxp.encode(y, name="y")
+    else:
+        xe = check_array("x", x, integer=True).view(_U)
+        ye = check_array("y", y, integer=True).view(_U)
+    if op == "mul" and xe.shape != ye.shape:
+        raise ShareMismatchError(f"x and y must have the same shape, got {xe.shape} and {ye.shape}")
+    if op == "matmul" and (xe.ndim not in (1, 2) or ye.ndim not in (1, 2) or xe.shape[-1] != ye.shape[0]):
+        raise ShareMismatchError(f"cannot multiply shapes {xe.shape} and {ye.shape}: inner dimensions differ")
+    g = resolve_rng(rng)
+    dealer = dealer or TrustedDealer(2, rng=g)
+    triple = dealer.multiplication_triple(xe.shape) if op == "mul" else dealer.matmul_triple(xe.shape, ye.shape)
+    f = fxp.frac_bits if fxp else 0
+    args = [(xe, None, xe.shape, ye.shape, triple[0], f, op), (None, ye, xe.shape, ye.shape, triple[1], f, op)]
+    run = run_protocol(_binary_party, args, transport=transport, timeout=timeout, rng=g)
+    out = run.outputs[0]
+    return SecureResult(fxp.decode(out) if fxp else out.view(np.int64), run)
+
+
+def secure_multiply(x: Any, y: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, transport: str = "inprocess",
+                    timeout: float = 60.0, rng: RNGLike = None, dealer: TrustedDealer | None = None) -> SecureResult:
+    """Element-wise x * y, x held by party 0 and y by party 1; both learn the product. 4 rounds
+    (two input sharings, one opening of d and e, one output opening)."""
+    return _binary("mul", x, y, fxp, transport, timeout, rng, dealer)
+
+
+def secure_dot(x: Any, y: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, transport: str = "inprocess",
+               timeout: float = 60.0, rng: RNGLike = None, dealer: TrustedDealer | None = None) -> SecureResult:
+    """<x, y> for vectors held by parties 0 and 1 (a 1-D matrix triple). 4 rounds."""
+    for name, v in (("x", x), ("y", y)):
+        if np.ndim(v) != 1:
+            raise ShareMismatchError(f"{name} must be a vector for secure_dot, got shape {np.shape(v)}")
+    return _binary("matmul", x, y, fxp, transport, timeout, rng, dealer)
+
+
+def secure_matmul(x: Any, y: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, transport: str = "inprocess",
+                  timeout: float = 60.0, rng: RNGLike = None, dealer: TrustedDealer | None = None) -> SecureResult:
+    """X @ Y for X held by party 0 and Y by party 1 (one matrix triple). 4 rounds."""
+    return _binary("matmul", x, y, fxp, transport, timeout, rng, dealer)
+
+
+def _inference_party(party: Party, wb: Any, x: Any, n: int, d: int, triples: dict[str, TripleShare],
+                     fxp: FixedPoint, logistic: bool) -> np.ndarray | None:
+    owner, hospital = 0, 1
+    wb_s = share_input(party, wb, owner=owner, shape=(d + 1,))  # model owner shares (w, b)
+    x_s = share_input(party, x, owner=hospital, shape=(n, d))  # hospital shares its records
+    f = fxp.frac_bits
+    z = fxp_matmul(party, x_s, wb_s[:d].copy(), triples["matmul"], frac_bits=f)  # [z] = [X][w]
+    z += wb_s[d]  # + [b]: local
+    if logistic:
+        c0, c1, c3 = SIGMOID_COEFFS
+        z2 = fxp_multiply(party, z, z, triples["square"], frac_bits=f)
+        z3 = fxp_multiply(party, z2, z, triples["cube"], frac_bits=f)
+        # [s] = c0 + c1 [z] + c3 [z^3]   (Kim et al. 2018 degree-3 sigmoid)
+        s = fxp_mul_public(party, z, c1, fxp=fxp) + fxp_mul_public(party, z3, c3, fxp=fxp)
+        if party.party_id == 0:
+            s += fxp.encode(c0)
+        z = s
+    out = reveal_to(party, z, receiver=hospital)  # only the hospital learns its predictions
+    return None if out is None else fxp.decode(out)
+
+
+def secure_inference(x: Any, weights: Any, bias: float = 0.0, *, kind: str = "logistic",
+                     fxp: FixedPoint = DEFAULT_FIXED_POINT, transport: str = "inprocess", timeout: float = 60.0,
+                     rng: RNGLike = None, dealer: TrustedDealer | None = None) -> SecureResult:
+    """Model owner (party 0, ``weights``, ``bias``) scores a hospital's records (party 1, ``x``).
+
+    ``kind='linear'`` reveals X w + b, ``'logistic'`` reveals the polynomial sigmoid of it -- to the
+    hospital only; the model owner learns nothing but the shapes. Linear: 4 rounds; logistic: 6.
+    """
+    check_choice("kind", kind, ("linear", "logistic"))
+    X = check_array("x", x, ndim=2)
+    w = check_array("weights", weights, ndim=1)
+    b = check_real("bias", bias)
+    if X.shape[1] != w.shape[0]:
+        raise ShareMismatchError(f"x has {X.shape[1]} features but weights has {w.shape[0]}")
+    n, d = X.shape
+    g = resolve_rng(rng)
+    dealer = dealer or TrustedDealer(2, rng=g)
+    per: list[dict[str, TripleShare]] = [{}, {}]
+    for key, tr in [("matmul", dealer.matmul_triple((n, d), (d,)))] + (
+        [("square", dealer.multiplication_triple((n,))), ("cube", dealer.multiplication_triple((n,)))]
+        if kind == "logistic" else []
+    ):
+        per[0][key], per[1][key] = tr[0], tr[1]
+    wb = fxp.encode(np.r_[w, b], name="weights")
+    xe = fxp.encode(X, name="x")
+    args = [(wb, None, n, d, per[0], fxp, kind == "logistic"), (None, xe, n, d, per[1], fxp, kind == "logistic")]
+    run = run_protocol(_inference_party, args, transport=transport, timeout=timeout, rng=g)
+    return SecureResult(run.outputs[1], run)
