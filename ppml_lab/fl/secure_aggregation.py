@@ -61,6 +61,7 @@ __all__ = [
     "SecAggServer",
     "secure_aggregate",
     "secure_aggregate_floats",
+    "secure_fedavg_aggregate",
     "minimum_threshold",
     "prg_mask",
     "AggregationResult",
@@ -507,6 +508,36 @@ def secure_aggregate_floats(
         raise PrecisionError(f"{n} clients times |x| < {fp.max_abs:g} with {fp.frac_bits} fractional bits can overflow Z_2^64")
     result = secure_aggregate(encoded, threshold=threshold, dropouts=dropouts, rng=rng)
     return fp.decode(result.total), result
+
+
+def secure_fedavg_aggregate(
+    updates: Sequence[Sequence[np.ndarray]],
+    weights: Sequence[float],
+    *,
+    threshold: int | None = None,
+    rng: RNGLike = None,
+) -> list[np.ndarray]:
+    """FedAvg's weighted mean sum_k (n_k / n) w_k, with the sum computed by secure aggregation.
+
+    A drop-in ``aggregate=`` for :class:`ppml_lab.fl.fedavg.FedAvgServer` with numpy parameter lists.
+    The weights n_k are public (the server must know them to schedule the round); each client scales its
+    own parameters by n_k / n before masking, so the server learns only the weighted sum.
+    """
+    if len(updates) != len(weights):
+        raise ValueError(f"updates and weights must have the same length, got {len(updates)} and {len(weights)}")
+    w = check_array("weights", weights, ndim=1)
+    if np.any(w <= 0):
+        raise ValueError(f"weights must be > 0, got {w.tolist()}")
+    frac = w / w.sum()
+    shapes = [np.shape(a) for a in updates[0]]
+    flat = [np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in u]) * f for u, f in zip(updates, frac)]
+    total, _ = secure_aggregate_floats(flat, threshold=threshold, rng=rng)
+    out, i = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        out.append(total[i : i + size].reshape(shape))
+        i += size
+    return out
 
 
 # ------------------------------------------------------------------------------------------------

@@ -192,3 +192,19 @@ def test_he_aggregators_agree_with_plaintext():
     mask = sa.MaskingAggregator(rng=11).aggregate(ups)
     assert np.max(np.abs(mask.total - plain)) <= 4 * 2.0**-21
     assert ck.expansion > mask.expansion
+
+
+def test_secure_fedavg_aggregate_equals_fedavg_aggregate():
+    from ppml_lab.fl.fedavg import fedavg_aggregate
+
+    g = np.random.default_rng(12)
+    ups = [[g.normal(size=(3, 2)), g.normal(size=2)] for _ in range(4)]
+    weights = [10.0, 20.0, 5.0, 65.0]
+    ours = sa.secure_fedavg_aggregate(ups, weights, rng=13)
+    ref = fedavg_aggregate(ups, weights)
+    for a, b in zip(ours, ref):
+        assert a.shape == b.shape and np.max(np.abs(a - b)) <= 4 * 2.0**-20
+    with pytest.raises(ValueError, match="weights must be > 0"):
+        sa.secure_fedavg_aggregate(ups, [1.0, 0.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="same length"):
+        sa.secure_fedavg_aggregate(ups, [1.0])
