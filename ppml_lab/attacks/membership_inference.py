@@ -8,22 +8,41 @@ bounds by e^epsilon - 1 for an epsilon-DP training algorithm.
 
 Threat model: black-box access to the model's output probabilities and the true label of the candidate
 record; the attacker knows (or calibrates) a threshold, e.g. from the average training loss.
+
+Added for notebook 04 (privacy auditing): the likelihood-ratio attack with shadow models of Carlini et
+al. 2022 (LiRA, arXiv:2112.03570), sized for a CPU (a handful of shadow models, leave-one-out pooling),
+and an empirical lower bound on epsilon from an attack's TPR/FPR with Clopper–Pearson confidence
+(Jagielski et al. 2020, arXiv:2006.07709; Nasr et al. 2021, arXiv:2101.04535), to set beside an
+accountant's upper bound. Threat model of LiRA: the attacker can also train shadow models with the
+target's algorithm on data from the same distribution.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ppml_lab._validation import check_array, check_fraction
+from ppml_lab._rng import RNGLike, resolve_rng
+from ppml_lab._validation import check_array, check_choice, check_delta, check_fraction, check_int, check_type
 
 __all__ = [
     "AttackResult",
     "cross_entropy_losses",
     "roc_from_scores",
     "loss_threshold_attack",
+    "logit_confidence",
+    "logit_confidence_from_logits",
+    "membership_masks",
+    "lira_scores",
+    "LiRAResult",
+    "run_lira",
+    "clopper_pearson_upper",
+    "EmpiricalEpsilon",
+    "empirical_epsilon",
+    "epsilon_lower_bound",
 ]
 
 _EPS = 1e-12
@@ -98,3 +117,278 @@ def loss_threshold_attack(member_losses: Any, nonmember_losses: Any) -> AttackRe
     if np.any(m < 0) or np.any(nm < 0):
         raise ValueError("losses must be >= 0 (cross-entropy); got a negative loss")
     return roc_from_scores(-m, -nm)
+
+
+# ---------------------------------------------------------------------------------------------
+# Likelihood-ratio attack with shadow models (LiRA)
+# ---------------------------------------------------------------------------------------------
+#
+# Carlini, Chien, Nasr, Song, Terzis & Tramèr 2022, "Membership Inference Attacks From First
+# Principles", IEEE S&P 2022, arXiv:2112.03570. Threat model: the attacker can train models with the
+# target's training algorithm on data from the same distribution (shadow models) and queries the
+# target for the candidate record's class probabilities.
+
+
+def logit_confidence(proba: Any, y: Any) -> np.ndarray:
+    """phi = log(p_y / (1 - p_y)), the logit-scaled confidence in the true class (Carlini et al. §IV-B).
+
+    p_y is squashed near 0 and 1; its logit is close to Gaussian across shadow models, which is what the
+    likelihood-ratio test below assumes. Computed as log p_y - log(sum_{j != y} p_j). Probabilities
+    saturate in float64 (phi is capped near +-27.6): prefer :func:`logit_confidence_from_logits`.
+    """
+    p = check_array("proba", proba, ndim=2)
+    labels = _check_labels(p, y, "proba")
+    rows = np.arange(len(labels))
+    p_y = np.clip(p[rows, labels], _EPS, 1.0)
+    rest = np.clip(p.sum(axis=1) - p[rows, labels], _EPS, None)  # sum_{j != y} p_j
+    return np.log(p_y) - np.log(rest)
+
+
+def logit_confidence_from_logits(logits: Any, y: Any) -> np.ndarray:
+    """phi = z_y - logsumexp_{j != y} z_j: the same phi from logits (or log-probabilities), without saturation."""
+    z = check_array("logits", logits, ndim=2)
+    labels = _check_labels(z, y, "logits")
+    if z.shape[1] < 2:
+        raise ValueError(f"logits must have at least 2 classes (columns), got shape {z.shape}")
+    rows = np.arange(len(labels))
+    others = z.copy()
+    others[rows, labels] = -np.inf
+    mx = others.max(axis=1, keepdims=True)
+    lse = mx[:, 0] + np.log(np.exp(others - mx).sum(axis=1))  # logsumexp over j != y
+    return z[rows, labels] - lse
+
+
+def _check_labels(p: np.ndarray, y: Any, name: str) -> np.ndarray:
+    labels = check_array("y", y, ndim=1, integer=True)
+    if p.shape[0] != labels.shape[0]:
+        raise ValueError(f"{name} and y must have the same number of rows, got {p.shape[0]} and {labels.shape[0]}")
+    if labels.min() < 0 or labels.max() >= p.shape[1]:
+        raise ValueError(f"y must hold class indices in [0, {p.shape[1] - 1}], got range [{labels.min()}, {labels.max()}]")
+    return labels
+
+
+def membership_masks(n_models: int, n_records: int, *, rng: RNGLike = None) -> np.ndarray:
+    """Boolean (n_models, n_records): which records each model trains on.
+
+    Every record is IN for exactly half of the models (Carlini et al.'s released code does the same), so
+    each record has both IN and OUT shadow models to fit its two Gaussians.
+    """
+    k = check_int("n_models", n_models, low=2)
+    n = check_int("n_records", n_records, low=2)
+    g = resolve_rng(rng)
+    ranks = np.argsort(np.asarray(g.random((k, n))), axis=0)  # a random permutation of models per record
+    return ranks < k // 2
+
+
+def lira_scores(
+    target_conf: Any,
+    shadow_conf: Any,
+    shadow_in: Any,
+    *,
+    online: bool = True,
+    global_variance: bool = True,
+) -> np.ndarray:
+    """LiRA membership scores (higher = member) for every record.
+
+    ``target_conf`` (n,): phi of the target model; ``shadow_conf`` (k, n): phi of k shadow models;
+    ``shadow_in`` (k, n): True where the record was in that shadow's training set.
+
+    Online (Carlini et al., Alg. 1): Lambda = log N(phi; mu_in, s_in^2) - log N(phi; mu_out, s_out^2).
+    Offline (§VI-C): Lambda = log Pr[Z < phi], Z ~ N(mu_out, s_out^2) (one-sided, OUT models only).
+    ``global_variance=True`` pools one variance over all records, which Carlini et al. recommend when
+    there are few shadow models (§VI-B, "fixed variance").
+    """
+    from scipy.stats import norm
+
+    t = check_array("target_conf", target_conf, ndim=1)
+    s = check_array("shadow_conf", shadow_conf, ndim=2)
+    m = np.asarray(shadow_in)
+    if m.dtype != bool:
+        raise TypeError(f"shadow_in must be a boolean array, got dtype {m.dtype}")
+    if s.shape != m.shape or s.shape[1] != t.shape[0]:
+        raise ValueError(
+            f"shadow_conf and shadow_in must have shape (k, n) with n = len(target_conf) = {t.shape[0]}, "
+            f"got {s.shape} and {m.shape}"
+        )
+    n_out = (~m).sum(axis=0)
+    n_in = m.sum(axis=0)
+    if np.any(n_out == 0) or (online and np.any(n_in == 0)):
+        raise ValueError(
+            "every record needs at least one OUT shadow model (and one IN model for the online attack); "
+            "use membership_masks() or more shadow models"
+        )
+    mu_out = np.where(~m, s, 0.0).sum(axis=0) / n_out
+    res_out = np.where(~m, s - mu_out, 0.0)
+    if global_variance:
+        sd_out = np.full(t.shape, np.sqrt((res_out**2).sum() / max(n_out.sum() - 1, 1)))
+    else:
+        sd_out = np.sqrt((res_out**2).sum(axis=0) / np.maximum(n_out - 1, 1))
+    sd_out = np.maximum(sd_out, 1e-6)
+    if not online:
+        return norm.logcdf(t, loc=mu_out, scale=sd_out)  # log Pr[Z < phi | OUT]
+    mu_in = np.where(m, s, 0.0).sum(axis=0) / n_in
+    res_in = np.where(m, s - mu_in, 0.0)
+    if global_variance:
+        sd_in = np.full(t.shape, np.sqrt((res_in**2).sum() / max(n_in.sum() - 1, 1)))
+    else:
+        sd_in = np.sqrt((res_in**2).sum(axis=0) / np.maximum(n_in - 1, 1))
+    sd_in = np.maximum(sd_in, 1e-6)
+    # Lambda = log p(phi | IN) - log p(phi | OUT)   (Carlini et al. 2022, Alg. 1, line 16)
+    return norm.logpdf(t, loc=mu_in, scale=sd_in) - norm.logpdf(t, loc=mu_out, scale=sd_out)
+
+
+@dataclass(frozen=True)
+class LiRAResult:
+    """Pooled leave-one-out LiRA: each of the k models is the target once, the others its shadows."""
+
+    roc: AttackResult
+    member_scores: np.ndarray = field(repr=False)
+    nonmember_scores: np.ndarray = field(repr=False)
+    conf: np.ndarray = field(repr=False)  # (k, n) logit confidences
+    in_mask: np.ndarray = field(repr=False)  # (k, n) training membership
+    n_models: int = 0
+
+
+def run_lira(
+    fit_predict: Callable[[np.ndarray, np.ndarray, int], np.ndarray],
+    X: Any,
+    y: Any,
+    *,
+    n_models: int = 8,
+    online: bool = True,
+    global_variance: bool = True,
+    outputs: str = "logits",
+    rng: RNGLike = None,
+    progress: bool = False,
+) -> LiRAResult:
+    """Train ``n_models`` models on random halves of (X, y) and attack each with the others as shadows.
+
+    ``fit_predict(X_train, y_train, seed)`` trains one model and returns its outputs on ALL of ``X``,
+    shape (n, n_classes): logits or log-probabilities (``outputs="logits"``, e.g. scikit-learn's
+    ``predict_log_proba``) or probabilities (``outputs="proba"``, which saturate for confident models). Pooling the k leave-one-out attacks gives k * n membership guesses
+    from k trainings, enough to read the ROC at an FPR of 0.1 % on a few thousand records.
+    """
+    k = check_int("n_models", n_models, low=3)
+    Xa = check_array("X", X, ndim=2)
+    ya = check_array("y", y, ndim=1, integer=True)
+    if Xa.shape[0] != ya.shape[0]:
+        raise ValueError(f"X and y must have the same number of rows, got {Xa.shape[0]} and {ya.shape[0]}")
+    if not callable(fit_predict):
+        raise TypeError(f"fit_predict must be callable (X_train, y_train, seed) -> proba, got {type(fit_predict).__name__}")
+    check_choice("outputs", outputs, ("logits", "proba"))
+    to_conf = logit_confidence_from_logits if outputs == "logits" else logit_confidence
+    g = resolve_rng(rng)
+    masks = membership_masks(k, Xa.shape[0], rng=g)
+    seeds = [int(v) for v in np.asarray(g.integers(0, 2**31 - 1, size=k))]
+    it: Any = range(k)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc="shadow models", leave=False)
+    conf = np.empty((k, Xa.shape[0]))
+    for i in it:
+        proba = np.asarray(fit_predict(Xa[masks[i]], ya[masks[i]], seeds[i]), dtype=np.float64)
+        if proba.shape != (Xa.shape[0], proba.shape[1] if proba.ndim == 2 else -1):
+            raise ValueError(f"fit_predict must return outputs of shape (n, n_classes) on all of X, got {proba.shape}")
+        conf[i] = to_conf(proba, ya)
+    members, nonmembers = [], []
+    for t in range(k):
+        others = np.arange(k) != t
+        sc = lira_scores(conf[t], conf[others], masks[others], online=online, global_variance=global_variance)
+        members.append(sc[masks[t]])
+        nonmembers.append(sc[~masks[t]])
+    m, nm = np.concatenate(members), np.concatenate(nonmembers)
+    return LiRAResult(roc_from_scores(m, nm), m, nm, conf, masks, k)
+
+
+# ---------------------------------------------------------------------------------------------
+# Empirical epsilon: a lower bound from an attack's TPR/FPR
+# ---------------------------------------------------------------------------------------------
+#
+# An (epsilon, delta)-DP mechanism makes every membership test satisfy (Kairouz, Oh & Viswanath 2015,
+# Thm 2.1; used for auditing by Jagielski, Ullman & Oprea 2020, arXiv:2006.07709, and Nasr, Song,
+# Thakurta, Papernot & Carlini 2021, arXiv:2101.04535):
+#     TPR <= e^eps FPR + delta    and    1 - FPR <= e^eps (1 - TPR) + delta.
+# So eps >= max( log((TPR - delta) / FPR), log((1 - FPR - delta) / FNR) ). With finite trials, FPR and
+# FNR are replaced by Clopper–Pearson upper confidence bounds, making the result a lower bound on
+# epsilon that holds with the stated confidence.
+
+
+def clopper_pearson_upper(k: Any, n: Any, *, alpha: float) -> np.ndarray:
+    """One-sided (1 - alpha) upper Clopper–Pearson bound on a binomial rate with k successes in n."""
+    from scipy.stats import beta
+
+    k_arr = np.asarray(k, dtype=np.float64)
+    n_arr = np.asarray(n, dtype=np.float64)
+    # upper bound = Beta(1 - alpha; k + 1, n - k) quantile; it is 1 when k = n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hi = beta.ppf(1.0 - alpha, k_arr + 1.0, np.maximum(n_arr - k_arr, 1e-300))
+    return np.where(k_arr >= n_arr, 1.0, hi)
+
+
+@dataclass(frozen=True)
+class EmpiricalEpsilon:
+    """A lower bound on epsilon from a membership test, valid with probability ``confidence``."""
+
+    epsilon: float
+    confidence: float
+    delta: float
+    fpr: float  # observed rates at the threshold that gave the bound
+    tpr: float
+    threshold: float
+    n_thresholds: int
+
+
+def empirical_epsilon(
+    *, tp: int, fp: int, n_members: int, n_nonmembers: int, delta: float = 0.0, confidence: float = 0.95
+) -> float:
+    """Lower bound on epsilon from ONE pre-chosen threshold (tp of n_members flagged, fp of n_nonmembers)."""
+    check_int("n_members", n_members, low=1)
+    check_int("n_nonmembers", n_nonmembers, low=1)
+    check_int("tp", tp, low=0, high=n_members)
+    check_int("fp", fp, low=0, high=n_nonmembers)
+    d = check_delta("delta", delta)
+    conf = check_fraction("confidence", confidence, high_inclusive=False)
+    return float(_eps_from_counts(np.array([tp]), np.array([fp]), n_members, n_nonmembers, d, (1 - conf) / 2)[0])
+
+
+def _eps_from_counts(
+    tp: np.ndarray, fp: np.ndarray, n_m: int, n_nm: int, delta: float, alpha_each: float
+) -> np.ndarray:
+    fpr_hi = clopper_pearson_upper(fp, n_nm, alpha=alpha_each)
+    fnr_hi = clopper_pearson_upper(n_m - tp, n_m, alpha=alpha_each)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.log(np.maximum(1.0 - delta - fnr_hi, 0.0) / fpr_hi)  # TPR <= e^eps FPR + delta
+        b = np.log(np.maximum(1.0 - delta - fpr_hi, 0.0) / fnr_hi)  # TNR <= e^eps FNR + delta
+    eps = np.fmax(a, b)
+    return np.where(np.isfinite(eps) & (eps > 0), eps, 0.0)
+
+
+def epsilon_lower_bound(result: AttackResult, *, delta: float = 0.0, confidence: float = 0.95) -> EmpiricalEpsilon:
+    """The best lower bound on epsilon over ALL thresholds of an ROC, valid with probability ``confidence``.
+
+    Picking the best threshold after looking at the data is allowed here because the confidence is split
+    over every threshold and both error rates (a Bonferroni union bound): with probability ``confidence``
+    all the Clopper–Pearson bounds hold at once, so the maximum is a valid lower bound too.
+
+    Caveat: pooling many records of one training run treats their memberships as independent trials.
+    That is the "one run" audit of Steinke, Nasr & Jagielski 2023 (arXiv:2305.08846), valid when
+    memberships are drawn independently at random, as :func:`membership_masks` approximately does.
+    """
+    check_type("result", result, AttackResult)
+    d = check_delta("delta", delta)
+    conf = check_fraction("confidence", confidence, high_inclusive=False)
+    tp = np.rint(result.tpr * result.n_members).astype(np.int64)
+    fp = np.rint(result.fpr * result.n_nonmembers).astype(np.int64)
+    n_t = len(tp)
+    eps = _eps_from_counts(tp, fp, result.n_members, result.n_nonmembers, d, (1 - conf) / (2 * n_t))
+    i = int(np.argmax(eps))
+    return EmpiricalEpsilon(
+        epsilon=float(eps[i]),
+        confidence=conf,
+        delta=d,
+        fpr=float(result.fpr[i]),
+        tpr=float(result.tpr[i]),
+        threshold=float(result.thresholds[i]),
+        n_thresholds=n_t,
+    )

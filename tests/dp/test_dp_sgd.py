@@ -1,0 +1,305 @@
+"""DP-SGD from scratch (Abadi et al. 2016) against one-at-a-time gradients, plain SGD and Opacus."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from ppml_lab._rng import torch_generator
+from ppml_lab.data import load_dataset, train_test_split
+from ppml_lab.dp.dp_sgd import (
+    DPSGD,
+    accuracy,
+    check_module,
+    clip_per_sample,
+    dp_sgd_step,
+    noisy_mean,
+    per_sample_gradients,
+    per_sample_norms,
+    poisson_sample,
+    sgd_step,
+    train_dp_sgd,
+)
+from ppml_lab.exceptions import UnsupportedModuleError
+
+CE = nn.functional.cross_entropy
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # small models on a shared 2-core machine: one intra-op thread is faster and avoids oversubscription
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    ds = load_dataset("digits")
+    Xtr, Xte, ytr, yte = train_test_split(ds.X, ds.y, rng=0, standardize=True)
+    f = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
+    return f(Xtr), f(Xte), torch.tensor(ytr), torch.tensor(yte)
+
+
+def _mlp(seed: int, d_in: int = 64, hidden: int = 16, k: int = 10) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(d_in, hidden), nn.Tanh(), nn.Linear(hidden, k))
+
+
+# -- per-sample gradients, clipping, noise --------------------------------------------------------
+
+
+def test_per_sample_gradients_equal_one_at_a_time(digits):
+    X, _, y, _ = digits
+    model = _mlp(0)
+    xb, yb = X[:12], y[:12]
+    grads = per_sample_gradients(model, CE, xb, yb)
+    for i in range(12):
+        model.zero_grad()
+        CE(model(xb[i : i + 1]), yb[i : i + 1]).backward()
+        for name, p in model.named_parameters():
+            torch.testing.assert_close(grads[name][i], p.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_per_sample_norms_match_flattened_vector(digits):
+    X, _, y, _ = digits
+    grads = per_sample_gradients(_mlp(1), CE, X[:8], y[:8])
+    flat = torch.cat([g.reshape(8, -1) for g in grads.values()], dim=1)
+    torch.testing.assert_close(per_sample_norms(grads), flat.norm(dim=1))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    c=st.floats(1e-3, 1e3),
+    scales=st.lists(st.floats(1e-4, 1e4), min_size=1, max_size=20),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_clipping_bounds_every_norm_and_keeps_small_ones(c, scales, seed):
+    g = torch.Generator().manual_seed(seed)
+    b = len(scales)
+    s = torch.tensor(scales, dtype=torch.float64)
+    grads = {
+        "w": torch.randn(b, 3, 4, generator=g, dtype=torch.float64) * s.view(-1, 1, 1),
+        "b": torch.randn(b, 4, generator=g, dtype=torch.float64) * s.view(-1, 1),
+    }
+    clipped, norms = clip_per_sample(grads, max_grad_norm=c)
+    after = per_sample_norms(clipped)
+    assert torch.all(after <= c * (1 + 1e-12))
+    small = norms + 1e-6 <= c  # these are left alone: min(1, C/||g||) = 1
+    for k in grads:
+        torch.testing.assert_close(clipped[k][small], grads[k][small])
+
+
+def test_noise_has_std_sigma_c_over_batch():
+    # zero gradients: the output is pure noise N(0, (sigma C / m)^2); 200k draws, sd error ~ 0.16 %
+    clipped = {"w": torch.zeros(5, 200_000)}
+    out = noisy_mean(clipped, noise_multiplier=1.3, max_grad_norm=2.0, expected_batch_size=4.0,
+                     generator=torch_generator(0))["w"]
+    assert abs(float(out.std()) / (1.3 * 2.0 / 4.0) - 1) < 0.01
+    assert abs(float(out.mean())) < 0.01
+
+
+def test_poisson_sampling_has_binomial_batch_sizes():
+    g = torch_generator(1)
+    sizes = np.array([len(poisson_sample(1000, sample_rate=0.05, generator=g)) for _ in range(2000)])
+    # Binomial(1000, 0.05): mean 50, sd 6.9; the mean of 2000 lots has sd 0.15 -> 5-sigma tolerance 0.8
+    assert abs(sizes.mean() - 50) < 0.8
+    assert 5.5 < sizes.std() < 8.5
+    assert len(set(sizes.tolist())) > 10  # variable batch size, not a fixed one
+
+
+def test_noise_free_huge_clip_equals_plain_sgd(digits):
+    X, _, y, _ = digits
+    a, b = _mlp(3), _mlp(3)
+    opt_a, opt_b = torch.optim.SGD(a.parameters(), lr=0.3), torch.optim.SGD(b.parameters(), lr=0.3)
+    g = torch_generator(0)
+    for step in range(5):
+        xb, yb = X[step * 40 : (step + 1) * 40], y[step * 40 : (step + 1) * 40]
+        dp_sgd_step(a, opt_a, xb, yb, loss_fn=CE, noise_multiplier=0.0, max_grad_norm=1e9,
+                    expected_batch_size=40, generator=g)
+        sgd_step(b, opt_b, xb, yb, loss_fn=CE)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+
+
+def test_one_noise_free_step_equals_opacus(digits):
+    from opacus import PrivacyEngine
+
+    X, _, y, _ = digits
+    ours, theirs = _mlp(4), _mlp(4)
+    opt = torch.optim.SGD(ours.parameters(), lr=0.5)
+    dp_sgd_step(ours, opt, X[:32], y[:32], loss_fn=CE, noise_multiplier=0.0, max_grad_norm=0.1,
+                expected_batch_size=32, generator=torch_generator(0))
+    loader = DataLoader(TensorDataset(X[:32], y[:32]), batch_size=32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m, o, dl = PrivacyEngine().make_private(
+            module=theirs, optimizer=torch.optim.SGD(theirs.parameters(), lr=0.5), data_loader=loader,
+            noise_multiplier=0.0, max_grad_norm=0.1, poisson_sampling=False)
+        for xb, yb in dl:
+            o.zero_grad()
+            CE(m(xb), yb).backward()
+            o.step()
+    for pa, pb in zip(ours.parameters(), theirs.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+
+
+# -- accounting and utility against Opacus ---------------------------------------------------------
+
+
+def _opacus_run(seed, X, y, *, q, epochs, sigma, c, lr):
+    from opacus import PrivacyEngine
+
+    model = _mlp(seed)
+    loader = DataLoader(TensorDataset(X, y), batch_size=round(q * len(X)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        engine = PrivacyEngine(accountant="rdp")
+        m, o, dl = engine.make_private(module=model, optimizer=torch.optim.SGD(model.parameters(), lr=lr),
+                                       data_loader=loader, noise_multiplier=sigma, max_grad_norm=c,
+                                       noise_generator=torch_generator(seed))
+        for _ in range(epochs):
+            for xb, yb in dl:
+                o.zero_grad()
+                CE(m(xb), yb).backward()
+                o.step()
+        return engine.accountant.get_epsilon(1e-5), model, dl.sample_rate
+
+
+def test_epsilon_and_accuracy_match_opacus(digits):
+    X, Xte, y, yte = digits
+    ours_acc, theirs_acc = [], []
+    for seed in range(3):
+        eps_o, model_o, q = _opacus_run(seed, X, y, q=0.05, epochs=4, sigma=1.0, c=1.0, lr=0.5)
+        model = _mlp(seed)
+        trainer = DPSGD(model, torch.optim.SGD(model.parameters(), lr=0.5), (X, y), noise_multiplier=1.0,
+                        max_grad_norm=1.0, sample_rate=q, seed=seed).train(epochs=4)
+        assert trainer.steps == 4 * round(1 / q)
+        assert trainer.epsilon(delta=1e-5) == pytest.approx(eps_o, rel=1e-6)
+        ours_acc.append(accuracy(model, Xte, yte))
+        theirs_acc.append(accuracy(model_o, Xte, yte))
+    # 450 test digits; seed-to-seed sd of accuracy ~ 1 point, so the mean of 3 differs by < 2 points
+    assert abs(np.mean(ours_acc) - np.mean(theirs_acc)) < 0.02, (ours_acc, theirs_acc)
+    assert np.mean(ours_acc) > 0.8  # it did learn
+
+
+def test_target_epsilon_is_met(digits):
+    X, _, y, _ = digits
+    model = _mlp(5)
+    res = train_dp_sgd(model, torch.optim.SGD(model.parameters(), lr=0.5), (X, y), epochs=1,
+                       max_grad_norm=1.0, delta=1e-5, sample_rate=0.1, target_epsilon=2.0, seed=0)
+    assert res.steps == 10
+    assert 1.9 < res.epsilon <= 2.0 + 1e-9
+
+
+def test_data_loader_gives_default_sample_rate(digits):
+    X, _, y, _ = digits
+    model = _mlp(6)
+    loader = DataLoader(TensorDataset(X, y), batch_size=135)
+    trainer = DPSGD(model, torch.optim.SGD(model.parameters(), lr=0.1), loader, noise_multiplier=1.0,
+                    max_grad_norm=1.0, seed=0)
+    assert trainer.sample_rate == pytest.approx(1 / len(loader))
+    assert trainer.epsilon(delta=1e-5) == 0.0
+    trainer.step()
+    assert 0 < trainer.epsilon(delta=1e-5) < np.inf
+    assert "noise_multiplier=1.0" in repr(trainer)
+
+
+# -- bad input --------------------------------------------------------------------------------------
+
+
+def _trainer(**kw):
+    model = _mlp(0, d_in=4, hidden=3, k=2)
+    args = dict(noise_multiplier=1.0, max_grad_norm=1.0, sample_rate=0.1, seed=0)
+    args.update(kw)
+    data = args.pop("data", (torch.randn(20, 4), torch.randint(0, 2, (20,))))
+    return DPSGD(model, torch.optim.SGD(model.parameters(), lr=0.1), data, **args)
+
+
+def test_batchnorm_is_refused_with_groupnorm_hint():
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
+    with pytest.raises(UnsupportedModuleError, match=r"BatchNorm1d at '1'.*GroupNorm"):
+        check_module(model)
+    with pytest.raises(UnsupportedModuleError, match="GroupNorm"):
+        DPSGD(model, torch.optim.SGD(model.parameters(), lr=0.1), (torch.randn(4, 4), torch.zeros(4).long()),
+              noise_multiplier=1.0, max_grad_norm=1.0, sample_rate=0.5)
+    check_module(nn.Sequential(nn.Linear(4, 8), nn.GroupNorm(2, 8)))  # the suggested fix is accepted
+
+
+def test_tracked_instance_norm_is_refused():
+    with pytest.raises(UnsupportedModuleError, match="InstanceNorm1d"):
+        check_module(nn.Sequential(nn.InstanceNorm1d(3, track_running_stats=True)))
+
+
+def test_max_grad_norm_must_be_positive():
+    with pytest.raises(ValueError, match="max_grad_norm must be a finite number > 0, got 0.0"):
+        _trainer(max_grad_norm=0.0)
+    with pytest.raises(ValueError, match="max_grad_norm must be a finite number > 0, got -1.0"):
+        clip_per_sample({"w": torch.ones(2, 2)}, max_grad_norm=-1.0)
+
+
+def test_noise_multiplier_must_be_nonnegative():
+    with pytest.raises(ValueError, match="noise_multiplier must be a finite number >= 0, got -0.5"):
+        _trainer(noise_multiplier=-0.5)
+
+
+@pytest.mark.parametrize("q", [0.0, 1.5, -0.1])
+def test_sample_rate_must_be_in_unit_interval(q):
+    with pytest.raises(ValueError, match=r"sample_rate must be a finite number in \(0, 1\]"):
+        _trainer(sample_rate=q)
+
+
+def test_target_epsilon_must_be_positive():
+    model = _mlp(0, d_in=4, hidden=3, k=2)
+    with pytest.raises(ValueError, match="target_epsilon must be a finite number > 0, got 0.0"):
+        train_dp_sgd(model, torch.optim.SGD(model.parameters(), lr=0.1),
+                     (torch.randn(20, 4), torch.randint(0, 2, (20,))), epochs=1, max_grad_norm=1.0,
+                     delta=1e-5, sample_rate=0.1, target_epsilon=0.0)
+
+
+@pytest.mark.parametrize("delta", [0.0, 1.0, 2.0])
+def test_delta_must_be_in_open_unit_interval(delta):
+    with pytest.raises(ValueError, match=r"delta must be a finite number in \(0, 1\)"):
+        _trainer().epsilon(delta=delta)
+
+
+def test_noise_multiplier_xor_target_epsilon():
+    model = _mlp(0, d_in=4, hidden=3, k=2)
+    with pytest.raises(ValueError, match="exactly one of noise_multiplier or target_epsilon"):
+        train_dp_sgd(model, torch.optim.SGD(model.parameters(), lr=0.1),
+                     (torch.randn(20, 4), torch.randint(0, 2, (20,))), epochs=1, max_grad_norm=1.0,
+                     delta=1e-5, sample_rate=0.1)
+
+
+def test_empty_data_loader_is_refused():
+    empty = DataLoader(TensorDataset(torch.zeros(0, 4), torch.zeros(0).long()), batch_size=4)
+    with pytest.raises(ValueError, match="data must not be empty"):
+        _trainer(data=empty, sample_rate=None)
+    with pytest.raises(ValueError, match="data must not be empty"):
+        _trainer(data=(torch.zeros(0, 4), torch.zeros(0).long()))
+
+
+def test_wrong_types_are_refused():
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        check_module("not a model")
+    with pytest.raises(TypeError, match="data must be a DataLoader"):
+        _trainer(data=42)
+    with pytest.raises(TypeError, match="sample_rate is required unless data is a DataLoader"):
+        _trainer(sample_rate=None)
+
+
+def test_empty_lot_is_noise_only():
+    # a Poisson lot can be empty; the step must still add noise (and nothing else)
+    model = _mlp(0, d_in=4, hidden=3, k=2)
+    before = [p.detach().clone() for p in model.parameters()]
+    dp_sgd_step(model, torch.optim.SGD(model.parameters(), lr=1.0), torch.zeros(0, 4), torch.zeros(0).long(),
+                loss_fn=CE, noise_multiplier=1.0, max_grad_norm=1.0, expected_batch_size=2.0,
+                generator=torch_generator(0))
+    moved = [float((p.detach() - b).abs().max()) for p, b in zip(model.parameters(), before)]
+    assert all(m > 0 for m in moved)
