@@ -1,0 +1,104 @@
+"""ClientApp: what each hospital's SuperNode runs. Data never leaves this process; only parameters do.
+
+Mods, outermost first: ``traffic_mod`` logs the bytes each message carries (what crosses the network),
+then Flower's ``secaggplus_mod`` masks the update (SecAgg+, Bell et al. 2020, doi:10.1145/3372297.3417885)
+when the ServerApp runs the SecAgg+ workflow; without it the mod passes messages through.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from flwr.app import Context, Message
+from flwr.client import ClientApp, NumPyClient
+from flwr.client.mod import fixedclipping_mod, secaggplus_mod
+
+from .task import load_site_file, load_split, local_train, make_task, site_name
+
+
+class HospitalClient(NumPyClient):
+    def __init__(self, partition_id: int, num_partitions: int, run_config: dict, data_path: str = "") -> None:
+        self.partition_id = partition_id
+        self.num_partitions = num_partitions
+        self.cfg = run_config
+        if data_path:  # deployment: the hospital's own file
+            self.site = load_site_file(data_path)
+        else:  # simulation: every virtual node derives the same split
+            parts, _ = load_split(int(run_config["seed"]), num_partitions, str(run_config["dataset"]))
+            self.site = parts[partition_id]
+        self.task = make_task(self.site.X.shape[1], int(run_config.get("num-classes", 2)))
+
+    def fit(self, parameters, config):  # noqa: ANN001, ANN201 - Flower's NumPyClient signature
+        progress = str(self.cfg.get("progress-dir", ""))
+        if progress:
+            # A marker the launcher watches to kill a node mid-round (dropout experiment).
+            rnd = int(config.get("server-round", 0))
+            Path(progress, f"fit_r{rnd}_p{self.partition_id}").write_text(str(time.time()))
+        new = local_train(
+            self.task, parameters, self.site, epochs=int(self.cfg["local-epochs"]), lr=float(self.cfg["learning-rate"])
+        )
+        metrics = {"partition-id": self.partition_id, "site": site_name(self.partition_id, self.num_partitions)}
+        return self.task.to_numpy(new), self.site.n_samples, metrics
+
+
+def client_fn(context: Context):  # noqa: ANN201
+    pid = int(context.node_config["partition-id"])
+    n = int(context.node_config["num-partitions"])
+    data_path = str(context.node_config.get("data-path", ""))
+    return HospitalClient(pid, n, dict(context.run_config), data_path).to_client()
+
+
+def _record_bytes(rec) -> int:  # noqa: ANN001
+    """Bytes a record carries (Flower's count_bytes; flwr 1.42's fails on an empty list in a ConfigRecord,
+    which SecAgg+'s unmask stage sends when nobody dropped, so count those by hand)."""
+    try:
+        return int(rec.count_bytes())
+    except IndexError:
+        total = 0
+        for key, value in rec.items():
+            total += len(key)
+            for x in value if isinstance(value, list) else [value]:
+                total += len(x) if isinstance(x, (bytes, str)) else 8
+        return total
+
+
+def traffic_mod(msg: Message, ctx: Context, call_next):  # noqa: ANN001, ANN201
+    """Append {stage, bytes_in, bytes_out} for each message to progress-dir/traffic_p<k>.jsonl."""
+    t0 = time.perf_counter()
+    bytes_in = sum(_record_bytes(rec) for rec in msg.content.values())
+    sa_cfg = msg.content.config_records.get("secaggplus_configs")  # read now: secaggplus_mod pops it
+    stage = str(sa_cfg["stage"]) if sa_cfg is not None and "stage" in sa_cfg else "fit"
+    out = call_next(msg, ctx)
+    progress = str(ctx.run_config.get("progress-dir", ""))
+    if progress:
+        bytes_out = sum(_record_bytes(rec) for rec in out.content.values()) if out.has_content() else 0
+        line = {
+            "partition_id": int(ctx.node_config.get("partition-id", -1)),
+            "round": msg.metadata.group_id,
+            "type": msg.metadata.message_type,
+            "stage": stage,
+            "bytes_in": int(bytes_in),
+            "bytes_out": int(bytes_out),
+            "seconds": time.perf_counter() - t0,
+            "pid": os.getpid(),
+        }
+        with open(Path(progress, f"traffic_p{line['partition_id']}.jsonl"), "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line) + "\n")
+    return out
+
+
+def dp_clip_mod(msg: Message, ctx: Context, call_next):  # noqa: ANN001, ANN201
+    """Flower's client-side fixed clipping (||w_k - w_t|| <= C) when the run asks for central DP.
+
+    It runs inside secaggplus_mod, so the update is clipped before it is masked - the combination
+    of Flower's DP + SecAgg+ example (the server adds the Gaussian noise to the masked-then-unmasked sum).
+    """
+    if float(ctx.run_config.get("dp-noise-multiplier", 0.0)) > 0:
+        return fixedclipping_mod(msg, ctx, call_next)
+    return call_next(msg, ctx)
+
+
+app = ClientApp(client_fn=client_fn, mods=[traffic_mod, secaggplus_mod, dp_clip_mod])
