@@ -1,0 +1,103 @@
+"""Exercise checks for notebook 02 (privacy accounting)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ppml_lab.exercises import CheckResult, failed, not_answered, passed
+
+#: The DP-SGD setting of exercise 2: sample rate, noise multiplier, steps, delta.
+SGD_SETTING = {"sample_rate": 0.01, "noise_multiplier": 1.0, "steps": 1000, "delta": 1e-5}
+#: The target of exercise 3.
+TARGET = {"target_epsilon": 2.0, "delta": 1e-5, "sample_rate": 0.01, "steps": 1000}
+
+
+def _number(name: str, answer: Any) -> float | CheckResult:
+    if isinstance(answer, bool):
+        return failed(name, f"expected a number, got {answer!r}")
+    try:
+        return float(answer)
+    except (TypeError, ValueError):
+        return failed(name, f"expected a number, got {answer!r}")
+
+
+def check_basic_composition(answer: Any) -> CheckResult:
+    """Total epsilon of 20 releases at epsilon = 0.05 each under basic composition (1.0)."""
+    name = "basic composition"
+    if answer is None:
+        return not_answered(name, "Under basic composition epsilons add up.")
+    value = _number(name, answer)
+    if isinstance(value, CheckResult):
+        return value
+    if abs(value - 1.0) < 1e-9:
+        return passed(name, "20 x 0.05 = 1.0.")
+    if abs(value - 0.05) < 1e-9:
+        return failed(name, "0.05 is one release's cost", "Twenty releases each spend 0.05.")
+    return failed(name, f"{value:g} is not it", "Add the epsilons of the twenty releases.")
+
+
+def _sgd_epsilon() -> float:
+    from ppml_lab.dp.accountant import RDPAccountant
+
+    acc = RDPAccountant()
+    s = SGD_SETTING
+    acc.step(noise_multiplier=s["noise_multiplier"], sample_rate=s["sample_rate"], steps=s["steps"])
+    return acc.get_epsilon(s["delta"])
+
+
+def check_sgd_epsilon(answer: Any) -> CheckResult:
+    """RDP epsilon of DP-SGD at SGD_SETTING (q = 0.01, sigma = 1.0, 1000 steps, delta = 1e-5)."""
+    name = "DP-SGD epsilon"
+    if answer is None:
+        return not_answered(name, "Use RDPAccountant().step(noise_multiplier=..., sample_rate=..., steps=...).")
+    value = _number(name, answer)
+    if isinstance(value, CheckResult):
+        return value
+    truth = _sgd_epsilon()
+    if abs(value - truth) <= 1e-3 * truth:
+        return passed(name, f"epsilon = {truth:.3f}: subsampling makes 1000 noisy steps affordable.")
+    if value > 10 * truth:
+        return failed(name, f"{value:.3g} is far too large",
+                      "Did you use sample_rate=1 (no amplification) or basic composition?")
+    return failed(name, f"{value:.4g} is not it", "Pass all of q=0.01, sigma=1.0, steps=1000 and delta=1e-5.")
+
+
+def check_noise_multiplier(answer: Any) -> CheckResult:
+    """A noise multiplier that meets TARGET (epsilon <= 2 at delta = 1e-5) and is within 0.05 of tight."""
+    from ppml_lab.dp.accountant import compute_rdp, rdp_to_epsilon
+
+    name = "noise multiplier for epsilon = 2"
+    if answer is None:
+        return not_answered(name, "find_noise_multiplier(target_epsilon=2.0, delta=1e-5, sample_rate=0.01, steps=1000)")
+    value = _number(name, answer)
+    if isinstance(value, CheckResult):
+        return value
+    if not (value > 0 and math.isfinite(value)):
+        return failed(name, f"{value!r} is not a positive noise multiplier")
+    t = TARGET
+    rdp = compute_rdp(sample_rate=t["sample_rate"], noise_multiplier=value, steps=t["steps"])
+    from ppml_lab.dp.accountant import DEFAULT_ORDERS
+
+    eps = rdp_to_epsilon(orders=DEFAULT_ORDERS, rdp=rdp, delta=t["delta"])[0]
+    if eps > t["target_epsilon"]:
+        return failed(name, f"sigma = {value:g} gives epsilon = {eps:.3f} > 2", "More noise: a larger multiplier.")
+    if eps < t["target_epsilon"] - 0.05:
+        return failed(name, f"sigma = {value:g} gives epsilon = {eps:.3f}: private, but wastes utility",
+                      "Search for the smallest sigma that still meets the target.")
+    return passed(name, f"sigma = {value:.4g} gives epsilon = {eps:.3f} <= 2.")
+
+
+def check_remaining_budget(answer: Any) -> CheckResult:
+    """Budget 3.0; spends 0.5, 1.2 and 0.8, then a refused 1.0: the remaining epsilon (0.5)."""
+    name = "remaining budget"
+    if answer is None:
+        return not_answered(name, "A refused spend costs nothing.")
+    value = _number(name, answer)
+    if isinstance(value, CheckResult):
+        return value
+    if abs(value - 0.5) < 1e-9:
+        return passed(name, "0.5: the refused release spent nothing, because nothing was released.")
+    if abs(value + 0.5) < 1e-9:
+        return failed(name, "-0.5 counts the refused spend", "The ledger refuses it before anything is released.")
+    return failed(name, f"{value:g} is not it", "3.0 - (0.5 + 1.2 + 0.8).")
