@@ -821,6 +821,11 @@ class EncryptedNumber:
                                 "use CKKS or an MPC protocol for that")
             return NotImplemented
         k, fk = _scalar_encoding(other)
+        if self.precision + fk > MAX_PRECISION:
+            raise PrecisionError(
+                f"the product would carry {self.precision + fk} fractional bits (> MAX_PRECISION={MAX_PRECISION}); "
+                "decrypt and re-encrypt, or multiply by a coarser scalar"
+            )
         bound = _check_bound(self.bound * abs(k), self.public_key, "the product")
         c = _scalar_pow(self._c, k, self.public_key)  # Enc(a)^k = Enc(k*a)
         return EncryptedNumber._make(self.public_key, c, _check_precision(self.precision + fk), bound)
@@ -887,7 +892,8 @@ class EncryptedVector:
     """A 1-D array of ciphertexts under one key, one precision and one public per-element bound.
 
     Element-wise ``+``/``-`` with another EncryptedVector, a scalar or a numpy array; ``*`` by a plaintext
-    scalar or array; ``sum()``; ``dot(w)`` for encrypted linear scoring. Each element is a big integer, so
+    scalar or array (float arrays are encoded with ``DEFAULT_PRECISION`` fractional bits, int arrays
+    exactly); ``sum()``; ``dot(w)`` for encrypted linear scoring. Each element is a big integer, so
     the per-element work is a list comprehension over gmpy2 operations (numpy cannot hold them natively).
     """
 
@@ -1123,7 +1129,7 @@ class PackedEncryptedVector:
         return len(self._cs)
 
     def __add__(self, other: Any) -> PackedEncryptedVector:
-        if other == 0:  # lets sum() start from 0
+        if isinstance(other, int) and not isinstance(other, bool) and other == 0:  # lets sum() start from 0
             return self
         if not isinstance(other, PackedEncryptedVector):
             return NotImplemented
