@@ -127,6 +127,7 @@ class DPFedAvgServer(FedAvgServer):
                              "client's lightly noised update; use noise='central' or turn secure aggregation on")
         self.secure_aggregation = secure_aggregation
         self.accountant = RDPAccountant()
+        self._rdp_round: np.ndarray | None = None
         self.epsilons: list[float] = []
         self.cohort_sizes: list[int] = []
         super().__init__(
@@ -141,7 +142,14 @@ class DPFedAvgServer(FedAvgServer):
         """Client-level epsilon spent so far at ``delta`` (inf once a round ran without noise)."""
         if self.noise_multiplier == 0 and self.round > 0:
             return math.inf
-        return self.accountant.get_epsilon(self.delta) if len(self.accountant) else 0.0
+        if not len(self.accountant):
+            return 0.0
+        # every round is the same subsampled Gaussian, so RDP is rounds * (RDP of one round); computing
+        # the one-round RDP once keeps per-round reporting cheap (it equals self.accountant's answer)
+        if self._rdp_round is None:
+            self._rdp_round = compute_rdp(sample_rate=self.sample_rate, noise_multiplier=self.noise_multiplier,
+                                          steps=1, orders=self.accountant.orders)
+        return rdp_to_epsilon(orders=self.accountant.orders, rdp=self._rdp_round * self.round, delta=self.delta)[0]
 
     def sample_clients(self) -> np.ndarray:
         """Poisson sampling: each client joins independently with probability q (as the accountant assumes)."""
