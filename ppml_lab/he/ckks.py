@@ -473,6 +473,12 @@ class CKKSContext:
         cols = tuple(self.encrypt(Xa[:, j]) for j in range(Xa.shape[1]))
         return EncryptedColumns(cols, Xa.shape[0])
 
+    def load_columns(self, data: Sequence[bytes], n_samples: int) -> EncryptedColumns:
+        """Load column-packed ciphertexts serialised by :meth:`EncryptedColumns.serialize`."""
+        if isinstance(data, (bytes, str)) or not isinstance(data, Sequence) or len(data) == 0:
+            raise TypeError(f"data must be a non-empty sequence of bytes, got {type(data).__name__}")
+        return EncryptedColumns(tuple(self.load_vector(b, n_samples) for b in data), int(n_samples))
+
     def load_vector(self, data: bytes, size: int) -> EncryptedVector:
         """Load a serialised ciphertext under this context; its level is read from the ciphertext."""
         check_type("data", data, bytes)
@@ -692,8 +698,7 @@ class EncryptedColumns:
     def with_context(self, context: CKKSContext) -> EncryptedColumns:
         """Move to another party's context by serialising each column (as over a network)."""
         check_type("context", context, CKKSContext)
-        cols = tuple(context.load_vector(b, self.n_samples) for b in self.serialize())
-        return EncryptedColumns(cols, self.n_samples)
+        return context.load_columns(self.serialize(), self.n_samples)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -469,3 +469,8 @@ def test_params_dataclass_is_frozen():
     assert isinstance(p, CKKSParams)
     with pytest.raises(AttributeError):
         p.scale_bits = 20
+
+
+def test_load_columns_bad_input(ctx):
+    with pytest.raises(TypeError, match="data must be a non-empty sequence of bytes"):
+        ctx.load_columns(b"abc", 3)
