@@ -71,8 +71,11 @@ def traffic_mod(msg: Message, ctx: Context, call_next):  # noqa: ANN001, ANN201
     bytes_in = sum(_record_bytes(rec) for rec in msg.content.values())
     sa_cfg = msg.content.config_records.get("secaggplus_configs")  # read now: secaggplus_mod pops it
     stage = str(sa_cfg["stage"]) if sa_cfg is not None and "stage" in sa_cfg else "fit"
-    out = call_next(msg, ctx)
     progress = str(ctx.run_config.get("progress-dir", ""))
+    pid = int(ctx.node_config.get("partition-id", -1))
+    if progress:  # "this node entered this stage": the launcher's cue for a mid-round kill
+        Path(progress, f"stage_{stage}_r{msg.metadata.group_id}_p{pid}").touch()
+    out = call_next(msg, ctx)
     if progress:
         bytes_out = sum(_record_bytes(rec) for rec in out.content.values()) if out.has_content() else 0
         line = {
