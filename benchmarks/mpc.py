@@ -16,6 +16,7 @@ This file doubles as the MPyC party program (``--mpyc-matmul``), which MPyC rela
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import statistics
 import subprocess
@@ -142,7 +143,9 @@ def main() -> None:
         return
 
     n, reps, mm_reps, size = (2**19, 3, 1, 100) if args.quick else (2**20, 4, 3, 100)
-    print(f"MPC benchmark ({'quick' if args.quick else 'full'}): 2 parties, Z_2^64, fixed point f=16")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"MPC benchmark ({'quick' if args.quick else 'full'}): 2 parties, Z_2^64, fixed point f=16; "
+          f"{os.cpu_count()} CPUs, 1-min load average {load:.1f} at start (contention inflates times)")
 
     b = bench_beaver(n, reps)
     print("\n1. Beaver multiplication, in-process (threads), online phase")

@@ -6,6 +6,10 @@ Modules: :mod:`~ppml_lab.mpc.sharing` (additive over Z_2^64 or GF(p), Shamir t-o
 :mod:`~ppml_lab.mpc.protocols` (secure multiply, dot, matmul, linear/logistic inference).
 """
 
+from ppml_lab.mpc.beaver import TrustedDealer
+from ppml_lab.mpc.fixed_point import FixedPoint
+from ppml_lab.mpc.network import run_protocol
+from ppml_lab.mpc.protocols import secure_dot, secure_inference, secure_matmul, secure_multiply, secure_sum
 from ppml_lab.mpc.sharing import (
     DEFAULT_PRIME,
     RING_MODULUS,
@@ -16,4 +20,20 @@ from ppml_lab.mpc.sharing import (
     share,
 )
 
-__all__ = ["DEFAULT_PRIME", "RING_MODULUS", "Share", "reconstruct", "shamir_reconstruct", "shamir_share", "share"]
+__all__ = [
+    "DEFAULT_PRIME",
+    "RING_MODULUS",
+    "Share",
+    "reconstruct",
+    "shamir_reconstruct",
+    "shamir_share",
+    "share",
+    "FixedPoint",
+    "TrustedDealer",
+    "run_protocol",
+    "secure_sum",
+    "secure_multiply",
+    "secure_dot",
+    "secure_matmul",
+    "secure_inference",
+]

@@ -465,6 +465,11 @@ def run_protocol(
     and the arguments must be picklable, i.e. defined at module level). ``timeout`` bounds the protocol
     phase in seconds. ``rng``: each party gets its own generator -- CSPRNG by default, or seeded from
     ``rng`` for reproducible teaching runs.
+
+    With ``start_method='spawn'`` (the default: safe in threaded hosts such as Jupyter) each party is a
+    fresh interpreter, so a script calling this must guard its entry point with
+    ``if __name__ == "__main__":``; ``'fork'`` starts faster and accepts functions defined anywhere.
+    An in-process party that hangs cannot be killed: after the timeout its thread is abandoned (daemon).
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")

@@ -54,7 +54,7 @@ __all__ = [
 _U = np.uint64
 #: (c0, c1, c3) of the degree-3 sigmoid of Kim et al. 2018 on [-8, 8].
 SIGMOID_COEFFS = (0.5, 0.15012, -0.001593)
-_BLOCK = 1 << 15  # elements per cache block in the local Beaver step (256 KiB per uint64 array)
+_BLOCK = 1 << 13  # elements per cache block in the local Beaver step (64 KiB per uint64 array)
 
 
 def sigmoid_poly(z: Any) -> np.ndarray:
@@ -145,23 +145,29 @@ def beaver_multiply(party: Party, x: np.ndarray, y: np.ndarray, triple: TripleSh
     buf = np.empty(2 * n, dtype=_U)
     np.subtract(x.ravel(), a.ravel(), out=buf[:n])  # [d] = [x] - [a]
     np.subtract(y.ravel(), b.ravel(), out=buf[n:])  # [e] = [y] - [b]
-    opened = open_shares(party, buf)  # d, e public: uniformly random, reveal nothing about x, y
-    d, e = opened[:n], opened[n:]
+    parts = party.exchange(buf)  # open d and e: uniformly random, they reveal nothing about x, y
     a1, b1, c1 = a.reshape(-1), b.reshape(-1), c.reshape(-1)
     z = np.empty(n, dtype=_U)
-    t = np.empty(min(n, _BLOCK), dtype=_U)
+    blk = min(n, _BLOCK)
+    d, e, t = np.empty(blk, dtype=_U), np.empty(blk, dtype=_U), np.empty(blk, dtype=_U)
     lead = party.party_id == 0
-    for lo in range(0, n, _BLOCK):  # cache-sized blocks (not samples): 5 streams through L2 instead of RAM
+    for lo in range(0, n, _BLOCK):  # cache-sized blocks (not samples): operands stay in L2
         hi = min(n, lo + _BLOCK)
-        zb, tb = z[lo:hi], t[: hi - lo]
+        k = hi - lo
+        db, eb, tb, zb = d[:k], e[:k], t[:k], z[lo:hi]
+        np.add(parts[0][lo:hi], parts[1][lo:hi], out=db)  # d = sum_i [d]_i
+        np.add(parts[0][n + lo : n + hi], parts[1][n + lo : n + hi], out=eb)  # e = sum_i [e]_i
+        for other in parts[2:]:
+            db += other[lo:hi]
+            eb += other[n + lo : n + hi]
         # [z] = [c] + d [b] + e [a] + d e   (Beaver 1991); party 0 folds d e in as d ([b] + e)
-        np.multiply(e[lo:hi], a1[lo:hi], out=zb)
+        np.multiply(eb, a1[lo:hi], out=zb)
         zb += c1[lo:hi]
         if lead:
-            np.add(b1[lo:hi], e[lo:hi], out=tb)
-            tb *= d[lo:hi]
+            np.add(b1[lo:hi], eb, out=tb)
+            tb *= db
         else:
-            np.multiply(d[lo:hi], b1[lo:hi], out=tb)
+            np.multiply(db, b1[lo:hi], out=tb)
         zb += tb
     z = z.reshape(a.shape)
     return z

@@ -182,3 +182,19 @@ def test_secure_dot_agrees_with_mpyc(tmp_path):
     # both use 16 fractional bits: each within ~20 ulp of the float answer
     assert abs(ours_f - theirs_f) < 40 * FXP.resolution
     assert abs(ours_f - float(xf @ yf)) < 20 * FXP.resolution
+
+
+def _three_party_mult(party, x, y, triple):
+    xs = share_input(party, x, owner=0, shape=(20_000,))
+    ys = share_input(party, y, owner=2, shape=(20_000,))
+    return open_shares(party, beaver_multiply(party, xs, ys, triple))
+
+
+def test_beaver_multiply_with_three_parties_spanning_cache_blocks():
+    g = np.random.default_rng(5)
+    x = g.integers(0, 2**64, size=20_000, dtype=np.uint64)
+    y = g.integers(0, 2**64, size=20_000, dtype=np.uint64)
+    t = TrustedDealer(3, rng=6).multiplication_triple((20_000,))
+    run = run_protocol(_three_party_mult, [(x, None, t[0]), (None, None, t[1]), (None, y, t[2])], rng=7)
+    for out in run.outputs:
+        np.testing.assert_array_equal(out, x * y)
