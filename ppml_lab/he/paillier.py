@@ -2,7 +2,7 @@
 
 Paillier, "Public-Key Cryptosystems Based on Composite Degree Residuosity Classes", EUROCRYPT 1999,
 LNCS 1592, pp. 223-238, doi:10.1007/3-540-48910-X_16. Threat model: IND-CPA against anyone without the
-factors of n under the Decisional Composite Residuosity (DCR) assumption (Paillier 1999, Sect. 4-5); the
+factors of n under the Decisional Composite Residuosity (DCR) assumption (Paillier 1999, Scheme 1); the
 scheme is malleable by design (that is the homomorphism), so it gives no integrity and no IND-CCA security.
 
 Two levels, as in python-paillier (``phe``):
@@ -25,9 +25,8 @@ assumption each rests on:
   evaluated with a precomputed fixed-base table (about key_bits/10 multiplications instead of a
   key_bits-bit exponentiation). Security needs DCR **plus** a short-exponent assumption: that hs^a with a
   short a is indistinguishable from a uniform element of the subgroup hs generates (the analogue of the
-  short-exponent discrete-log assumptions, Koshiba & Kurosawa, PKC 2004). It is used in production
-  (e.g. Intel's Paillier library enables it by default), but it is an extra assumption; pass
-  ``randomness="full"`` to rely on DCR alone.
+  short-exponent discrete-log assumptions, Koshiba & Kurosawa, PKC 2004). It is an extra assumption;
+  pass ``randomness="full"`` to rely on DCR alone.
 * ``PaillierPrivateKey.encrypt`` (the key owner encrypting): a full-size uniform r, but r^n computed mod
   p^2 and mod q^2 with exponents reduced mod p(p-1) and q(q-1), then recombined by CRT. The ciphertext is
   bit-for-bit the textbook one, so this needs no assumption beyond DCR; it only needs the secret factors.
@@ -325,7 +324,7 @@ class PaillierPublicKey:
     def raw_encrypt(
         self, plaintext: int, *, r: int | None = None, randomness: Randomness = "short_exponent", rng: RNGLike = None
     ) -> int:
-        """c = g^m * r^n mod n^2 for an integer m in [0, n) (Paillier 1999, Sect. 3, Scheme 1).
+        """c = g^m * r^n mod n^2 for an integer m in [0, n) (Paillier 1999, Scheme 1).
 
         ``r`` fixes the randomness (known-answer tests, interoperability); otherwise ``randomness`` picks
         the textbook r^n ("full") or the short-exponent hs^a ("short_exponent", see the module docstring).
@@ -461,7 +460,7 @@ class PaillierPrivateKey:
         if not (_bk.is_probable_prime(p) and _bk.is_probable_prime(q)):
             raise ValueError("p and q must be primes, got a composite factor")
         if math.gcd(self.public_key.n, (p - 1) * (q - 1)) != 1:
-            raise ValueError("gcd(n, (p-1)(q-1)) must be 1 (Paillier 1999, Sect. 3), got a common factor")
+            raise ValueError("gcd(n, (p-1)(q-1)) must be 1 (Paillier 1999, key generation), got a common factor")
         # keep p < q ordering-free; phe accepts either
         object.__setattr__(self, "p", p)
         object.__setattr__(self, "q", q)
@@ -652,7 +651,7 @@ def generate_paillier_keypair(
         if p == q:
             continue
         n = p * q
-        # gcd(n, phi(n)) = 1 (Paillier 1999, Sect. 3); automatic for equal-length primes, checked anyway
+        # gcd(n, phi(n)) = 1 (Paillier 1999); automatic for equal-length primes, checked anyway
         if n.bit_length() == kb and math.gcd(n, (p - 1) * (q - 1)) == 1:
             break
     pub = PaillierPublicKey(n)
@@ -750,7 +749,7 @@ class EncryptedNumber:
 
     # -- leaving the owner ---------------------------------------------------------------------------
     def rerandomize(self, *, randomness: Randomness = "short_exponent", rng: RNGLike = None) -> EncryptedNumber:
-        """c * (fresh n-th residue): same plaintext, unlinkable ciphertext (Paillier 1999, Sect. 3)."""
+        """c * (fresh n-th residue): same plaintext, unlinkable ciphertext (self-blinding, Paillier 1999)."""
         check_choice("randomness", randomness, _RANDOMNESS)
         pk = self.public_key
         c = self._c * pk._obfuscator(randomness, _source(rng)) % pk._consts()[1]
@@ -1015,7 +1014,7 @@ class EncryptedVector:
         return EncryptedNumber(pk, acc, precision=self.precision, bound=bound)
 
     def dot(self, weights: Any) -> EncryptedNumber:
-        """Enc(w . x) = prod_i Enc(x_i)^(w_i) mod n^2: the server never sees x (Paillier 1999, Sect. 8)."""
+        """Enc(w . x) = prod_i Enc(x_i)^(w_i) mod n^2: the server never sees x (additive homomorphism)."""
         ws, fw = self._plain(weights, "weights")
         if np.asarray(weights).ndim != 1:
             raise ValueError(f"weights must be 1-D of length {len(self)}, got shape {np.shape(weights)}")
