@@ -64,6 +64,7 @@ __all__ = [
     "psnr",
     "match_reconstructions",
     "score_reconstruction",
+    "image_grid",
 ]
 
 #: Shape of one digit image: (channels, height, width).
@@ -550,3 +551,33 @@ def score_reconstruction(
         per_image_psnr=per_psnr.numpy(),
         assignment=perm,
     )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Display
+# ----------------------------------------------------------------------------------------------------
+def image_grid(rows: dict[str, torch.Tensor], *, title: str | None = None, scale: float = 1.1) -> Any:
+    """A matplotlib figure with one row per entry (label -> images (B, 1, 8, 8)), grey scale on [0, 1]."""
+    import matplotlib.pyplot as plt
+
+    if not isinstance(rows, dict) or not rows:
+        raise TypeError("rows must be a non-empty dict mapping a row label to images (B, 1, 8, 8)")
+    checked = {k: _check_images(f"rows[{k!r}]", v) for k, v in rows.items()}
+    n_cols = max(v.shape[0] for v in checked.values())
+    fig, axes = plt.subplots(
+        len(checked), n_cols, figsize=(scale * n_cols + 1.2, scale * len(checked)), squeeze=False
+    )
+    for r, (label, imgs) in enumerate(checked.items()):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < imgs.shape[0]:
+                ax.imshow(imgs[c, 0].clamp(0, 1).numpy(), cmap="gray_r", vmin=0.0, vmax=1.0)
+            else:
+                ax.axis("off")
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -386,3 +386,22 @@ def test_seeded_attack_is_deterministic(data, model):
     a = inverting_gradients_attack(model, g, iterations=5, seed=9)
     b = inverting_gradients_attack(model, g, iterations=5, seed=9)
     assert torch.equal(a.images, b.images)
+
+
+def test_image_grid_layout(data):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x, _ = _batch(data, 3)
+    fig = gi.image_grid({"original": x, "two": x[:2]}, title="t")
+    assert len(fig.axes) == 6 and fig.axes[0].get_ylabel() == "original"
+    plt.close(fig)
+
+
+def test_image_grid_bad_rows(data):
+    with pytest.raises(TypeError, match="rows must be a non-empty dict"):
+        gi.image_grid([])
+    with pytest.raises(ValueError, match=r"rows\['a'\] must have shape"):
+        gi.image_grid({"a": torch.zeros(2, 64)})
