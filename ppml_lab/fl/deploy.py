@@ -38,7 +38,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ppml_lab._validation import check_bool, check_int, check_nonnegative, check_positive, check_type
+from ppml_lab._validation import (
+    check_bool,
+    check_delta,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_type,
+)
 from ppml_lab.exceptions import DeploymentError
 from ppml_lab.fl.certs import (
     LOOPBACK,
@@ -55,6 +62,7 @@ __all__ = [
     "FlowerDeployment",
     "NodeRefused",
     "run_deployment",
+    "dp_epsilon",
     "free_port",
     "offline_env",
     "APP_DIR",
@@ -131,6 +139,7 @@ class DeploymentConfig:
     node_auth: bool = True
     dp_noise_multiplier: float = 0.0
     dp_clipping_norm: float = 1.0
+    dp_delta: float = 1e-5
     min_clients: int | None = None
     superlink_port: int | None = None
     connection: str = "ppml-local"
@@ -151,6 +160,7 @@ class DeploymentConfig:
         check_bool("node_auth", self.node_auth)
         check_nonnegative("dp_noise_multiplier", self.dp_noise_multiplier)
         check_positive("dp_clipping_norm", self.dp_clipping_norm)
+        check_delta("dp_delta", self.dp_delta, allow_zero=False)
         check_positive("secagg_timeout", self.secagg_timeout)
         check_positive("startup_timeout", self.startup_timeout)
         check_positive("run_timeout", self.run_timeout)
@@ -245,6 +255,7 @@ class DeploymentResult:
     peak_rss_bytes: int
     traffic: list[dict[str, Any]] = field(repr=False)
     config: dict[str, Any] = field(repr=False)
+    epsilon: float | None = None  # client-level, at config["dp_delta"]; None without DP
 
     def bytes_per_round(self) -> dict[int, dict[str, int]]:
         """{round: {"down": bytes server->clients, "up": bytes clients->server}} summed over messages."""
@@ -289,6 +300,17 @@ def _descendants(pid: int) -> list[int]:
         return []
 
 
+def _same_process(pid: int, create_time: float) -> bool:
+    """True if ``pid`` is alive, not a zombie, and started at ``create_time`` (not a reused PID)."""
+    import psutil
+
+    try:
+        q = psutil.Process(pid)
+        return abs(q.create_time() - create_time) < 1e-3 and q.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def _end_pids(pids: Sequence[int], *, grace: float = 5.0) -> None:
     """SIGTERM then, after ``grace`` seconds, SIGKILL - only the given PIDs."""
     import psutil
@@ -314,7 +336,7 @@ class _Proc:
     name: str
     popen: subprocess.Popen
     log: Path
-    seen: set[int] = field(default_factory=set)  # descendants observed while alive
+    seen: dict[int, float] = field(default_factory=dict)  # descendants observed: pid -> create_time
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -442,7 +464,7 @@ class FlowerDeployment:
                 for q in family:
                     with contextlib.suppress(psutil.Error):
                         total += q.memory_info().rss
-                        proc.seen.add(q.pid)
+                        proc.seen.setdefault(q.pid, q.create_time())
             self._peak_rss = max(self._peak_rss, total)
 
     # ---- start -------------------------------------------------------------------------------
@@ -646,6 +668,8 @@ class FlowerDeployment:
             seconds=time.monotonic() - t0,
             peak_rss_bytes=self._peak_rss,
             traffic=traffic,
+            epsilon=(dp_epsilon(noise_multiplier=cfg.dp_noise_multiplier, rounds=len(rounds), delta=cfg.dp_delta)
+                     if cfg.dp_noise_multiplier > 0 else None),
             config={k: (str(v) if isinstance(v, (Path, TLSFiles)) else v) for k, v in asdict(cfg).items()},
         )
 
@@ -698,9 +722,11 @@ class FlowerDeployment:
             if p.alive():
                 pids.append(p.popen.pid)
                 pids.extend(_descendants(p.popen.pid))
-            pids.extend(p.seen)  # children seen earlier that may have been re-parented
+            # Children seen earlier that may have been re-parented - only if still the same process
+            # (same PID *and* start time), never a stranger that reused the PID.
+            pids.extend(pid for pid, ctime in p.seen.items() if _same_process(pid, ctime))
         own = os.getpid()
-        pids = sorted({pid for pid in pids if pid != own} - {pid for pid in [own]})
+        pids = sorted({pid for pid in pids if pid != own})
         # Children first (ServerApp/ClientApps), then SuperNodes, then the SuperLink.
         _end_pids(list(reversed(pids)), grace=grace)
         for p in self._procs:
@@ -714,16 +740,10 @@ class FlowerDeployment:
 
     def leftover_pids(self) -> list[int]:
         """PIDs started by this deployment that are still alive (empty after stop())."""
-        import psutil
 
-        pids = {p.popen.pid for p in self._procs} | set().union(*(p.seen for p in self._procs)) if self._procs else set()
-        out = []
-        for pid in pids:
-            try:
-                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                    out.append(pid)
-            except psutil.Error:
-                continue
+        out = {p.popen.pid for p in self._procs if p.popen.poll() is None}
+        for p in self._procs:
+            out |= {pid for pid, ctime in p.seen.items() if _same_process(pid, ctime)}
         return sorted(out)
 
     # ---- refusal cases -----------------------------------------------------------------------
@@ -745,6 +765,24 @@ class FlowerDeployment:
         finally:
             if proc.alive():
                 _end_pids([*_descendants(proc.popen.pid), proc.popen.pid], grace=2.0)
+
+
+def dp_epsilon(*, noise_multiplier: float, rounds: int, delta: float, sample_rate: float = 1.0) -> float:
+    """Hospital-level epsilon of central DP-FedAvg with fixed clipping, by the package's RDP accountant.
+
+    Each round releases the sum of updates clipped to L2 norm C plus N(0, (sigma C)^2) noise (Flower's
+    ``DifferentialPrivacyClientSideFixedClipping`` adds sigma C / m to the mean of m updates, the same
+    thing): one Gaussian mechanism with sensitivity C for adding or removing a hospital (McMahan et al.
+    2018, arXiv:1710.06963, Sec. 3). Every hospital takes part each round here, so q = 1; RDP composes
+    over ``rounds`` (Mironov 2017, Prop. 1) and converts to (epsilon, delta) as in Balle et al. 2020.
+    """
+    from ppml_lab.dp.accountant import RDPAccountant
+
+    check_positive("noise_multiplier", noise_multiplier)
+    check_int("rounds", rounds, low=1)
+    acc = RDPAccountant()
+    acc.step(noise_multiplier=noise_multiplier, sample_rate=sample_rate, steps=rounds)
+    return float(acc.get_epsilon(delta))
 
 
 def _write_site_files(directory: Path, seed: int, n: int) -> tuple[tuple[str, ...], str]:
@@ -831,6 +869,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
         print(f"{r['round']:>5} {c:>7} {r['loss']:>8.4f} {r['accuracy']:>8.4f}")
     print(f"seconds={result.seconds:.1f} peak_rss_MiB={result.peak_rss_bytes / 2**20:.0f} "
           f"killed_partition={result.killed_partition}")
+    if result.epsilon is not None:
+        print(f"central DP: noise_multiplier={cfg.dp_noise_multiplier} clipping_norm={cfg.dp_clipping_norm} "
+              f"-> epsilon={result.epsilon:.2f} at delta={cfg.dp_delta:g} (hospital-level, RDP accountant)")
     if args.json is not None:
         args.json.write_text(json.dumps(result.to_dict(), indent=1, default=str))
     return 0

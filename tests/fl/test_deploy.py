@@ -208,3 +208,23 @@ def test_app_files_are_committed_and_the_task_is_the_package_fedavg(tmp_path: Pa
     s0 = task_mod.load_site_file(paths[0])
     np.testing.assert_array_equal(s0.X, sites[0].X)
     assert s0.name == sites[0].name == "Singapore"
+
+
+def test_dp_epsilon_is_the_package_accountant_for_full_participation() -> None:
+    import math
+
+    from ppml_lab.dp.accountant import DEFAULT_ORDERS, rdp_to_epsilon
+    from ppml_lab.fl.deploy import dp_epsilon
+
+    sigma, rounds, delta = 1.1, 3, 1e-5
+    orders = np.asarray(DEFAULT_ORDERS, dtype=float)
+    rdp = rounds * orders / (2 * sigma**2)  # Gaussian mechanism, q = 1: alpha / (2 sigma^2) per round
+    eps_closed, _ = rdp_to_epsilon(orders=orders, rdp=rdp, delta=delta)
+    eps = dp_epsilon(noise_multiplier=sigma, rounds=rounds, delta=delta)
+    assert eps == pytest.approx(eps_closed, rel=1e-9)
+    assert dp_epsilon(noise_multiplier=sigma, rounds=rounds + 1, delta=delta) > eps  # composition grows
+    assert math.isfinite(eps) and eps > 0
+    with pytest.raises(ValueError, match="noise_multiplier must be a finite number > 0"):
+        dp_epsilon(noise_multiplier=0.0, rounds=1, delta=delta)
+    with pytest.raises(ValueError, match="dp_delta must be"):
+        DeploymentConfig(dp_noise_multiplier=1.0, dp_delta=0.0)
