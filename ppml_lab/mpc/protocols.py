@@ -37,6 +37,7 @@ __all__ = [
     "open_shares",
     "reveal_to",
     "beaver_multiply",
+    "beaver_multiply_shares",
     "beaver_matmul",
     "truncate",
     "fxp_multiply",
@@ -171,6 +172,57 @@ def beaver_multiply(party: Party, x: np.ndarray, y: np.ndarray, triple: TripleSh
         zb += tb
     z = z.reshape(a.shape)
     return z
+
+
+def beaver_multiply_shares(
+    x_shares: list[np.ndarray], y_shares: list[np.ndarray], triple: list[TripleShare]
+) -> list[np.ndarray]:
+    """All parties' side of one Beaver multiplication computed in one place (the raw form: no network).
+
+    The arithmetic of :func:`beaver_multiply` for every party at once, for derivations and for measuring
+    the computation apart from the transport. Communication it stands for: each party sends its 2 values
+    per element to every other party, in one round.
+    """
+    n_parties = len(triple)
+    if not (len(x_shares) == len(y_shares) == n_parties >= 2):
+        raise ShareMismatchError(
+            f"need one x share, one y share and one triple share per party, got {len(x_shares)}, "
+            f"{len(y_shares)} and {n_parties}"
+        )
+    abc = [t.consume() for t in triple]
+    shape = abc[0][0].shape
+    for i in range(n_parties):
+        _check_shape(f"x_shares[{i}]", np.shape(x_shares[i]), shape)
+        _check_shape(f"y_shares[{i}]", np.shape(y_shares[i]), shape)
+    n = int(np.prod(shape, dtype=np.int64))
+    flat = [(np.asarray(x_shares[i], dtype=_U).reshape(-1), np.asarray(y_shares[i], dtype=_U).reshape(-1),
+             *(m.reshape(-1) for m in abc[i])) for i in range(n_parties)]
+    zs = [np.empty(n, dtype=_U) for _ in range(n_parties)]
+    blk = min(n, _BLOCK)
+    d, e, t = np.empty(blk, dtype=_U), np.empty(blk, dtype=_U), np.empty(blk, dtype=_U)
+    for lo in range(0, n, _BLOCK):  # cache-sized blocks, not samples
+        hi = min(n, lo + _BLOCK)
+        k = hi - lo
+        db, eb, tb = d[:k], e[:k], t[:k]
+        np.subtract(flat[0][0][lo:hi], flat[0][2][lo:hi], out=db)  # d = sum_i ([x]_i - [a]_i)
+        np.subtract(flat[0][1][lo:hi], flat[0][3][lo:hi], out=eb)  # e = sum_i ([y]_i - [b]_i)
+        for x_i, y_i, a_i, b_i, _c in flat[1:]:
+            db += x_i[lo:hi]
+            db -= a_i[lo:hi]
+            eb += y_i[lo:hi]
+            eb -= b_i[lo:hi]
+        for i, (_x, _y, a_i, b_i, c_i) in enumerate(flat):
+            zb = zs[i][lo:hi]
+            # [z]_i = [c]_i + d [b]_i + e [a]_i (+ d e for party 0)   (Beaver 1991)
+            np.multiply(eb, a_i[lo:hi], out=zb)
+            zb += c_i[lo:hi]
+            if i == 0:
+                np.add(b_i[lo:hi], eb, out=tb)
+                tb *= db
+            else:
+                np.multiply(db, b_i[lo:hi], out=tb)
+            zb += tb
+    return [z.reshape(shape) for z in zs]
 
 
 def beaver_matmul(party: Party, x: np.ndarray, y: np.ndarray, triple: TripleShare) -> np.ndarray:

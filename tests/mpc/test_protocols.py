@@ -198,3 +198,24 @@ def test_beaver_multiply_with_three_parties_spanning_cache_blocks():
     run = run_protocol(_three_party_mult, [(x, None, t[0]), (None, None, t[1]), (None, y, t[2])], rng=7)
     for out in run.outputs:
         np.testing.assert_array_equal(out, x * y)
+
+
+def test_raw_beaver_multiply_shares_matches_plaintext_and_refuses_reuse():
+    from ppml_lab.mpc.protocols import beaver_multiply_shares
+    from ppml_lab.mpc.sharing import RING_MODULUS, random_elements
+
+    g = np.random.default_rng(8)
+    for n_parties in (2, 3):
+        x = g.integers(0, 2**64, size=(100, 300), dtype=np.uint64)  # spans several cache blocks
+        y = g.integers(0, 2**64, size=(100, 300), dtype=np.uint64)
+        xs = [random_elements(x.shape, modulus=RING_MODULUS, rng=9) for _ in range(n_parties - 1)]
+        ys = [random_elements(y.shape, modulus=RING_MODULUS, rng=10) for _ in range(n_parties - 1)]
+        xs.append(x - sum(xs, np.zeros_like(x)))
+        ys.append(y - sum(ys, np.zeros_like(y)))
+        t = TrustedDealer(n_parties, rng=11).multiplication_triple(x.shape)
+        zs = beaver_multiply_shares(xs, ys, t)
+        np.testing.assert_array_equal(sum(zs, np.zeros_like(x)), x * y)
+        with pytest.raises(TripleReuseError):
+            beaver_multiply_shares(xs, ys, t)
+    with pytest.raises(ShareMismatchError, match="one triple share per party"):
+        beaver_multiply_shares(xs[:2], ys, TrustedDealer(3).multiplication_triple((1,)))
