@@ -1,0 +1,61 @@
+"""Exercise checks for notebook 11 (DP federated learning)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ppml_lab.exercises import CheckResult, failed, not_answered, passed
+
+
+def _number(name: str, answer: Any) -> float | CheckResult:
+    if answer is None:
+        return not_answered(name)
+    try:
+        return float(answer)
+    except (TypeError, ValueError):
+        return failed(name, f"expected a number, got {answer!r}")
+
+
+def check_noise_on_mean(answer: Any, *, noise_multiplier: float = 1.1, max_update_norm: float = 1.0,
+                        sample_rate: float = 0.1, n_clients: int = 1000) -> CheckResult:
+    """Std of the noise on the averaged update: z S / (q K) with the fixed-denominator estimator."""
+    name = "noise std on the averaged update"
+    v = _number(name, answer)
+    if isinstance(v, CheckResult):
+        return CheckResult(v.exercise, v.ok, v.message, "The server divides (sum + noise) by q K.", v.answered)
+    truth = noise_multiplier * max_update_norm / (sample_rate * n_clients)
+    if math.isclose(v, truth, rel_tol=1e-3):
+        return passed(name, f"z S / (q K) = {truth:.4g}: more clients per round, less noise per parameter")
+    if math.isclose(v, noise_multiplier * max_update_norm, rel_tol=1e-3):
+        return failed(name, "that is the noise on the sum", "The model moves by the sum divided by q K.")
+    return failed(name, f"{v:.4g} is not z S / (q K)", "Multiply z by S, divide by the expected cohort q K.")
+
+
+def check_epsilon_after(answer: Any, *, sample_rate: float = 0.1, noise_multiplier: float = 1.0,
+                        rounds: int = 100, delta: float = 1e-5) -> CheckResult:
+    """Client-level epsilon after ``rounds`` rounds of DP-FedAvg."""
+    from ppml_lab.fl.dp_fedavg import dp_fedavg_epsilon
+
+    name = f"epsilon after {rounds} rounds"
+    v = _number(name, answer)
+    if isinstance(v, CheckResult):
+        return CheckResult(v.exercise, v.ok, v.message, "Use dp_fedavg_epsilon (or an RDPAccountant).", v.answered)
+    truth = dp_fedavg_epsilon(sample_rate=sample_rate, noise_multiplier=noise_multiplier, rounds=rounds, delta=delta)
+    if math.isclose(v, truth, rel_tol=1e-3):
+        return passed(name, f"epsilon = {truth:.3f} at delta = {delta:g}")
+    return failed(name, f"{v:.4g} differs from {truth:.4g}",
+                  "Pass sample_rate, noise_multiplier, rounds and delta exactly as given.")
+
+
+def check_more_clients_or_higher_rate(answer: Any) -> CheckResult:
+    """At a fixed epsilon, what halves the noise on the averaged update: 'clients' (double K) or 'rate' (double q)?"""
+    name = "what buys utility at fixed epsilon"
+    if answer is None:
+        return not_answered(name, "Which change leaves the accountant's inputs (q, z, rounds) untouched?")
+    if answer == "clients":
+        return passed(name, "doubling K keeps q, z and the rounds — hence epsilon — and halves z S / (q K)")
+    if answer == "rate":
+        return failed(name, "doubling q also raises epsilon (less amplification by subsampling)",
+                      "To keep epsilon you would need a larger z, which gives back much of the gain.")
+    return failed(name, f"answer 'clients' or 'rate', got {answer!r}")
