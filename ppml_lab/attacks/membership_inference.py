@@ -187,6 +187,7 @@ def lira_scores(
     *,
     online: bool = True,
     global_variance: bool = True,
+    shadow_used: Any = None,
 ) -> np.ndarray:
     """LiRA membership scores (higher = member) for every record.
 
@@ -196,7 +197,8 @@ def lira_scores(
     Online (Carlini et al., Alg. 1): Lambda = log N(phi; mu_in, s_in^2) - log N(phi; mu_out, s_out^2).
     Offline (§VI-C): Lambda = log Pr[Z < phi], Z ~ N(mu_out, s_out^2) (one-sided, OUT models only).
     ``global_variance=True`` pools one variance over all records, which Carlini et al. recommend when
-    there are few shadow models (§VI-B, "fixed variance").
+    there are few shadow models (§VI-B, "fixed variance"). ``shadow_used`` (k, n) bool, default all:
+    which shadow outputs enter the fits (:func:`run_lira` uses it to balance IN and OUT counts).
     """
     from scipy.stats import norm
 
@@ -210,15 +212,19 @@ def lira_scores(
             f"shadow_conf and shadow_in must have shape (k, n) with n = len(target_conf) = {t.shape[0]}, "
             f"got {s.shape} and {m.shape}"
         )
-    n_out = (~m).sum(axis=0)
-    n_in = m.sum(axis=0)
+    used = np.ones(m.shape, dtype=bool) if shadow_used is None else np.asarray(shadow_used)
+    if used.dtype != bool or used.shape != m.shape:
+        raise ValueError(f"shadow_used must be a boolean array of shape {m.shape}, got {used.dtype} {used.shape}")
+    is_in, is_out = m & used, ~m & used
+    n_out = is_out.sum(axis=0)
+    n_in = is_in.sum(axis=0)
     if np.any(n_out == 0) or (online and np.any(n_in == 0)):
         raise ValueError(
             "every record needs at least one OUT shadow model (and one IN model for the online attack); "
             "use membership_masks() or more shadow models"
         )
-    mu_out = np.where(~m, s, 0.0).sum(axis=0) / n_out
-    res_out = np.where(~m, s - mu_out, 0.0)
+    mu_out = np.where(is_out, s, 0.0).sum(axis=0) / np.maximum(n_out, 1)
+    res_out = np.where(is_out, s - mu_out, 0.0)
     if global_variance:
         sd_out = np.full(t.shape, np.sqrt((res_out**2).sum() / max(n_out.sum() - 1, 1)))
     else:
@@ -226,8 +232,8 @@ def lira_scores(
     sd_out = np.maximum(sd_out, 1e-6)
     if not online:
         return norm.logcdf(t, loc=mu_out, scale=sd_out)  # log Pr[Z < phi | OUT]
-    mu_in = np.where(m, s, 0.0).sum(axis=0) / n_in
-    res_in = np.where(m, s - mu_in, 0.0)
+    mu_in = np.where(is_in, s, 0.0).sum(axis=0) / n_in
+    res_in = np.where(is_in, s - mu_in, 0.0)
     if global_variance:
         sd_in = np.full(t.shape, np.sqrt((res_in**2).sum() / max(n_in.sum() - 1, 1)))
     else:
@@ -294,7 +300,14 @@ def run_lira(
     members, nonmembers = [], []
     for t in range(k):
         others = np.arange(k) != t
-        sc = lira_scores(conf[t], conf[others], masks[others], online=online, global_variance=global_variance)
+        sm = masks[others]
+        # Leaving the target out leaves one more OUT than IN shadow for its members and one more IN for its
+        # non-members. Unequal counts bias the likelihood ratio (the side with fewer models has a noisier
+        # mean, so phi looks farther from it): drop one model from the larger side, record by record.
+        majority = np.where(masks[t], ~sm, sm)  # (k-1, n): models on the larger side for each record
+        drop = majority & (np.cumsum(majority, axis=0) == 1)  # the first such model per record
+        sc = lira_scores(conf[t], conf[others], sm, online=online, global_variance=global_variance,
+                         shadow_used=~drop)
         members.append(sc[masks[t]])
         nonmembers.append(sc[~masks[t]])
     m, nm = np.concatenate(members), np.concatenate(nonmembers)

@@ -99,6 +99,22 @@ def test_lira_separates_a_synthetic_member_shift():
     assert roc_lira.tpr_at_fpr(0.01) > 3 * max(roc_global.tpr_at_fpr(0.01), 0.01)
 
 
+def test_leave_one_out_lira_is_unbiased_without_signal():
+    # no membership signal: pooled leave-one-out LiRA must sit at AUC 0.5. Without balancing the IN/OUT
+    # shadow counts it measured 0.464 here (members' IN mean comes from fewer models). 18,000 guesses:
+    # sd of the AUC ~ 0.004, so 0.02 is a 5-sigma tolerance.
+    g = np.random.default_rng(0)
+    k, n = 6, 3000
+    conf = g.normal(0, 3, n) + g.normal(size=(k, n))
+    calls = iter(range(k))
+
+    def fit_predict(Xtr, ytr, seed):
+        return np.stack([conf[next(calls)], np.zeros(n)], axis=1)  # logits: phi = conf
+
+    res = run_lira(fit_predict, np.zeros((n, 1)), np.zeros(n, dtype=int), n_models=k, rng=1)
+    assert abs(res.roc.auc - 0.5) < 0.02
+
+
 # -- empirical epsilon --------------------------------------------------------------------------------
 
 
@@ -200,6 +216,8 @@ def test_lira_bad_inputs():
         lira_scores(np.zeros(3), s, np.zeros((4, 3)))
     with pytest.raises(ValueError, match="shadow_conf and shadow_in must have shape"):
         lira_scores(np.zeros(2), s, np.zeros((4, 3), dtype=bool))
+    with pytest.raises(ValueError, match="shadow_used must be a boolean array of shape"):
+        lira_scores(np.zeros(3), s, np.zeros((4, 3), dtype=bool), shadow_used=np.ones((4, 2), dtype=bool))
     with pytest.raises(ValueError, match="at least one OUT shadow model"):
         lira_scores(np.zeros(3), s, np.ones((4, 3), dtype=bool))
     with pytest.raises(ValueError, match="n_models must be an integer >= 3"):
