@@ -89,7 +89,11 @@ def offline_env(flwr_home: str | Path, base: dict[str, str] | None = None) -> di
         RAY_USAGE_STATS_ENABLED="0",
         PYTHONUNBUFFERED="1",
         PATH=f"{_BIN}{os.pathsep}{env.get('PATH', '')}",
+        NO_COLOR="1",  # the CLI's --format json must stay parseable ...
+        TERM="dumb",
     )
+    for var in ("FORCE_COLOR", "CLICOLOR_FORCE"):  # ... also under Jupyter, whose kernel sets these
+        env.pop(var, None)
     env.setdefault("RAY_TMPDIR", str(Path(flwr_home).parent / "ray_tmp"))
     return env
 
@@ -580,7 +584,7 @@ class FlowerDeployment:
         except DeploymentError:
             return []
         try:
-            data = json.loads(res.stdout)
+            data = _json(res.stdout)
         except json.JSONDecodeError:
             return []
         return list(data.get("nodes", [])) if isinstance(data, dict) else []
@@ -598,7 +602,7 @@ class FlowerDeployment:
                     )
             if self.online_count() >= n:
                 return
-            time.sleep(0.5)
+            time.sleep(3.0)  # each check is a `flwr` CLI process: poll gently on a small machine
         raise DeploymentError(f"{n} SuperNodes were not online within {timeout:.0f} s (see {self.workdir / 'logs'})")
 
     # ---- run ---------------------------------------------------------------------------------
@@ -694,7 +698,7 @@ class FlowerDeployment:
         except DeploymentError:
             return ""
         try:
-            runs = json.loads(res.stdout).get("runs", [])
+            runs = _json(res.stdout).get("runs", [])
         except (json.JSONDecodeError, AttributeError):
             return ""
         return str(runs[0].get("status", "")) if runs else ""
@@ -797,9 +801,18 @@ def _write_site_files(directory: Path, seed: int, n: int) -> tuple[tuple[str, ..
     return mod.write_site_files(str(directory), seed, n)
 
 
+def _json(stdout: str) -> Any:
+    """Parse a CLI's JSON output, ignoring ANSI colour codes and any text before the first brace."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", stdout)
+    start = text.find("{")
+    return json.loads(text[start:] if start >= 0 else text)
+
+
 def _parse_run_id(stdout: str) -> int | None:
     try:
-        data = json.loads(stdout)
+        data = _json(stdout)
     except json.JSONDecodeError:
         return None
     rid = data.get("run-id") if isinstance(data, dict) else None

@@ -1,0 +1,124 @@
+"""End-to-end on Flower's Deployment Engine, on loopback (pytest marker ``deployment``; slow).
+
+One federation (3 SuperNodes, SecAgg+, TLS + SuperNode authentication) serves the four refusal cases and
+the end-to-end run, whose metrics must equal the package's from-scratch FedAvg on the same task up to
+SecAgg+'s quantisation; a second federation loses a SuperNode mid-round. Every wait is bounded and every
+process started is checked gone afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ppml_lab.fl.certs import generate_node_keys, generate_tls_files
+from ppml_lab.fl.deploy import DeploymentConfig, FlowerDeployment
+
+pytestmark = [pytest.mark.deployment, pytest.mark.slow]
+
+ROUNDS, EPOCHS, LR, SEED = 2, 5, 0.5, 2026
+
+
+def _reference(n: int, rounds: int, drop: dict[int, int] | None = None) -> list[tuple[float, float]]:
+    """The package's FedAvg (full batch, C = 1) on the app's own split; ``drop={site: from_round}``."""
+    import importlib.util
+
+    import numpy as np
+
+    from ppml_lab.fl.deploy import APP_DIR
+    from ppml_lab.fl.fedavg import fedavg_aggregate
+
+    spec = importlib.util.spec_from_file_location("task_ref", APP_DIR / "ppml_hospitals" / "task.py")
+    task_mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(task_mod)
+    sites, (Xte, yte) = task_mod.load_split(SEED, n)
+    task = task_mod.make_task(Xte.shape[1], 2)
+    params = task_mod.init_params(task, SEED)
+    out = []
+    for r in range(1, rounds + 1):
+        active = [s for k, s in enumerate(sites) if (drop or {}).get(k, rounds + 1) > r]
+        ups = [task.to_numpy(task_mod.local_train(task, params, s, epochs=EPOCHS, lr=LR)) for s in active]
+        params = fedavg_aggregate(ups, np.array([s.n_samples for s in active], dtype=float))
+        out.append(task_mod.evaluate(task, params, Xte, yte))
+    return out
+
+
+@pytest.fixture(scope="module")
+def federation() -> Iterator[FlowerDeployment]:
+    cfg = DeploymentConfig(n_supernodes=3, rounds=ROUNDS, local_epochs=EPOCHS, lr=LR, seed=SEED, secagg=True,
+                           tls=True, node_auth=True, startup_timeout=240.0, run_timeout=600.0)
+    dep = FlowerDeployment(cfg)
+    try:
+        dep.start()
+        yield dep
+    finally:
+        dep.stop()
+        assert dep.leftover_pids() == []  # no orphan: SuperLink, SuperNodes, ServerApp, ClientApps all gone
+
+
+# ---- the four refusal cases (a registered node joins; these do not) --------------------------------
+
+
+def test_unregistered_key_is_refused(federation: FlowerDeployment) -> None:
+    stranger = generate_node_keys(federation.workdir / "keys", "stranger")
+    proc = federation.start_supernode(0, private_key=stranger.private_key, name="refused-unregistered",
+                                      max_wait_time=20)
+    log = federation.expect_refused(proc, timeout=45)
+    assert "Failed to activate SuperNode" in log, log  # flwr 1.42: code 2004, exit code 305
+
+
+def test_missing_key_is_refused(federation: FlowerDeployment) -> None:
+    proc = federation.start_supernode(0, private_key=None, name="refused-nokey", max_wait_time=20)
+    log = federation.expect_refused(proc, timeout=45)
+    assert "All SuperNodes must be registered" in log, log  # flwr 1.42: code 2001
+
+
+def test_plain_text_connection_is_refused(federation: FlowerDeployment) -> None:
+    proc = federation.start_supernode(0, insecure=True, private_key=None, name="refused-plaintext", max_wait_time=20)
+    log = federation.expect_refused(proc, timeout=45)
+    assert "Connection attempt failed" in log, log  # plain HTTP to a TLS port never gets an answer
+
+
+def test_client_without_the_ca_is_refused(federation: FlowerDeployment) -> None:
+    other_ca = generate_tls_files(federation.workdir / "other_ca", prefix="other-")
+    proc = federation.start_supernode(0, root_certificates=other_ca.ca_cert, name="refused-wrongca",
+                                      max_wait_time=20)
+    log = federation.expect_refused(proc, timeout=45)
+    assert "CERTIFICATE_VERIFY_FAILED" in log, log
+
+
+# ---- end to end --------------------------------------------------------------------------------------
+
+
+def test_end_to_end_secagg_tls_nodeauth_matches_fedavg(federation: FlowerDeployment) -> None:
+    assert federation.online_count() == 3  # the registered nodes joined; no refused one did
+    result = federation.run()
+    ref = _reference(3, ROUNDS)
+    assert result.clients_per_round == [3] * ROUNDS
+    for row, (loss, acc) in zip(result.rounds, ref):
+        # SecAgg+ quantises to 2^22 levels over [-8, 8]: parameters differ by ~4e-6, the loss by far less
+        # than 1e-3; accuracy may move by at most one test example.
+        assert row["loss"] == pytest.approx(loss, abs=1e-3)
+        assert abs(row["accuracy"] - acc) <= 1.0 / 143 + 1e-12
+    stages = {t["stage"] for t in result.traffic}
+    assert stages == {"setup", "share_keys", "collect_masked_vectors", "unmask"}  # SecAgg+ really ran
+
+
+def test_dropout_round_completes_from_survivors() -> None:
+    cfg = DeploymentConfig(n_supernodes=3, rounds=2, local_epochs=EPOCHS, lr=LR, seed=SEED, threshold=2,
+                           kill_partition=2, kill_at_round=2, secagg_timeout=60.0, startup_timeout=240.0,
+                           run_timeout=600.0)
+    dep = FlowerDeployment(cfg)
+    try:
+        with dep:
+            result = dep.run()
+    finally:
+        assert dep.leftover_pids() == []
+    assert result.killed_partition == 2
+    assert result.clients_per_round[0] == 3
+    # The node was killed as its round-2 training started: that round aggregates the survivors.
+    assert result.clients_per_round[1] == 2
+    (_, _), (loss2, acc2) = _reference(3, 2, drop={2: 2})
+    assert result.rounds[1]["loss"] == pytest.approx(loss2, abs=1e-3)
+    assert result.final_accuracy > 0.9
