@@ -29,6 +29,8 @@ __all__ = [
     "partition_indices",
     "split_sites",
     "synthetic_population",
+    "Table",
+    "discretised_population",
 ]
 
 #: The course's five hospitals, one per jurisdiction.
@@ -343,3 +345,79 @@ def synthetic_population(
             "diagnosis": diagnosis,
         }
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Discretised tables (for DP synthetic data, notebook 13)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    """A discretised table: ``data[i, j]`` is the code of record i's attribute j, in [0, sizes[j])."""
+
+    columns: tuple[str, ...]
+    sizes: tuple[int, ...]
+    data: np.ndarray = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.columns) != len(self.sizes) or len(set(self.columns)) != len(self.columns):
+            raise ValueError("columns must be unique and match sizes one to one")
+        arr = check_array("data", self.data, ndim=2, integer=True, allow_empty=True)
+        if arr.shape[1] != len(self.columns):
+            raise ValueError(f"data must have {len(self.columns)} columns, got {arr.shape[1]}")
+        if arr.size and (arr.min() < 0 or np.any(arr.max(axis=0) >= np.asarray(self.sizes))):
+            raise ValueError("data codes must lie in [0, size) for every column")
+        object.__setattr__(self, "data", arr)
+
+    @property
+    def n(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def domain_size(self) -> int:
+        return int(np.prod(self.sizes))
+
+    def axes(self, attrs: Sequence[str]) -> tuple[int, ...]:
+        missing = [a for a in attrs if a not in self.columns]
+        if missing:
+            raise ValueError(f"attributes {missing} are not columns; columns are {list(self.columns)}")
+        return tuple(self.columns.index(a) for a in attrs)
+
+    def histogram(self) -> np.ndarray:
+        """Counts over the full domain, shape ``sizes`` (vectorised with a flat index)."""
+        flat = np.ravel_multi_index(tuple(self.data.T), self.sizes) if self.n else np.zeros(0, dtype=np.int64)
+        return np.bincount(flat, minlength=self.domain_size).astype(np.float64).reshape(self.sizes)
+
+    def column(self, name: str) -> np.ndarray:
+        return self.data[:, self.axes([name])[0]]
+
+
+def discretised_population(population: Population, *, reference_year: int = 2026) -> tuple[Table, dict[str, tuple[str, ...]]]:
+    """Code a population as a categorical :class:`Table`: postcode, birth_year, sex, diagnosis.
+
+    Returns the table and, per column, the label of each code (postcodes sorted, birth years from
+    ``reference_year - 94``, sex 'F'/'M', the diagnoses of :func:`synthetic_population`).
+    """
+    if not isinstance(population, Population):
+        raise TypeError(f"population must be a Population, got {type(population).__name__}")
+    codes, pc = np.unique(population["postcode"], return_inverse=True)
+    year = population["birth_date"].astype("datetime64[Y]").astype(np.int64) + 1970
+    first = reference_year - 94
+    by = np.clip(year - first, 0, 94)
+    sex = (population["sex"] == "M").astype(np.int64)
+    diag = np.searchsorted(np.asarray(_DIAGNOSES_SORTED), population["diagnosis"])
+    diag = np.asarray(_DIAG_ORDER)[diag]
+    table = Table(("postcode", "birth_year", "sex", "diagnosis"), (len(codes), 95, 2, len(_DIAGNOSES)),
+                  np.stack([pc, by, sex, diag], axis=1))
+    labels = {
+        "postcode": tuple(str(c) for c in codes),
+        "birth_year": tuple(str(first + i) for i in range(95)),
+        "sex": ("F", "M"),
+        "diagnosis": _DIAGNOSES,
+    }
+    return table, labels
+
+
+_DIAGNOSES_SORTED = tuple(sorted(_DIAGNOSES))
+_DIAG_ORDER = tuple(_DIAGNOSES.index(d) for d in _DIAGNOSES_SORTED)

@@ -30,11 +30,11 @@ class PeakSampler(threading.Thread):
 
     def __init__(self, interval: float = 0.2) -> None:
         super().__init__(daemon=True)
-        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+        self.interval, self.peak, self._halt = interval, 0, threading.Event()
         self._me = psutil.Process()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             total = 0
             for p in self._me.children(recursive=True):
                 try:
@@ -42,10 +42,10 @@ class PeakSampler(threading.Thread):
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     pass
             self.peak = max(self.peak, total)
-            self._stop.wait(self.interval)
+            self._halt.wait(self.interval)
 
     def stop(self) -> int:
-        self._stop.set()
+        self._halt.set()
         self.join()
         return self.peak
 
