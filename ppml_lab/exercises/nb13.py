@@ -1,0 +1,58 @@
+"""Exercise checks for notebook 13 (DP synthetic data)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ppml_lab.exercises import CheckResult, failed, not_answered, passed
+
+
+def check_measurement_epsilon(answer: Any, *, epsilon: float = 2.0, iterations: int = 3,
+                              init_fraction: float = 0.2) -> CheckResult:
+    """Epsilon of ONE Laplace measurement of a selected marginal in ppml_lab's MWEM."""
+    name = "epsilon per MWEM measurement"
+    if answer is None:
+        return not_answered(name, "The warm start takes init_fraction; the rest is split over 2 steps per iteration.")
+    try:
+        v = float(answer)
+    except (TypeError, ValueError):
+        return failed(name, f"expected a number, got {answer!r}")
+    truth = epsilon * (1 - init_fraction) / (2 * iterations)
+    if math.isclose(v, truth, rel_tol=1e-6):
+        return passed(name, f"{epsilon} x (1 - {init_fraction}) / (2 x {iterations}) = {truth:.4g}")
+    if math.isclose(v, epsilon / (2 * iterations), rel_tol=1e-6):
+        return failed(name, "you forgot the warm start's share", "Multiply by (1 - init_fraction).")
+    if math.isclose(v, epsilon * (1 - init_fraction) / iterations, rel_tol=1e-6):
+        return failed(name, "each iteration also pays for the selection step", "Divide by 2 T, not T.")
+    return failed(name, f"{v:.4g} is not right", "epsilon (1 - init_fraction) / (2 T).")
+
+
+def check_leaky_generator(answer: Any) -> CheckResult:
+    """Which generator re-identified patients through the register: 'empirical', 'mwem' or 'independent'?"""
+    name = "the leaky generator"
+    if answer is None:
+        return not_answered(name, "Look at the correct disclosures column.")
+    if answer == "empirical":
+        return passed(name, "resampling real rows copies rare records verbatim; 'synthetic' is not 'private'")
+    if answer in ("mwem", "independent"):
+        return failed(name, f"{answer!r} is epsilon-DP: its disclosures are near what guessing gives",
+                      "Which generator outputs exact copies of real rows?")
+    return failed(name, f"answer 'empirical', 'mwem' or 'independent', got {answer!r}")
+
+
+def check_total_spend(answer: Any, *, releases: tuple[float, ...] = (1.0, 2.0)) -> CheckResult:
+    """Total epsilon of several pure-DP releases of the same data under basic composition."""
+    name = "total epsilon of the releases"
+    if answer is None:
+        return not_answered(name, "Basic composition adds epsilons.")
+    try:
+        v = float(answer)
+    except (TypeError, ValueError):
+        return failed(name, f"expected a number, got {answer!r}")
+    truth = math.fsum(releases)
+    if math.isclose(v, truth, rel_tol=1e-9):
+        return passed(name, f"{' + '.join(map(str, releases))} = {truth:g}: every release of the same people adds up")
+    if math.isclose(v, max(releases), rel_tol=1e-9):
+        return failed(name, "the largest release is not the total", "Releases about the same people compose.")
+    return failed(name, f"{v:g} is not the sum", "Add the epsilons.")
