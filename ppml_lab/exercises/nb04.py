@@ -1,0 +1,78 @@
+"""Exercise checks for notebook 04 (privacy auditing by membership inference)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ppml_lab.exercises import CheckResult, failed, not_answered, passed
+
+#: Exercise 1's audit: true positives out of members, false positives out of non-members.
+AUDIT_COUNTS = {"tp": 300, "n_members": 1000, "fp": 10, "n_nonmembers": 1000}
+
+
+def _number(name: str, answer: Any) -> float | CheckResult:
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        return failed(name, f"expected a number, got {answer!r}")
+    if not math.isfinite(value):
+        return failed(name, f"expected a finite number, got {value}")
+    return value
+
+
+def check_point_estimate(answer: Any) -> CheckResult:
+    """Point estimate of the epsilon lower bound log(TPR / FPR) for AUDIT_COUNTS (delta = 0)."""
+    name = "point estimate of epsilon"
+    if answer is None:
+        return not_answered(name, "TPR = tp / n_members, FPR = fp / n_nonmembers; eps >= log(TPR / FPR).")
+    value = _number(name, answer)
+    if isinstance(value, CheckResult):
+        return value
+    c = AUDIT_COUNTS
+    truth = math.log((c["tp"] / c["n_members"]) / (c["fp"] / c["n_nonmembers"]))
+    if abs(value - truth) <= 1e-3:
+        return passed(name, f"log(0.30 / 0.01) = {truth:.3f}; with Clopper-Pearson the bound is lower "
+                      "(fp = 10 is a small count).")
+    if abs(value - 30.0) <= 1e-6:
+        return failed(name, "30 is TPR / FPR itself", "epsilon is its natural log.")
+    if abs(value - math.log10(30)) <= 1e-3:
+        return failed(name, f"{value:.3f} uses log base 10", "DP's e^epsilon means the natural log.")
+    return failed(name, f"{value} is not log(TPR / FPR)", "TPR = 0.30, FPR = 0.01.")
+
+
+def check_max_tpr(answer: Any) -> CheckResult:
+    """Largest TPR any attack can have at FPR = 1 % against a (1, 0)-DP model: e^1 * 0.01."""
+    name = "largest TPR at 1 % FPR for epsilon = 1"
+    if answer is None:
+        return not_answered(name, "(epsilon, delta)-DP implies TPR <= e^epsilon * FPR + delta.")
+    value = _number(name, answer)
+    if isinstance(value, CheckResult):
+        return value
+    truth = math.e * 0.01
+    if abs(value - truth) <= 1e-4:
+        return passed(name, f"TPR <= e * 0.01 = {truth:.4f}: at low FPR, even epsilon = 1 allows little.")
+    if abs(value - 0.01) <= 1e-6:
+        return failed(name, "0.01 would be epsilon = 0", "Multiply the FPR by e^epsilon.")
+    if abs(value - (0.01 + 1)) <= 1e-6:
+        return failed(name, "that adds epsilon", "The bound is multiplicative: e^epsilon * FPR.")
+    return failed(name, f"{value} is not e^epsilon * FPR", "epsilon = 1, FPR = 0.01, delta = 0.")
+
+
+def check_conclusion(answer: Any) -> CheckResult:
+    """Multiple choice: what does an empirical lower bound of 0.3 beside an accountant epsilon of 8 show?"""
+    name = "what the auditor can conclude"
+    if answer is None:
+        return not_answered(name, "Answer 'a', 'b', 'c' or 'd'.")
+    if not isinstance(answer, str) or answer.strip().lower() not in {"a", "b", "c", "d"}:
+        return failed(name, f"expected one of 'a', 'b', 'c', 'd', got {answer!r}")
+    choice = answer.strip().lower()
+    if choice == "c":
+        return passed(name, "An audit can refute a guarantee (a lower bound above the upper bound) but never "
+                      "certify one: a weak attack proves nothing about a stronger one.")
+    reasons = {
+        "a": "A lower bound of 0.3 does not make the model 0.3-DP: a stronger attack might find more.",
+        "b": "Nothing says the accountant is loose by 26x: the gap may be the attack's weakness.",
+        "d": "The audit found no violation, but that is not evidence that the implementation is correct.",
+    }
+    return failed(name, reasons[choice], "Which statements follow from lower bound <= upper bound alone?")
