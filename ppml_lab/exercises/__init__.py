@@ -8,9 +8,11 @@ bottom. Tests show that a reference answer passes and typical wrong answers fail
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["CheckResult", "passed", "failed", "not_answered"]
+__all__ = ["CheckResult", "passed", "failed", "not_answered", "as_number"]
 
 
 @dataclass(frozen=True)
@@ -58,3 +60,16 @@ def failed(exercise: str, message: str, hint: str = "") -> CheckResult:
 def not_answered(exercise: str, hint: str = "") -> CheckResult:
     """For an answer that is still ``None`` (the placeholder in the notebook)."""
     return CheckResult(exercise, False, "", hint, answered=False)
+
+
+def as_number(exercise: str, answer: Any) -> float | CheckResult:
+    """``answer`` as a finite float, or a failed :class:`CheckResult` saying what was expected instead."""
+    if isinstance(answer, bool):
+        return failed(exercise, f"expected a number, got {answer!r}")
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        return failed(exercise, f"expected a number, got {answer!r}")
+    if not math.isfinite(value):
+        return failed(exercise, f"expected a finite number, got {value}")
+    return value

@@ -5,16 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ppml_lab.exercises import CheckResult, failed, not_answered, passed
-
-
-def _number(name: str, answer: Any) -> float | CheckResult:
-    if isinstance(answer, bool):
-        return failed(name, f"expected a number, got {answer!r}")
-    try:
-        return float(answer)
-    except (TypeError, ValueError):
-        return failed(name, f"expected a number, got {answer!r}")
+from ppml_lab.exercises import CheckResult, as_number, failed, not_answered, passed
 
 
 def check_truth_probability(answer: Any) -> CheckResult:
@@ -22,7 +13,7 @@ def check_truth_probability(answer: Any) -> CheckResult:
     name = "randomized response at epsilon = ln 3"
     if answer is None:
         return not_answered(name, "Keep the bit with probability e^eps / (1 + e^eps).")
-    value = _number(name, answer)
+    value = as_number(name, answer)
     if isinstance(value, CheckResult):
         return value
     if abs(value - 0.75) < 1e-6:
@@ -37,7 +28,7 @@ def check_sum_sensitivity(answer: Any) -> CheckResult:
     name = "clipped-sum sensitivity"
     if answer is None:
         return not_answered(name, "How much can adding or removing one clipped record move the sum?")
-    value = _number(name, answer)
+    value = as_number(name, answer)
     if isinstance(value, CheckResult):
         return value
     if value == 120:
@@ -54,7 +45,7 @@ def check_laplace_scale(answer: Any) -> CheckResult:
     name = "Laplace scale"
     if answer is None:
         return not_answered(name, "b = sensitivity / epsilon.")
-    value = _number(name, answer)
+    value = as_number(name, answer)
     if isinstance(value, CheckResult):
         return value
     if abs(value - 240.0) < 1e-9:
@@ -71,7 +62,7 @@ def check_analytic_sigma(answer: Any) -> CheckResult:
     name = "analytic Gaussian sigma"
     if answer is None:
         return not_answered(name, "Call gaussian_sigma_analytic(epsilon=1.0, delta=1e-5, sensitivity=1.0).")
-    value = _number(name, answer)
+    value = as_number(name, answer)
     if isinstance(value, CheckResult):
         return value
     truth = gaussian_sigma_analytic(epsilon=1.0, delta=1e-5, sensitivity=1.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ppml_lab.exercises import CheckResult, failed, not_answered, passed
+from ppml_lab.exercises import CheckResult, as_number, failed, not_answered, passed
 
 #: The DP-SGD setting of exercise 2: sample rate, noise multiplier, steps, delta.
 SGD_SETTING = {"sample_rate": 0.01, "noise_multiplier": 1.0, "steps": 1000, "delta": 1e-5}
@@ -13,13 +13,6 @@ SGD_SETTING = {"sample_rate": 0.01, "noise_multiplier": 1.0, "steps": 1000, "del
 TARGET = {"target_epsilon": 2.0, "delta": 1e-5, "sample_rate": 0.01, "steps": 1000}
 
 
-def _number(name: str, answer: Any) -> float | CheckResult:
-    if isinstance(answer, bool):
-        return failed(name, f"expected a number, got {answer!r}")
-    try:
-        return float(answer)
-    except (TypeError, ValueError):
-        return failed(name, f"expected a number, got {answer!r}")
 
 
 def check_basic_composition(answer: Any) -> CheckResult:
@@ -27,7 +20,7 @@ def check_basic_composition(answer: Any) -> CheckResult:
     name = "basic composition"
     if answer is None:
         return not_answered(name, "Under basic composition epsilons add up.")
-    value = _number(name, answer)
+    value = as_number(name, answer)
     if isinstance(value, CheckResult):
         return value
     if abs(value - 1.0) < 1e-9:
@@ -51,7 +44,7 @@ def check_sgd_epsilon(answer: Any) -> CheckResult:
     name = "DP-SGD epsilon"
     if answer is None:
         return not_answered(name, "Use RDPAccountant().step(noise_multiplier=..., sample_rate=..., steps=...).")
-    value = _number(name, answer)
+    value = as_number(name, answer)
     if isinstance(value, CheckResult):
         return value
     truth = _sgd_epsilon()
@@ -70,7 +63,7 @@ def check_noise_multiplier(answer: Any) -> CheckResult:
     name = "noise multiplier for epsilon = 2"
     if answer is None:
         return not_answered(name, "find_noise_multiplier(target_epsilon=2.0, delta=1e-5, sample_rate=0.01, steps=1000)")
-    value = _number(name, answer)
+    value = as_number(name, answer)
     if isinstance(value, CheckResult):
         return value
     if not (value > 0 and math.isfinite(value)):
@@ -93,7 +86,7 @@ def check_remaining_budget(answer: Any) -> CheckResult:
     name = "remaining budget"
     if answer is None:
         return not_answered(name, "A refused spend costs nothing.")
-    value = _number(name, answer)
+    value = as_number(name, answer)
     if isinstance(value, CheckResult):
         return value
     if abs(value - 0.5) < 1e-9:

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from ppml_lab.exercises import CheckResult, failed, not_answered, passed
+from ppml_lab.exercises import CheckResult, as_number, failed, not_answered, passed
 
 #: Exercise 2's setting: Poisson rate, noise multiplier, steps and delta.
 EPSILON_SETTING = {"sample_rate": 0.01, "noise_multiplier": 1.0, "steps": 1000, "delta": 1e-5}
 
 
-def _number(name: str, answer: Any) -> float | CheckResult:
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return failed(name, f"expected a number, got {answer!r}")
-    if not math.isfinite(value):
-        return failed(name, f"expected a finite number, got {value}")
-    return value
 
 
 def check_noise_std(answer: Any) -> CheckResult:
@@ -26,7 +17,7 @@ def check_noise_std(answer: Any) -> CheckResult:
     name = "noise std per coordinate"
     if answer is None:
         return not_answered(name, "Noise N(0, (sigma C)^2) is added to the SUM, then divided by the expected batch size.")
-    value = _number(name, answer)
+    value = as_number(name, answer)
     if isinstance(value, CheckResult):
         return value
     truth = 1.1 * 0.5 / 100
@@ -53,7 +44,7 @@ def check_epsilon(answer: Any) -> CheckResult:
     name = "epsilon of 1000 DP-SGD steps"
     if answer is None:
         return not_answered(name, "RDPAccountant().step(noise_multiplier=..., sample_rate=..., steps=...), then get_epsilon(delta).")
-    value = _number(name, answer)
+    value = as_number(name, answer)
     if isinstance(value, CheckResult):
         return value
     truth = _epsilon_truth()
@@ -69,7 +60,7 @@ def check_clip_factor(answer: Any) -> CheckResult:
     name = "clipping factor"
     if answer is None:
         return not_answered(name, "Clipping multiplies g_i by min(1, C / ||g_i||).")
-    value = _number(name, answer)
+    value = as_number(name, answer)
     if isinstance(value, CheckResult):
         return value
     if abs(value - 0.25) <= 1e-3:

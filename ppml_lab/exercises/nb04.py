@@ -5,20 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ppml_lab.exercises import CheckResult, failed, not_answered, passed
+from ppml_lab.exercises import CheckResult, as_number, failed, not_answered, passed
 
 #: Exercise 1's audit: true positives out of members, false positives out of non-members.
 AUDIT_COUNTS = {"tp": 300, "n_members": 1000, "fp": 10, "n_nonmembers": 1000}
 
 
-def _number(name: str, answer: Any) -> float | CheckResult:
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return failed(name, f"expected a number, got {answer!r}")
-    if not math.isfinite(value):
-        return failed(name, f"expected a finite number, got {value}")
-    return value
 
 
 def check_point_estimate(answer: Any) -> CheckResult:
@@ -26,7 +18,7 @@ def check_point_estimate(answer: Any) -> CheckResult:
     name = "point estimate of epsilon"
     if answer is None:
         return not_answered(name, "TPR = tp / n_members, FPR = fp / n_nonmembers; eps >= log(TPR / FPR).")
-    value = _number(name, answer)
+    value = as_number(name, answer)
     if isinstance(value, CheckResult):
         return value
     c = AUDIT_COUNTS
@@ -46,7 +38,7 @@ def check_max_tpr(answer: Any) -> CheckResult:
     name = "largest TPR at 1 % FPR for epsilon = 1"
     if answer is None:
         return not_answered(name, "(epsilon, delta)-DP implies TPR <= e^epsilon * FPR + delta.")
-    value = _number(name, answer)
+    value = as_number(name, answer)
     if isinstance(value, CheckResult):
         return value
     truth = math.e * 0.01

@@ -5,25 +5,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ppml_lab.exercises import CheckResult, failed, not_answered, passed
-
-
-def _number(name: str, answer: Any) -> float | CheckResult:
-    if answer is None:
-        return not_answered(name)
-    try:
-        return float(answer)
-    except (TypeError, ValueError):
-        return failed(name, f"expected a number, got {answer!r}")
+from ppml_lab.exercises import CheckResult, as_number, failed, not_answered, passed
 
 
 def check_noise_on_mean(answer: Any, *, noise_multiplier: float = 1.1, max_update_norm: float = 1.0,
                         sample_rate: float = 0.1, n_clients: int = 1000) -> CheckResult:
     """Std of the noise on the averaged update: z S / (q K) with the fixed-denominator estimator."""
     name = "noise std on the averaged update"
-    v = _number(name, answer)
+    if answer is None:
+        return not_answered(name, "The server divides (sum + noise) by q K.")
+    v = as_number(name, answer)
     if isinstance(v, CheckResult):
-        return CheckResult(v.exercise, v.ok, v.message, "The server divides (sum + noise) by q K.", v.answered)
+        return v
     truth = noise_multiplier * max_update_norm / (sample_rate * n_clients)
     if math.isclose(v, truth, rel_tol=1e-3):
         return passed(name, f"z S / (q K) = {truth:.4g}: more clients per round, less noise per parameter")
@@ -38,9 +31,11 @@ def check_epsilon_after(answer: Any, *, sample_rate: float = 0.1, noise_multipli
     from ppml_lab.fl.dp_fedavg import dp_fedavg_epsilon
 
     name = f"epsilon after {rounds} rounds"
-    v = _number(name, answer)
+    if answer is None:
+        return not_answered(name, "Use dp_fedavg_epsilon (or an RDPAccountant).")
+    v = as_number(name, answer)
     if isinstance(v, CheckResult):
-        return CheckResult(v.exercise, v.ok, v.message, "Use dp_fedavg_epsilon (or an RDPAccountant).", v.answered)
+        return v
     truth = dp_fedavg_epsilon(sample_rate=sample_rate, noise_multiplier=noise_multiplier, rounds=rounds, delta=delta)
     if math.isclose(v, truth, rel_tol=1e-3):
         return passed(name, f"epsilon = {truth:.3f} at delta = {delta:g}")

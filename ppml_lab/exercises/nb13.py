@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ppml_lab.exercises import CheckResult, failed, not_answered, passed
+from ppml_lab.exercises import CheckResult, as_number, failed, not_answered, passed
 
 
 def check_measurement_epsilon(answer: Any, *, epsilon: float = 2.0, iterations: int = 3,
@@ -14,10 +14,9 @@ def check_measurement_epsilon(answer: Any, *, epsilon: float = 2.0, iterations: 
     name = "epsilon per MWEM measurement"
     if answer is None:
         return not_answered(name, "The warm start takes init_fraction; the rest is split over 2 steps per iteration.")
-    try:
-        v = float(answer)
-    except (TypeError, ValueError):
-        return failed(name, f"expected a number, got {answer!r}")
+    v = as_number(name, answer)
+    if isinstance(v, CheckResult):
+        return v
     truth = epsilon * (1 - init_fraction) / (2 * iterations)
     if math.isclose(v, truth, rel_tol=1e-6):
         return passed(name, f"{epsilon} x (1 - {init_fraction}) / (2 x {iterations}) = {truth:.4g}")
@@ -46,10 +45,9 @@ def check_total_spend(answer: Any, *, releases: tuple[float, ...] = (1.0, 2.0)) 
     name = "total epsilon of the releases"
     if answer is None:
         return not_answered(name, "Basic composition adds epsilons.")
-    try:
-        v = float(answer)
-    except (TypeError, ValueError):
-        return failed(name, f"expected a number, got {answer!r}")
+    v = as_number(name, answer)
+    if isinstance(v, CheckResult):
+        return v
     truth = math.fsum(releases)
     if math.isclose(v, truth, rel_tol=1e-9):
         return passed(name, f"{' + '.join(map(str, releases))} = {truth:g}: every release of the same people adds up")
