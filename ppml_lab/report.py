@@ -363,7 +363,7 @@ def build_privacy_report(
         delta_budget=ledger.delta_budget,
         total_epsilon=ledger.spent_epsilon,
         total_delta=ledger.spent_delta,
-        composition="basic composition across releases (Dwork & Roth 2014, Thm 3.16)",
+        composition="basic composition, Dwork & Roth 2014, Thm 3.16",
         threat_model=threats,
         residual_risks=risks,
         measurements=tuple(meas),

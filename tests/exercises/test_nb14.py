@@ -1,0 +1,24 @@
+from ppml_lab.exercises import nb14
+
+
+def test_privacy_unit():
+    assert nb14.check_privacy_unit("hospital")
+    assert not nb14.check_privacy_unit("patient")
+    assert not nb14.check_privacy_unit("country")
+    assert not nb14.check_privacy_unit(None).answered
+
+
+def test_total_epsilon():
+    assert nb14.check_total_epsilon(2.0)
+    assert not nb14.check_total_epsilon(1.0)
+    assert not nb14.check_total_epsilon("lots")
+    assert nb14.check_total_epsilon(3.5, releases=(1.5, 2.0))
+    assert not nb14.check_total_epsilon(None).answered
+
+
+def test_secagg_gap():
+    assert nb14.check_secagg_gap("b")
+    assert not nb14.check_secagg_gap("a")
+    assert not nb14.check_secagg_gap("c")
+    assert not nb14.check_secagg_gap("d")
+    assert not nb14.check_secagg_gap(None).answered
