@@ -61,7 +61,7 @@ def lab(tmp_path_factory):
     env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(work / "settings"), JUPYTER_RUNTIME_DIR=str(work / "rt"))
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work / 'notebooks'}",
-           "--ServerApp.open_browser=False", *(["--allow-root"] if os.geteuid() == 0 else []), "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+           "--ServerApp.open_browser=False", f"--LabApp.workspaces_dir={work / 'workspaces'}", *(["--allow-root"] if os.geteuid() == 0 else []), "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     log = open(work / "lab.log", "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -115,6 +115,10 @@ def browser_context(tmp_path_factory):
             ctx.close()
 
 
+# Only the notebook in the visible tab: hidden tabs keep their cells in the DOM.
+NB = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+
+
 def _menu(page, menu: str, item: str) -> None:
     page.locator(f"li.lm-MenuBar-item:has-text('{menu}')").first.click()
     page.locator(f"li.lm-Menu-item:has-text('{item}')").first.click()
@@ -125,21 +129,22 @@ def test_run_all_cells_in_jupyterlab(lab, browser_context, name):
     base, token, folder = lab
     page = browser_context.new_page()
     page.set_default_timeout(60_000)
-    page.goto(f"{base}/lab/tree/{name}?token={token}")
+    # a fresh, named workspace per notebook: otherwise JupyterLab restores the previous test's tabs
+    page.goto(f"{base}/lab/workspaces/{Path(name).stem}/tree/{name}?reset&token={token}")
     # the indicator reads idle before a kernel exists: wait for the kernel's name, then for idle
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    page.wait_for_selector(f"{NB} .jp-Notebook .jp-Cell", timeout=120_000)
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.jp-Toolbar-kernelName, .jp-KernelName')]"
+        f"() => [...document.querySelectorAll('{NB} .jp-Toolbar-kernelName, {NB} .jp-KernelName')]"
         ".some(e => e.textContent.includes('Python 3'))", timeout=120_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    page.wait_for_selector(f"{NB} .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
     # clear old outputs first, so committed prompts cannot look finished
     _menu(page, "Edit", "Clear Outputs of All Cells")
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].every(p => !/\\d/.test(p.textContent))")
+        f"() => [...document.querySelectorAll('{NB} .jp-CodeCell .jp-InputPrompt')].every(p => !/\\d/.test(p.textContent))")
     _menu(page, "Run", "Run All Cells")
     page.wait_for_function(
-        "() => { const ps = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];"
-        " const busy = document.querySelector(\".jp-Notebook-ExecutionIndicator[data-status='busy']\");"
+        f"() => {{ const ps = [...document.querySelectorAll('{NB} .jp-CodeCell .jp-InputPrompt')];"
+        f" const busy = document.querySelector(\"{NB} .jp-Notebook-ExecutionIndicator[data-status='busy']\");"
         " return ps.length > 0 && !busy && ps.every(p => /\\[\\d+\\]/.test(p.textContent)); }",
         timeout=NOTEBOOK_TIMEOUT * 1000, polling=1000)
     page.keyboard.press("Control+s")
