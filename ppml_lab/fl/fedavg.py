@@ -29,6 +29,7 @@ import numpy as np
 
 from ppml_lab._rng import RNGLike, random_seed, resolve_rng
 from ppml_lab._validation import check_array, check_bool, check_fraction, check_int
+from ppml_lab.data import SiteData
 from ppml_lab.exceptions import PPMLError
 from ppml_lab.fl.models import Task, check_local_hparams, param_nbytes
 
@@ -186,17 +187,8 @@ def derive_seed(base_seed: int, round_: int, client: int) -> int:
     return int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
 
-@dataclass(frozen=True)
-class ClientData:
-    """One client's local data set."""
-
-    name: str
-    X: np.ndarray = field(repr=False)
-    y: np.ndarray = field(repr=False)
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.X.shape[0])
+#: One client's local data: the same record as a hospital site of :func:`ppml_lab.data.split_sites`.
+ClientData = SiteData
 
 
 def as_clients(clients: Any) -> list[ClientData]:
