@@ -405,6 +405,9 @@ def _run_processes(
                                 got[i] = msg[1]
                         elif r == procs[i].sentinel and not conns[i].poll():
                             pending.discard(i)
+                            # the sentinel can fire a moment before the child is reaped: join so that
+                            # exitcode is the real one, not None
+                            procs[i].join(timeout=1.0)
                             errors[i] = ProtocolError(
                                 f"party {i} died (exit code {procs[i].exitcode}) before reporting {expect}"
                             )
