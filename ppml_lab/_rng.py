@@ -153,8 +153,12 @@ class SecureGenerator:
             vals = np.array([low + secrets.randbelow(span) for _ in range(n)], dtype=object)
             return _shape(vals, size)
         mask = np.uint64((1 << (span - 1).bit_length()) - 1) if span > 1 else np.uint64(0)
-        out = np.empty(n, dtype=np.uint64)
-        filled = 0
+        if span & (span - 1) == 0:  # a power of two (e.g. the ring Z_2^64): masking is exact, no rejection
+            out = self._uint64(n) & mask
+            filled = n
+        else:
+            out = np.empty(n, dtype=np.uint64)
+            filled = 0
         while filled < n:
             need = n - filled
             cand = self._uint64(need + need // 2 + 8) & mask

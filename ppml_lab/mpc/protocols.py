@@ -17,6 +17,7 @@ multiplication (the SecureML truncation is a 2-party protocol); n >= 2 parties f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ from ppml_lab.mpc.sharing import RING_MODULUS, random_elements
 __all__ = [
     "SIGMOID_COEFFS",
     "share_input",
+    "share_inputs",
     "share_all_inputs",
     "open_shares",
     "reveal_to",
@@ -86,6 +88,49 @@ def share_input(party: Party, value: Any, *, owner: int, shape: tuple[int, ...])
             raise ShareMismatchError(f"party {party.party_id}: expected a share of shape {shape}, got {mine.shape}")
     party.round()
     return mine
+
+
+def share_inputs(party: Party, mine: Any, *, owners: Sequence[int], shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
+    """Several owners share one uint64 input each, all in the same round (``share_input`` for each, merged).
+
+    ``owners[k]`` holds input k of shape ``shapes[k]``; this party passes its own input as ``mine`` (or
+    None if it owns none; an owner of several inputs passes a list in the order of ``owners``). The inputs
+    are independent, so the masks for all of them travel at once: one round instead of one per owner.
+    Returns this party's share of each input, in the order of ``owners``.
+    """
+    owners = [int(o) for o in owners]
+    if len(owners) != len(shapes):
+        raise ValueError(f"owners and shapes must have the same length, got {len(owners)} and {len(shapes)}")
+    own_idx = [k for k, o in enumerate(owners) if o == party.party_id]
+    if len(own_idx) == 1:
+        values = [mine]
+    elif own_idx:
+        values = list(mine)
+        if len(values) != len(own_idx):
+            raise ValueError(f"party {party.party_id} owns {len(own_idx)} inputs but passed {len(values)}")
+    else:
+        values = []
+    out: list[np.ndarray | None] = [None] * len(owners)
+    for k, value in zip(own_idx, values):  # send first: nobody waits on anybody
+        shape = tuple(shapes[k])
+        x = np.asarray(value)
+        if x.dtype != _U or x.shape != shape:
+            raise ShareMismatchError(f"input of party {party.party_id} must be uint64 of shape {shape}, got {x.dtype} {x.shape}")
+        share = x.copy()
+        for j in party.others:
+            r = random_elements(shape, modulus=RING_MODULUS, rng=party.rng)
+            party.send(j, r)
+            share -= r  # x_owner = x - sum_j r_j  (mod 2^64)
+        out[k] = share
+    for k, o in enumerate(owners):  # then receive, in the order the owners sent
+        if o == party.party_id:
+            continue
+        got = np.array(party.recv(o))
+        if got.shape != tuple(shapes[k]):
+            raise ShareMismatchError(f"party {party.party_id}: expected a share of shape {tuple(shapes[k])}, got {got.shape}")
+        out[k] = got
+    party.round()
+    return out  # type: ignore[return-value]
 
 
 def share_all_inputs(party: Party, value: np.ndarray) -> list[np.ndarray]:
@@ -235,9 +280,8 @@ def beaver_matmul(party: Party, x: np.ndarray, y: np.ndarray, triple: TripleShar
     opened = open_shares(party, np.concatenate([(x - a).ravel(), (y - b).ravel()]))  # D = X - A, E = Y - B
     d, e = opened[: a.size].reshape(a.shape), opened[a.size :].reshape(b.shape)
     with np.errstate(over="ignore"):  # numpy scalars (1-D dot) warn on the wrap-around we rely on
-        z = c + np.matmul(d, b) + np.matmul(a, e)  # [Z] = [C] + D [B] + [A] E + D E
-        if party.party_id == 0:
-            z = z + np.matmul(d, e)
+        # [Z] = [C] + D [B] + [A] E + D E; party 0 folds D E in as D ([B] + E): two matmuls per party
+        z = c + np.matmul(d, b + e if party.party_id == 0 else b) + np.matmul(a, e)
     return np.asarray(z, dtype=_U)
 
 
@@ -321,8 +365,7 @@ def secure_sum(values: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, tra
 
 def _binary_party(party: Party, x: Any, y: Any, shape_x: tuple, shape_y: tuple, triple: TripleShare,
                   frac_bits: int, op: str) -> np.ndarray:
-    xs = share_input(party, x, owner=0, shape=shape_x)
-    ys = share_input(party, y, owner=1, shape=shape_y)
+    xs, ys = share_inputs(party, x if party.party_id == 0 else y, owners=(0, 1), shapes=(shape_x, shape_y))
     z = beaver_multiply(party, xs, ys, triple) if op == "mul" else beaver_matmul(party, xs, ys, triple)
     if frac_bits:
         z = truncate(party, z, frac_bits=frac_bits)
@@ -352,14 +395,14 @@ def _binary(op: str, x: Any, y: Any, fxp: FixedPoint | None, transport: str, tim
 
 def secure_multiply(x: Any, y: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, transport: str = "inprocess",
                     timeout: float = 60.0, rng: RNGLike = None, dealer: TrustedDealer | None = None) -> SecureResult:
-    """Element-wise x * y, x held by party 0 and y by party 1; both learn the product. 4 rounds
-    (two input sharings, one opening of d and e, one output opening)."""
+    """Element-wise x * y, x held by party 0 and y by party 1; both learn the product. 3 rounds
+    (both input sharings at once, one opening of d and e, one output opening)."""
     return _binary("mul", x, y, fxp, transport, timeout, rng, dealer)
 
 
 def secure_dot(x: Any, y: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, transport: str = "inprocess",
                timeout: float = 60.0, rng: RNGLike = None, dealer: TrustedDealer | None = None) -> SecureResult:
-    """<x, y> for vectors held by parties 0 and 1 (a 1-D matrix triple). 4 rounds."""
+    """<x, y> for vectors held by parties 0 and 1 (a 1-D matrix triple). 3 rounds."""
     for name, v in (("x", x), ("y", y)):
         if np.ndim(v) != 1:
             raise ShareMismatchError(f"{name} must be a vector for secure_dot, got shape {np.shape(v)}")
@@ -368,15 +411,16 @@ def secure_dot(x: Any, y: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, 
 
 def secure_matmul(x: Any, y: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, transport: str = "inprocess",
                   timeout: float = 60.0, rng: RNGLike = None, dealer: TrustedDealer | None = None) -> SecureResult:
-    """X @ Y for X held by party 0 and Y by party 1 (one matrix triple). 4 rounds."""
+    """X @ Y for X held by party 0 and Y by party 1 (one matrix triple). 3 rounds."""
     return _binary("matmul", x, y, fxp, transport, timeout, rng, dealer)
 
 
 def _inference_party(party: Party, wb: Any, x: Any, n: int, d: int, triples: dict[str, TripleShare],
                      fxp: FixedPoint, logistic: bool) -> np.ndarray | None:
     owner, hospital = 0, 1
-    wb_s = share_input(party, wb, owner=owner, shape=(d + 1,))  # model owner shares (w, b)
-    x_s = share_input(party, x, owner=hospital, shape=(n, d))  # hospital shares its records
+    # the model owner shares (w, b) and the hospital its records, in the same round
+    wb_s, x_s = share_inputs(party, wb if party.party_id == owner else x, owners=(owner, hospital),
+                             shapes=((d + 1,), (n, d)))
     f = fxp.frac_bits
     z = fxp_matmul(party, x_s, wb_s[:d].copy(), triples["matmul"], frac_bits=f)  # [z] = [X][w]
     z += wb_s[d]  # + [b]: local
@@ -399,7 +443,7 @@ def secure_inference(x: Any, weights: Any, bias: float = 0.0, *, kind: str = "lo
     """Model owner (party 0, ``weights``, ``bias``) scores a hospital's records (party 1, ``x``).
 
     ``kind='linear'`` reveals X w + b, ``'logistic'`` reveals the polynomial sigmoid of it -- to the
-    hospital only; the model owner learns nothing but the shapes. Linear: 4 rounds; logistic: 6.
+    hospital only; the model owner learns nothing but the shapes. Linear: 3 rounds; logistic: 5.
     """
     check_choice("kind", kind, ("linear", "logistic"))
     X = check_array("x", x, ndim=2)

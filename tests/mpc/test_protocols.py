@@ -23,6 +23,7 @@ from ppml_lab.mpc.protocols import (
     secure_multiply,
     secure_sum,
     share_input,
+    share_inputs,
     sigmoid_poly,
 )
 
@@ -47,7 +48,7 @@ def test_ring_matmul_and_dot_are_exact():
     np.testing.assert_array_equal(secure_matmul(X, Y, fxp=None, rng=1).value, X @ Y)
     res = secure_dot(X[0], Y[:, 0], fxp=None, rng=2)
     assert int(res.value) == int(X[0] @ Y[:, 0])
-    assert res.rounds == 4
+    assert res.rounds == 3  # both inputs shared in one round, open D and E, open the product
 
 
 def test_fixed_point_matmul_within_tolerance():
@@ -74,7 +75,7 @@ def test_secure_linear_and_logistic_inference():
     np.testing.assert_allclose(lin.value, X @ w + b, atol=20 * FXP.resolution)
     log = secure_inference(X, w, b, kind="logistic", rng=6)
     np.testing.assert_allclose(log.value, sigmoid_poly(X @ w + b), atol=1e-3)
-    assert (lin.rounds, log.rounds) == (4, 6)
+    assert (lin.rounds, log.rounds) == (3, 5)
 
 
 def test_model_owner_learns_nothing():
@@ -219,3 +220,26 @@ def test_raw_beaver_multiply_shares_matches_plaintext_and_refuses_reuse():
             beaver_multiply_shares(xs, ys, t)
     with pytest.raises(ShareMismatchError, match="one triple share per party"):
         beaver_multiply_shares(xs[:2], ys, TrustedDealer(3).multiplication_triple((1,)))
+
+
+def _two_owner_party(party, mine, shapes):
+    xs, ys = share_inputs(party, mine, owners=(0, 1), shapes=shapes)
+    return open_shares(party, xs), open_shares(party, ys)
+
+
+def test_share_inputs_shares_both_owners_in_one_round():
+    x = np.arange(4, dtype=np.uint64)
+    y = np.arange(6, dtype=np.uint64).reshape(2, 3) * np.uint64(7)
+    run = run_protocol(_two_owner_party, [(x, [(4,), (2, 3)]), (y, [(4,), (2, 3)])], rng=5)
+    for opened_x, opened_y in run.outputs:
+        np.testing.assert_array_equal(opened_x, x)
+        np.testing.assert_array_equal(opened_y, y)
+    assert all(st.rounds == 3 for st in run.stats)  # one for both inputs, one per opening
+
+
+def test_share_inputs_refuses_a_wrong_shape_or_dtype():
+    x = np.arange(4, dtype=np.uint64)
+    with pytest.raises(ShareMismatchError, match=r"uint64 of shape \(5,\)"):
+        run_protocol(_two_owner_party, [(x, [(5,), (4,)]), (x, [(5,), (4,)])], rng=6)
+    with pytest.raises(ShareMismatchError, match="uint64"):
+        run_protocol(_two_owner_party, [(x.astype(np.int64), [(4,), (4,)]), (x, [(4,), (4,)])], rng=7)
