@@ -415,7 +415,8 @@ def shamir_share(
     g = resolve_rng(rng)
     x = _encode(secret, p)
     shape = tuple(np.shape(x))
-    coeffs = [random_elements(shape, modulus=p, rng=g) for _ in range(t - 1)]  # a_1..a_{t-1}
+    drawn = random_elements((t - 1, *shape), modulus=p, rng=g)  # a_1..a_{t-1}, one CSPRNG call for all
+    coeffs = [drawn[j] for j in range(t - 1)]
     fast = p < _FAST_LIMIT
     points = (np.arange(1, n + 1, dtype=np.uint64) if fast else np.arange(1, n + 1).astype(object)).reshape(
         (n,) + (1,) * len(shape)
