@@ -220,6 +220,28 @@ def _server_app(ours: FedAvgServer, history: History, mapping: dict[int, int], r
     return app
 
 
+def _start_ray(cpus: int, verbose: bool, attempts: int = 2) -> None:
+    """``ray.init`` with one retry: Ray gives its raylet a fixed 30 s to register, which a loaded 2-CPU
+    machine (or Binder) can miss once; a second start usually succeeds. Raises RuntimeError after that."""
+    import ray
+
+    env = {"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path)}}
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(num_cpus=cpus, num_gpus=0, include_dashboard=False, logging_level=logging.ERROR,
+                     log_to_driver=verbose, runtime_env=env)
+            return
+        except Exception as err:  # Ray raises bare Exception when its processes do not come up
+            if ray.is_initialized():
+                ray.shutdown()
+            if attempt == attempts:
+                raise RuntimeError(
+                    f"Ray (Flower's simulation engine) failed to start {attempts} times: {err} Is the machine "
+                    "overloaded, or RAY_TMPDIR on a full disk? Nothing of the FL run has started."
+                ) from err
+            logging.getLogger(__name__).warning("Ray did not start (%s); retrying once", err)
+
+
 def run_flower_simulation(
     task: Task,
     clients: Any,
@@ -276,14 +298,7 @@ def run_flower_simulation(
     # (Flower would otherwise append it to os.environ["PYTHONPATH"] on every call).
     started_here = not ray.is_initialized()
     if started_here:
-        try:
-            ray.init(num_cpus=cpus, num_gpus=0, include_dashboard=False, logging_level=logging.ERROR,
-                     log_to_driver=verbose, runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path)}})
-        except Exception as err:  # Ray raises bare Exception when its processes do not come up
-            raise RuntimeError(
-                f"Ray (Flower's simulation engine) failed to start: {err}. Is the machine overloaded, or is "
-                "RAY_TMPDIR on a full disk? Nothing of the FL run has started."
-            ) from err
+        _start_ray(cpus, verbose)
     try:
         with _quiet_flower(verbose):
             run_simulation(server_app=server_app, client_app=client_app, num_supernodes=len(cs),
