@@ -127,8 +127,10 @@ class DeploymentConfig:
     ``threshold`` is SecAgg+'s reconstruction threshold t (2 <= t <= N; default N-1, at least 2) - the
     number of surviving clients whose shares unmask a round. ``min_clients`` is how many clients the
     ServerApp waits for (default: t, so a round completes from t survivors). ``kill_partition`` /
-    ``kill_at_round``: kill that SuperNode mid-round (under SecAgg+ as it enters the round's share-keys
-    stage, otherwise as its local training starts) - the dropout experiment. ``certs``: existing TLS files (checked), or None to generate them.
+    ``kill_at_round``: kill that SuperNode mid-round (under SecAgg+ as it enters the round's
+    collect-masked-vectors stage - its key shares are out, its masked vector is not - otherwise as its local
+    training starts) - the dropout experiment. ``certs``: existing TLS files (checked), or None to
+    generate them.
     """
 
     n_supernodes: int = 3
@@ -616,6 +618,24 @@ class FlowerDeployment:
         overrides = cfg.run_config(results_path=results_path, progress_dir=progress, test_path=self.test_path)
         override_path = self.workdir / "run_config.toml"
         override_path.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in overrides.items()), encoding="utf-8")
+        victim, kill_marker = cfg.kill_partition, None
+        if victim is not None:
+            # Under SecAgg+ the victim is killed as it enters collect-masked-vectors, i.e. after its
+            # share-keys reply reached the server (the server sends stage 2 only once stage 1 is over)
+            # and before its masked vector exists. That is the dropout SecAgg+ recovers from (Bonawitz et al.
+            # 2017, Fig. 4, Unmasking: s^SK of U2 minus U3; kept by Bell et al. 2020): the survivors hold its
+            # sk1 shares and added pairwise masks with it, which the server reconstructs and removes.
+            # Killing it in share-keys instead made the round fail whenever the kill beat its reply:
+            # flwr 1.42's unmask stage marks every sampled node missing from stage 2 as dead (U1 minus
+            # U3, not U2 minus U3) and asks the survivors for sk1 shares they never received - a
+            # KeyError in their secaggplus_mod, no shares, "Not enough shares to recover secret", round
+            # aggregated from 0 clients. The hold file makes the ClientApp wait in that stage so the
+            # kill always lands before its reply (see client_app._hold_if_asked).
+            stage = "collect_masked_vectors" if cfg.secagg else "fit"
+            tag = f"{stage}_r{cfg.kill_at_round}_p{victim}"
+            progress.mkdir(exist_ok=True)
+            (progress / f"hold_{tag}").touch()
+            kill_marker = progress / f"stage_{tag}"
         t0 = time.monotonic()
         res = self._cli(["run", str(APP_DIR), cfg.connection, "--run-config", str(override_path), "--format", "json"],
                         timeout=cfg.startup_timeout)
@@ -633,15 +653,9 @@ class FlowerDeployment:
             sl = self._procs[0]
             if not sl.alive():
                 raise DeploymentError(f"the SuperLink died during run {run_id}:\n{self.log_tail('superlink')}")
-            if cfg.kill_partition is not None and killed is None:
-                # Under SecAgg+: as the victim enters the share-keys stage of that round, i.e. after it
-                # joined the round but before any masked vector exists - the survivors' vectors then
-                # carry pairwise masks with it that the server must remove from their shares.
-                stage = "share_keys" if cfg.secagg else "fit"
-                marker = progress / f"stage_{stage}_r{cfg.kill_at_round}_p{cfg.kill_partition}"
-                if marker.exists():
-                    self.kill_supernode(cfg.kill_partition)
-                    killed = cfg.kill_partition
+            if kill_marker is not None and victim is not None and killed is None and kill_marker.exists():
+                self.kill_supernode(victim)
+                killed = victim
             if on_round is not None:
                 seen = max((int(p.name.split("_")[1][1:]) for p in progress.glob("fit_r*_p*")), default=0)
                 if seen > last_round_seen:

@@ -65,6 +65,26 @@ def _record_bytes(rec) -> int:  # noqa: ANN001
         return total
 
 
+#: Upper bound on a dropout victim's hold (s): the launcher kills it within a poll or two; if it never
+#: does, the ClientApp goes on and the round simply counts it (the test then fails visibly, no hang).
+HOLD_SECONDS = 120.0
+
+
+def _hold_if_asked(hold: Path) -> None:
+    """Wait (bounded) before handling the message if the launcher left ``hold`` for this node and stage.
+
+    The dropout experiment kills a SuperNode as it enters a stage. Without the hold the kill races the
+    ClientApp: the reply of a stage that takes milliseconds often leaves before the launcher (polling every
+    0.25 s) acts, so which stage the node "dropped" at was a coin toss. Holding makes the cut exact: the
+    node is killed with this stage's message received and no reply sent.
+    """
+    if not hold.exists():
+        return
+    deadline = time.monotonic() + HOLD_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def traffic_mod(msg: Message, ctx: Context, call_next):  # noqa: ANN001, ANN201
     """Append {stage, bytes_in, bytes_out} for each message to progress-dir/traffic_p<k>.jsonl."""
     t0 = time.perf_counter()
@@ -75,6 +95,7 @@ def traffic_mod(msg: Message, ctx: Context, call_next):  # noqa: ANN001, ANN201
     pid = int(ctx.node_config.get("partition-id", -1))
     if progress:  # "this node entered this stage": the launcher's cue for a mid-round kill
         Path(progress, f"stage_{stage}_r{msg.metadata.group_id}_p{pid}").touch()
+        _hold_if_asked(Path(progress, f"hold_{stage}_r{msg.metadata.group_id}_p{pid}"))
     out = call_next(msg, ctx)
     if progress:
         bytes_out = sum(_record_bytes(rec) for rec in out.content.values()) if out.has_content() else 0
