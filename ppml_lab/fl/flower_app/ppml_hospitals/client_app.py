@@ -2,7 +2,8 @@
 
 Mods, outermost first: ``traffic_mod`` logs the bytes each message carries (what crosses the network),
 then Flower's ``secaggplus_mod`` masks the update (SecAgg+, Bell et al. 2020, doi:10.1145/3372297.3417885)
-when the ServerApp runs the SecAgg+ workflow; without it the mod passes messages through.
+when the ServerApp runs the SecAgg+ workflow (``secagg_mod`` skips it otherwise), then client-side clipping
+when the run asks for central DP.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from flwr.app import Context, Message
 from flwr.client import ClientApp, NumPyClient
 from flwr.client.mod import fixedclipping_mod, secaggplus_mod
+from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS
 
 from .task import load_site_file, load_split, local_train, make_task, site_name
 
@@ -89,7 +91,7 @@ def traffic_mod(msg: Message, ctx: Context, call_next):  # noqa: ANN001, ANN201
     """Append {stage, bytes_in, bytes_out} for each message to progress-dir/traffic_p<k>.jsonl."""
     t0 = time.perf_counter()
     bytes_in = sum(_record_bytes(rec) for rec in msg.content.values())
-    sa_cfg = msg.content.config_records.get("secaggplus_configs")  # read now: secaggplus_mod pops it
+    sa_cfg = msg.content.config_records.get(RECORD_KEY_CONFIGS)  # read now: secaggplus_mod pops it
     stage = str(sa_cfg["stage"]) if sa_cfg is not None and "stage" in sa_cfg else "fit"
     progress = str(ctx.run_config.get("progress-dir", ""))
     pid = int(ctx.node_config.get("partition-id", -1))
@@ -114,6 +116,18 @@ def traffic_mod(msg: Message, ctx: Context, call_next):  # noqa: ANN001, ANN201
     return out
 
 
+def secagg_mod(msg: Message, ctx: Context, call_next):  # noqa: ANN001, ANN201
+    """Flower's ``secaggplus_mod`` for the messages of the SecAgg+ workflow; others pass straight through.
+
+    flwr 1.42's mod does not pass a plain FedAvg train message through: it indexes the SecAgg+ config
+    record unconditionally and the KeyError fails every client, so without this guard a run with
+    ``secagg-threshold = 0`` (plain FedAvg, e.g. central DP alone) aggregated 0 clients each round.
+    """
+    if RECORD_KEY_CONFIGS in msg.content.config_records:
+        return secaggplus_mod(msg, ctx, call_next)
+    return call_next(msg, ctx)
+
+
 def dp_clip_mod(msg: Message, ctx: Context, call_next):  # noqa: ANN001, ANN201
     """Flower's client-side fixed clipping (||w_k - w_t|| <= C) when the run asks for central DP.
 
@@ -125,4 +139,4 @@ def dp_clip_mod(msg: Message, ctx: Context, call_next):  # noqa: ANN001, ANN201
     return call_next(msg, ctx)
 
 
-app = ClientApp(client_fn=client_fn, mods=[traffic_mod, secaggplus_mod, dp_clip_mod])
+app = ClientApp(client_fn=client_fn, mods=[traffic_mod, secagg_mod, dp_clip_mod])
