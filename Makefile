@@ -52,7 +52,8 @@ test-browser: $(STAMP)
 
 test-flaky: $(STAMP)
 	mkdir -p $(RAY_TMPDIR)
-	$(PY) -m pytest tests -m flaky_known -p no:cacheprovider
+	# pytest exits 5 when no test carries the marker: that is the good case, not a failure
+	$(PY) -m pytest tests -m flaky_known -p no:cacheprovider || test $$? -eq 5
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ppml_lab tests benchmarks scripts
