@@ -71,23 +71,12 @@ def sigmoid_poly(z: Any) -> np.ndarray:
 # party functions
 # ------------------------------------------------------------------------------------------------
 def share_input(party: Party, value: Any, *, owner: int, shape: tuple[int, ...]) -> np.ndarray:
-    """``owner`` splits its uint64 ``value`` into additive shares and sends one to each party. One round."""
-    shape = tuple(shape)
-    if party.party_id == owner:
-        x = np.asarray(value)
-        if x.dtype != _U or x.shape != shape:
-            raise ShareMismatchError(f"input of party {owner} must be uint64 of shape {shape}, got {x.dtype} {x.shape}")
-        mine = x.copy()
-        for j in party.others:
-            r = random_elements(shape, modulus=RING_MODULUS, rng=party.rng)
-            party.send(j, r)
-            mine -= r  # x_owner = x - sum_j r_j  (mod 2^64)
-    else:
-        mine = np.array(party.recv(owner))
-        if mine.shape != shape:
-            raise ShareMismatchError(f"party {party.party_id}: expected a share of shape {shape}, got {mine.shape}")
-    party.round()
-    return mine
+    """``owner`` splits its uint64 ``value`` into additive shares and sends one to each party. One round.
+
+    The owner draws r_j uniformly for every other party j, sends it, and keeps x - sum_j r_j (mod 2^64).
+    """
+    mine = value if party.party_id == owner else None
+    return share_inputs(party, mine, owners=(owner,), shapes=(tuple(shape),))[0]
 
 
 def share_inputs(party: Party, mine: Any, *, owners: Sequence[int], shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
