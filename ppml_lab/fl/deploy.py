@@ -530,6 +530,7 @@ class FlowerDeployment:
             argv.append("--insecure")
         if cfg.node_auth:
             argv.append("--enable-supernode-auth")
+        argv += self._superlink_extra_args()
         proc = self._spawn("superlink", argv)
         deadline = time.monotonic() + cfg.startup_timeout
         while time.monotonic() < deadline:
@@ -546,6 +547,14 @@ class FlowerDeployment:
         raise DeploymentError(
             f"the SuperLink did not answer on {self.address} within {cfg.startup_timeout:.0f} s:\n{self.log_tail('superlink')}"
         )
+
+    def _superlink_extra_args(self) -> list[str]:
+        """More ``flower-superlink`` flags (the simulation launcher adds ``--simulation``)."""
+        return []
+
+    def _run_extra_args(self) -> list[str]:
+        """More ``flwr run`` flags (the simulation launcher adds ``--federation-config``)."""
+        return []
 
     def start_supernode(
         self, partition_id: int, *, private_key: Path | None | str = "registered", insecure: bool | None = None,
@@ -637,8 +646,8 @@ class FlowerDeployment:
             (progress / f"hold_{tag}").touch()
             kill_marker = progress / f"stage_{tag}"
         t0 = time.monotonic()
-        res = self._cli(["run", str(APP_DIR), cfg.connection, "--run-config", str(override_path), "--format", "json"],
-                        timeout=cfg.startup_timeout)
+        res = self._cli(["run", str(APP_DIR), cfg.connection, "--run-config", str(override_path),
+                         *self._run_extra_args(), "--format", "json"], timeout=cfg.startup_timeout)
         run_id = _parse_run_id(res.stdout)
         killed: int | None = None
         deadline = t0 + cfg.run_timeout
