@@ -63,6 +63,7 @@ __all__ = [
     "NodeRefused",
     "run_deployment",
     "dp_epsilon",
+    "reference_fedavg",
     "free_port",
     "offline_env",
     "APP_DIR",
@@ -792,6 +793,42 @@ class FlowerDeployment:
         finally:
             if proc.alive():
                 _end_pids([*_descendants(proc.popen.pid), proc.popen.pid], grace=2.0)
+
+
+def reference_fedavg(*, n_supernodes: int, rounds: int, local_epochs: int, lr: float, seed: int,
+                     drop: dict[int, int] | None = None,
+                     update_norms: list[float] | None = None) -> list[tuple[float, float]]:
+    """The package's from-scratch FedAvg on the app's own split: (test loss, accuracy) after each round.
+
+    What a deployment or simulation run of the app must reproduce (up to SecAgg+'s quantisation): the
+    app's own ``task.py`` (its split of ``n_supernodes`` hospitals for ``seed``, its model, full-batch local
+    training), aggregated with :func:`ppml_lab.fl.fedavg.fedavg_aggregate`, C = 1.
+    ``drop={site: from_round}`` leaves a site out from that round on (the dropout experiment);
+    ``update_norms``, if given, receives ||w_k - w_t|| of every local update (to choose a DP clipping norm).
+    """
+    import importlib.util
+
+    import numpy as np
+
+    from ppml_lab.fl.fedavg import fedavg_aggregate
+
+    n = check_int("n_supernodes", n_supernodes, low=1)
+    r_max = check_int("rounds", rounds, low=1)
+    spec = importlib.util.spec_from_file_location("ppml_hospitals_task_reference", APP_DIR / "ppml_hospitals" / "task.py")
+    task_mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(task_mod)
+    sites, (Xte, yte) = task_mod.load_split(int(seed), n)
+    task = task_mod.make_task(Xte.shape[1], 2)
+    params = task_mod.init_params(task, int(seed))
+    out = []
+    for r in range(1, r_max + 1):
+        active = [s for k, s in enumerate(sites) if (drop or {}).get(k, r_max + 1) > r]
+        ups = [task.to_numpy(task_mod.local_train(task, params, s, epochs=local_epochs, lr=lr)) for s in active]
+        if update_norms is not None:
+            update_norms += [float(np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(u, params)))) for u in ups]
+        params = fedavg_aggregate(ups, np.array([s.n_samples for s in active], dtype=float))  # sum_k n_k/n w_k
+        out.append(task_mod.evaluate(task, params, Xte, yte))
+    return out
 
 
 def dp_epsilon(*, noise_multiplier: float, rounds: int, delta: float, sample_rate: float = 1.0) -> float:

@@ -11,33 +11,14 @@ from __future__ import annotations
 import pytest
 
 from ppml_lab.fl.app_simulation import FlowerSimulation, run_simulation_reference
-from ppml_lab.fl.deploy import DeploymentConfig
+from ppml_lab.fl.deploy import DeploymentConfig, reference_fedavg
 
 ROUNDS, EPOCHS, LR, SEED, N = 2, 5, 0.5, 2026, 3
 
 
 def _reference(n: int, rounds: int) -> list[tuple[float, float]]:
-    """The package's FedAvg (full batch, C = 1) on the app's own split: (loss, accuracy) per round.
-    Same logic as tests/fl/test_deploy_engine.py::_reference, without its dropout and norm options."""
-    import importlib.util
-
-    import numpy as np
-
-    from ppml_lab.fl.deploy import APP_DIR
-    from ppml_lab.fl.fedavg import fedavg_aggregate
-
-    spec = importlib.util.spec_from_file_location("task_ref_sim", APP_DIR / "ppml_hospitals" / "task.py")
-    task_mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(task_mod)
-    sites, (Xte, yte) = task_mod.load_split(SEED, n)
-    task = task_mod.make_task(Xte.shape[1], 2)
-    params = task_mod.init_params(task, SEED)
-    out = []
-    for _ in range(rounds):
-        ups = [task.to_numpy(task_mod.local_train(task, params, s, epochs=EPOCHS, lr=LR)) for s in sites]
-        params = fedavg_aggregate(ups, np.array([s.n_samples for s in sites], dtype=float))
-        out.append(task_mod.evaluate(task, params, Xte, yte))
-    return out
+    """The package's FedAvg (full batch, C = 1) on the app's own split: (loss, accuracy) per round."""
+    return reference_fedavg(n_supernodes=n, rounds=rounds, local_epochs=EPOCHS, lr=LR, seed=SEED)
 
 
 # ---- bad input: refused before any process starts ------------------------------------------------

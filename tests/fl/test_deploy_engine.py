@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from ppml_lab.fl.certs import generate_node_keys, generate_tls_files
-from ppml_lab.fl.deploy import DeploymentConfig, FlowerDeployment, dp_epsilon
+from ppml_lab.fl.deploy import DeploymentConfig, FlowerDeployment, dp_epsilon, reference_fedavg
 
 pytestmark = [pytest.mark.deployment, pytest.mark.slow]
 
@@ -22,31 +22,9 @@ ROUNDS, EPOCHS, LR, SEED = 2, 5, 0.5, 2026
 
 def _reference(n: int, rounds: int, drop: dict[int, int] | None = None,
                update_norms: list[float] | None = None) -> list[tuple[float, float]]:
-    """The package's FedAvg (full batch, C = 1) on the app's own split; ``drop={site: from_round}``.
-    ``update_norms``, if given, receives ||w_k - w_t|| of every local update (to check a DP clipping norm)."""
-    import importlib.util
-
-    import numpy as np
-
-    from ppml_lab.fl.deploy import APP_DIR
-    from ppml_lab.fl.fedavg import fedavg_aggregate
-
-    spec = importlib.util.spec_from_file_location("task_ref", APP_DIR / "ppml_hospitals" / "task.py")
-    task_mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(task_mod)
-    sites, (Xte, yte) = task_mod.load_split(SEED, n)
-    task = task_mod.make_task(Xte.shape[1], 2)
-    params = task_mod.init_params(task, SEED)
-    out = []
-    for r in range(1, rounds + 1):
-        active = [s for k, s in enumerate(sites) if (drop or {}).get(k, rounds + 1) > r]
-        ups = [task.to_numpy(task_mod.local_train(task, params, s, epochs=EPOCHS, lr=LR)) for s in active]
-        if update_norms is not None:
-            update_norms += [float(np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(u, params))))
-                             for u in ups]
-        params = fedavg_aggregate(ups, np.array([s.n_samples for s in active], dtype=float))
-        out.append(task_mod.evaluate(task, params, Xte, yte))
-    return out
+    """The package's FedAvg (full batch, C = 1) on the app's own split, with this module's settings."""
+    return reference_fedavg(n_supernodes=n, rounds=rounds, local_epochs=EPOCHS, lr=LR, seed=SEED, drop=drop,
+                            update_norms=update_norms)
 
 
 @pytest.fixture(scope="module")
