@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Any
 
 from ppml_lab._validation import check_int, check_type
 from ppml_lab.exceptions import DeploymentError
-from ppml_lab.fl.deploy import DeploymentConfig, DeploymentResult, FlowerDeployment, free_port
+from ppml_lab.fl.deploy import DeploymentConfig, DeploymentResult, FlowerDeployment
 
 __all__ = ["FlowerSimulation", "run_simulation_reference"]
 
@@ -84,20 +83,8 @@ class FlowerSimulation(FlowerDeployment):
                f"client-resources-num-gpus=0.0 init-args-num-cpus={self.ray_num_cpus} init-args-num-gpus=0")
         return ["--federation-config", fed]
 
-    def start(self) -> None:
-        """Write ``$FLWR_HOME/config.toml`` and start the SuperLink in simulation mode (bounded wait)."""
-        if self._started:
-            raise DeploymentError("this simulation was already started; create a new FlowerSimulation")
-        self._started = True
-        cfg = self.config
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.flwr_home.mkdir(parents=True, exist_ok=True)
-        (self.workdir / "progress").mkdir(exist_ok=True)
-        self.port = cfg.superlink_port if cfg.superlink_port is not None else free_port()
-        self._write_flower_config()
-        self._monitor = threading.Thread(target=self._monitor_loop, name="ppml-flwr-rss", daemon=True)
-        self._monitor.start()
-        self.start_superlink()
+    def _start_supernodes(self) -> None:
+        """Nothing to start: the virtual SuperNodes live inside the simulation runtime the SuperLink runs."""
 
     def run(self, *, on_round: Callable[[int], None] | None = None) -> DeploymentResult:
         """Submit the app, wait (bounded) for its result file, then for the simulation runtime to shut Ray

@@ -478,8 +478,13 @@ class FlowerDeployment:
     def start(self) -> None:
         """Prepare files, start SuperLink and SuperNodes, wait until every SuperNode is online."""
         if self._started:
-            raise DeploymentError("this deployment was already started; create a new FlowerDeployment")
+            raise DeploymentError(f"this {type(self).__name__} was already started; create a new one")
         self._started = True
+        self._start_superlink_side()
+        self._start_supernodes()
+
+    def _start_superlink_side(self) -> None:
+        """Directories, TLS files and node keys if asked, the connection config, the RSS monitor, the SuperLink."""
         cfg = self.config
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.flwr_home.mkdir(parents=True, exist_ok=True)
@@ -489,13 +494,17 @@ class FlowerDeployment:
         if cfg.node_auth:
             self.node_keys = [generate_node_keys(self.workdir / "keys", f"node{k}") for k in range(cfg.n_supernodes)]
         self.port = cfg.superlink_port if cfg.superlink_port is not None else free_port()
-        # Each hospital's data as its own file (a real site points its SuperNode at local data).
-        (self.workdir / "data").mkdir(exist_ok=True)
-        self.site_paths, self.test_path = _write_site_files(self.workdir / "data", cfg.seed, cfg.n_supernodes)
         self._write_flower_config()
         self._monitor = threading.Thread(target=self._monitor_loop, name="ppml-flwr-rss", daemon=True)
         self._monitor.start()
         self.start_superlink()
+
+    def _start_supernodes(self) -> None:
+        """Each hospital's data file, node registration, one SuperNode per hospital; wait until all are online."""
+        cfg = self.config
+        # Each hospital's data as its own file (a real site points its SuperNode at local data).
+        (self.workdir / "data").mkdir(exist_ok=True)
+        self.site_paths, self.test_path = _write_site_files(self.workdir / "data", cfg.seed, cfg.n_supernodes)
         if cfg.node_auth:
             for k, keys in enumerate(self.node_keys):
                 self._cli(["supernode", "register", str(keys.public_key), cfg.connection, "--name", f"hospital-{k}"],
