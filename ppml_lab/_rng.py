@@ -31,6 +31,7 @@ __all__ = [
     "is_secure",
     "secure_randbits",
     "secure_randbelow",
+    "key_rng",
 ]
 
 _TWO_53 = float(2**53)
@@ -265,3 +266,20 @@ def secure_randbits(bits: int) -> int:
 def secure_randbelow(upper: int) -> int:
     """A uniform integer in [0, upper) from the OS CSPRNG."""
     return secrets.randbelow(int(upper))
+
+
+def key_rng(rng: RNGLike = None, *, insecure_seeded_keys: bool = False) -> np.random.Generator | SecureGenerator:
+    """The generator for key material, masks, shares and cryptographic noise: the OS CSPRNG.
+
+    A seed passed as ``rng`` makes a notebook's *data* reproducible; it must not make keys, masks or shares
+    predictable as well. So key material ignores ``rng`` and comes from :class:`SecureGenerator`, unless the
+    caller passes ``insecure_seeded_keys=True`` (teaching and tests that need to replay a protocol bit for bit).
+    With that flag, ``rng`` is resolved as usual and anyone who knows the seed knows every key.
+    """
+    if not isinstance(insecure_seeded_keys, bool):
+        raise TypeError(f"insecure_seeded_keys must be a bool, got {type(insecure_seeded_keys).__name__}")
+    if insecure_seeded_keys:
+        return resolve_rng(rng)
+    if rng is not None and not isinstance(rng, (int, np.integer, np.random.Generator, SecureGenerator)):
+        resolve_rng(rng)  # raises the usual TypeError for a wrong kind
+    return SecureGenerator()

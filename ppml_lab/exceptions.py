@@ -23,6 +23,9 @@ __all__ = [
     "DropoutThresholdError",
     "UnsupportedModuleError",
     "DeploymentError",
+    "UnmaskRefusedError",
+    "AuthenticationError",
+    "PrivacyUnitError",
 ]
 
 
@@ -84,3 +87,15 @@ class UnsupportedModuleError(PPMLError, ValueError):
 
 class DeploymentError(PPMLError, RuntimeError):
     """A Flower deployment could not be prepared, started or completed."""
+
+
+class UnmaskRefusedError(ProtocolError):
+    """A secure-aggregation client refused an unmasking request (asked twice, inconsistent, or unsigned)."""
+
+
+class AuthenticationError(PPMLError, ValueError):
+    """A signature, certificate or other authenticator did not verify; the message was not acted on."""
+
+
+class PrivacyUnitError(PPMLError, ValueError):
+    """Privacy spends protecting different units (record, patient, site) were combined without conversion."""

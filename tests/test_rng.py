@@ -101,3 +101,24 @@ def test_random_seed_and_torch_generator():
     a = torch.randn(3, generator=torch_generator(11))
     b = torch.randn(3, generator=torch_generator(11))
     assert torch.equal(a, b)
+
+
+def test_key_rng_ignores_a_seed_unless_the_insecure_flag_is_given():
+    from ppml_lab._rng import SecureGenerator, key_rng
+
+    assert isinstance(key_rng(0), SecureGenerator)
+    assert isinstance(key_rng(np.random.default_rng(0)), SecureGenerator)
+    a = key_rng(7, insecure_seeded_keys=True).integers(0, 2**62, size=4)
+    b = key_rng(7, insecure_seeded_keys=True).integers(0, 2**62, size=4)
+    assert np.array_equal(a, b)
+
+
+def test_key_rng_rejects_a_wrong_kind_and_a_non_bool_flag():
+    import pytest
+
+    from ppml_lab._rng import key_rng
+
+    with pytest.raises(TypeError, match="rng must be"):
+        key_rng("seed")
+    with pytest.raises(TypeError, match="insecure_seeded_keys"):
+        key_rng(None, insecure_seeded_keys=1)
