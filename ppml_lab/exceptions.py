@@ -26,6 +26,7 @@ __all__ = [
     "UnmaskRefusedError",
     "AuthenticationError",
     "PrivacyUnitError",
+    "FrameTooLargeError",
 ]
 
 
@@ -99,3 +100,7 @@ class AuthenticationError(PPMLError, ValueError):
 
 class PrivacyUnitError(PPMLError, ValueError):
     """Privacy spends protecting different units (record, patient, site) were combined without conversion."""
+
+
+class FrameTooLargeError(ProtocolError, ValueError):
+    """A network message (frame) exceeds the transport's size bound; it was neither sent nor allocated."""
