@@ -164,19 +164,37 @@ def laplace_scale(*, epsilon: float, sensitivity: float) -> float:
     return check_positive("sensitivity", sensitivity) / check_positive("epsilon", epsilon)
 
 
-def laplace_mechanism(value: Any, *, epsilon: float, sensitivity: float, rng: RNGLike = None) -> Any:
-    """epsilon-DP Laplace mechanism, hardened against the floating-point attack (the default).
+#: A vector of d values is rounded on a grid 2^ceil(log2 d) finer than a scalar (at most 2^GRID_SHRINK_MAX_BITS
+#: finer), so the rounding's L1 cost d * gamma stays near one scalar's gamma without a huge grid scale.
+GRID_SHRINK_MAX_BITS = 4
 
-    The value is rounded to a power-of-two grid gamma, and an integer number of grid steps drawn from
+
+def laplace_mechanism(value: Any, *, epsilon: float, sensitivity: float, rng: RNGLike = None) -> Any:
+    """(epsilon, 2^-1000)-DP Laplace mechanism, hardened against the floating-point attack (the default).
+
+    ``sensitivity`` is the L1 sensitivity of the whole ``value`` (a scalar or a vector of d entries).
+    Each entry is rounded to a power-of-two grid gamma, and an integer number of grid steps drawn from
     the discrete Laplace distribution is added: out = gamma * (round(x / gamma) + K),
-    P(K = k) ~ exp(-|k| gamma / b). Rounding moves neighbours apart by at most sensitivity + gamma, so
-    b = (sensitivity + gamma) / epsilon keeps the guarantee exactly epsilon (gamma ~ 1e-6 b).
+    P(K = k) ~ exp(-|k| gamma / b). Rounding moves each entry by at most gamma / 2, so neighbours' rounded
+    vectors differ by at most sensitivity + d * gamma in L1, and b = (sensitivity + d gamma) / epsilon'
+    keeps the guarantee (for d = 1 that is the scalar's sensitivity + gamma). epsilon' = epsilon minus
+    :func:`~ppml_lab.dp.samplers.inversion_epsilon_margin` (the sampler's floating-point error, ~3e-6 at
+    most), and the delta is :data:`~ppml_lab.dp.samplers.GRID_TAIL_DELTA` (atoms beyond ~708 scales).
     """
     eps = check_positive("epsilon", epsilon)
     sens = check_positive("sensitivity", sensitivity)
     x, scalar = _values("value", value)
-    gamma = samplers.grid_step(sens / eps)
-    b = (sens + gamma) / eps  # |round(x) - round(x')| <= sensitivity + gamma
+    d = max(int(x.size), 1)
+    shrink = min((d - 1).bit_length(), GRID_SHRINK_MAX_BITS)  # ceil(log2 d), capped
+    gamma = math.ldexp(samplers.grid_step(sens / eps), -shrink)
+    l1_shift = sens + d * gamma  # |round(x) - round(x')|_1 <= sensitivity + d * gamma
+    # the grid scale t = b / gamma is at most twice this once the margin (< eps / 2) is taken out
+    margin = samplers.inversion_epsilon_margin(2.0 * l1_shift / (eps * gamma))
+    if margin >= eps / 2.0:
+        raise PrecisionError(
+            f"epsilon must be > {2.0 * margin:g} for this grid (sensitivity={sens!r}, {d} values), got {eps!r}"
+        )
+    b = l1_shift / (eps - margin)
     grid_units = np.round(x / gamma)  # exact: gamma is a power of two
     if np.any(np.abs(grid_units) >= 2.0**52):
         raise PrecisionError(
@@ -226,13 +244,16 @@ def gaussian_sigma_analytic(*, epsilon: float, delta: float, sensitivity: float)
     eps = check_positive("epsilon", epsilon)
     d = check_delta("delta", delta, allow_zero=False)
     sens = check_positive("sensitivity", sensitivity)
-    e_eps = math.exp(eps)
+
+    def e_eps_tail(v: float) -> float:
+        # e^eps * Phi(-sqrt(eps (v + 2))) in log space: e^eps alone overflows a double for eps >= 710
+        return math.exp(eps + special.log_ndtr(-math.sqrt(eps * (v + 2.0))))
 
     def b_plus(v: float) -> float:
-        return special.ndtr(math.sqrt(eps * v)) - e_eps * special.ndtr(-math.sqrt(eps * (v + 2.0))) - d
+        return special.ndtr(math.sqrt(eps * v)) - e_eps_tail(v) - d
 
     def b_minus(v: float) -> float:
-        return special.ndtr(-math.sqrt(eps * v)) - e_eps * special.ndtr(-math.sqrt(eps * (v + 2.0))) - d
+        return special.ndtr(-math.sqrt(eps * v)) - e_eps_tail(v) - d
 
     delta0 = b_plus(0.0)  # = delta_0 - delta, where delta_0 = Phi(0) - e^eps Phi(-sqrt(2 eps))
     f = b_plus if delta0 < 0 else b_minus
@@ -265,9 +286,18 @@ def gaussian_mechanism(
     else:
         sigma = gaussian_sigma_classical(epsilon=epsilon, delta=delta, sensitivity=sensitivity)
     x, scalar = _values("value", value)
+    gamma = samplers.grid_step(sigma)
+    # x + sigma z must stay exactly representable on the grid: beyond 2^52 grid steps the double's spacing
+    # exceeds gamma, the noise's low bits are rounded away, and the output starts to depend on x's bits
+    limit = 2.0**52 * gamma - 40.0 * sigma  # 40 sigma: the noise exceeds it with probability < 1e-300
+    if np.any(np.abs(x) >= limit):
+        raise PrecisionError(
+            f"value must satisfy |value| < 2^52 * grid step - 40 sigma = {limit:g} for sigma={sigma:g}, "
+            f"got max |value| = {float(np.max(np.abs(x))):g}; clip or rescale the data"
+        )
     g = resolve_rng(rng)
     z = np.asarray(g.standard_normal(x.size), dtype=np.float64).reshape(x.shape)
-    return _out(samplers.round_to_grid(x + sigma * z, samplers.grid_step(sigma)), scalar)
+    return _out(samplers.round_to_grid(x + sigma * z, gamma), scalar)
 
 
 def gaussian_stats(*, epsilon: float, delta: float, sensitivity: float, method: str = "analytic") -> NoiseStats:

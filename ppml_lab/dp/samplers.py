@@ -10,10 +10,14 @@ What it is: the random draws behind the mechanisms in :mod:`ppml_lab.dp.mechanis
 - :func:`discrete_laplace` / :func:`round_to_grid` are the fast defaults: the mechanism rounds its input to
   a power-of-two grid and adds an integer number of grid steps, so every output is a grid point reachable
   from every input (the defence of Mironov 2012 Sec 5 and of Google's secure noise, "granularity").
-  The integer noise is drawn by inverting the two-sided geometric CDF on one 52-bit CSPRNG uniform per
-  value: vectorised, one ``os.urandom`` word per value. Its point probabilities are exact up to the
-  rounding of one ``log`` (about 2^-52 relative); only atoms far in the tail (total mass < 2^-40) can
-  deviate more, which a careful analysis would book as a delta of that size.
+  The integer noise is drawn by inverting the two-sided geometric CDF on a CSPRNG uniform U that has 52
+  significant bits at *every* magnitude: its binary exponent is drawn separately (a run of fair coin flips,
+  :func:`uniform_full_precision`). A plain 52-bit uniform stops at U >= 2^-52, which leaves every atom
+  beyond about 36 scales empty (3.6e-10 of the mass for the grid mechanism's scales) -- outputs that only
+  some inputs can produce, so the mechanism was (epsilon, ~1e-9)-DP, not epsilon-DP. With the separate
+  exponent (capped at 2^-1022) the first empty atom is beyond 708 scales, where the ideal distribution
+  has mass below :data:`GRID_TAIL_DELTA` = 2^-1000. The remaining error is floating-point rounding in the
+  inversion, bounded by :func:`inversion_epsilon_margin`, which the mechanisms reserve out of epsilon.
 - :func:`discrete_laplace_exact` and :func:`discrete_gaussian_exact` are the exact rejection samplers of
   Canonne, Kamath & Steinke 2020, "The Discrete Gaussian for Differential Privacy", NeurIPS 2020,
   arXiv:2004.00010, Algorithms 1-3, using only integer arithmetic and uniform integers (no floats):
@@ -45,6 +49,9 @@ __all__ = [
     "discrete_laplace_exact",
     "discrete_gaussian_exact",
     "GRID_BITS",
+    "GRID_TAIL_DELTA",
+    "uniform_full_precision",
+    "inversion_epsilon_margin",
 ]
 
 #: The grid step is about scale / 2^GRID_BITS: fine enough that rounding costs < 1e-6 of the noise's
@@ -52,6 +59,13 @@ __all__ = [
 GRID_BITS = 20
 
 _TWO_52 = float(2**52)
+
+#: The exponent of :func:`uniform_full_precision` is capped at 1021, so U >= 2^-1022 and the inversion in
+#: :func:`discrete_laplace` reaches every atom |k| <= 1022 ln 2 * scale (about 708 scales). Beyond that the
+#: ideal two-sided geometric has mass <= exp(-708) < 2^-1000: the grid mechanisms are
+#: (epsilon, GRID_TAIL_DELTA)-DP with this delta, stated rather than rounded to 0.
+GRID_TAIL_DELTA = 2.0**-1000
+_MAX_EXPONENT = 1021
 
 
 def _size(size: Any) -> int:
@@ -91,19 +105,60 @@ def round_to_grid(values: np.ndarray, step: float) -> np.ndarray:
     return np.round(np.asarray(values, dtype=np.float64) / step) * step
 
 
+def uniform_full_precision(size: int, *, rng: RNGLike = None) -> np.ndarray:
+    """Uniform floats on (0, 1) with 52 random significant bits at every magnitude, down to 2^-1022.
+
+    U = (1 + M / 2^52) * 2^-(E + 1): the exponent E counts the leading zero bits of an endless stream of
+    fair coin flips (P(E = e) = 2^-(e+1)), drawn 62 bits at a time, and the mantissa M is 52 fresh bits.
+    Then P(U <= v) = v up to the 2^-52 spacing within each binade, also for tiny v -- unlike
+    ``random() * 2^-53``, whose smallest non-zero value is 2^-53 (the tail that an inversion sampler
+    needs is simply missing). E is capped at 1021 (probability 2^-1022 of reaching the cap).
+    """
+    n = _size(size)
+    g = resolve_rng(rng)
+    exponent = np.zeros(n, dtype=np.int64)
+    open_ = np.arange(n)  # entries whose run of zero bits has not ended yet
+    while open_.size:
+        words = np.asarray(g.integers(0, 2**62, size=open_.size), dtype=np.int64)
+        nz = words != 0
+        # leading zeros of a 62-bit word = 61 - floor(log2 w); fix float rounding of log2 near powers of 2
+        top = np.zeros(words.shape, dtype=np.int64)
+        top[nz] = np.floor(np.log2(words[nz].astype(np.float64))).astype(np.int64)
+        top = np.where(nz & (np.left_shift(np.int64(1), np.clip(top, 0, 61)) > words), top - 1, top)
+        exponent[open_] += np.where(nz, 61 - top, 62)
+        open_ = open_[~nz & (exponent[open_] < _MAX_EXPONENT)]
+    exponent = np.minimum(exponent, _MAX_EXPONENT)
+    mantissa = np.asarray(g.integers(0, 2**52, size=n), dtype=np.int64).astype(np.float64)
+    return np.ldexp(1.0 + mantissa / _TWO_52, -(exponent + 1).astype(np.int32))
+
+
+def inversion_epsilon_margin(scale: float) -> float:
+    """Upper bound on how far floating-point rounding in :func:`discrete_laplace` moves the privacy loss.
+
+    The sampler returns floor(q) with q = (log U + c) / log a, a = exp(-1/scale). np.log is correct to
+    1 ulp and |log U| <= 1022 ln 2 < 709, so q carries an absolute error below
+    709 * scale * 2^-52 (from the log, scaled by 1/|log a| = scale) + |q| * 2^-52 (two roundings, |q| <= 709
+    scale): s = 2 * 709 * scale * 2^-52 in units of one atom. An atom has unit width in q and a density that
+    is constant to first order across it, so each atom's probability is off by a relative 2s at most, and
+    the ratio of two atoms by a log-factor below 4s + O(s^2). Mechanisms spend this margin out of epsilon.
+    """
+    t = check_positive("scale", scale)
+    return 4.0 * (2.0 * 709.0 * t * 2.0**-52) * 1.01  # 1 % slack for the second-order term
+
+
 def discrete_laplace(*, scale: float, size: int, rng: RNGLike = None) -> np.ndarray:
     """Integers K with P(K = k) proportional to exp(-|k| / scale) (two-sided geometric), as int64.
 
-    Inversion on one CSPRNG word per value: with a = exp(-1/scale),
-    P(|K| >= k) = 2 a^k / (1 + a) for k >= 1, so |K| = floor(log(U (1 + a) / 2) / log a) for U in (0, 1],
-    and an independent bit gives the sign (Ghosh, Roughgarden & Sundararajan 2009, the geometric mechanism).
+    Inversion with a = exp(-1/scale): P(|K| >= k) = 2 a^k / (1 + a) for k >= 1, so
+    |K| = floor(log(U (1 + a) / 2) / log a) for U uniform on (0, 1), and an independent bit gives the sign
+    (Ghosh, Roughgarden & Sundararajan 2009, the geometric mechanism). U comes from
+    :func:`uniform_full_precision`, so the tail is sampled out to about 708 scales (see GRID_TAIL_DELTA).
     """
     t = check_positive("scale", scale)
     n = _size(size)
     g = resolve_rng(rng)
-    k = np.floor(np.asarray(g.random(n), dtype=np.float64) * 2.0**53)
-    sign = np.where(np.mod(k, 2.0) == 1.0, 1, -1)
-    u = (np.floor(k / 2.0) + 1.0) / _TWO_52  # U in (0, 1], 52 bits
+    sign = np.where(np.asarray(g.integers(0, 2, size=n)) == 1, 1, -1)
+    u = uniform_full_precision(n, rng=g)  # U in (0, 1), 52 significant bits at every magnitude
     log_a = -1.0 / t
     log_half_1pa = math.log1p(math.exp(log_a)) - math.log(2.0)  # log((1 + a) / 2)
     magnitude = np.floor((np.log(u) + log_half_1pa) / log_a)  # |K| by inversion of the tail

@@ -172,7 +172,7 @@ def test_outputs_lie_on_the_grid():
     out = M.laplace_mechanism(np.linspace(0, 1, 1000), epsilon=1.0, sensitivity=1.0, rng=21)
     from ppml_lab.dp.samplers import grid_step
 
-    gamma = grid_step(1.0)
+    gamma = grid_step(1.0) / 2**M.GRID_SHRINK_MAX_BITS  # 1000 values: the grid is 2^ceil(log2 1000) (capped) finer
     np.testing.assert_array_equal(out / gamma, np.round(out / gamma))
     assert isinstance(M.laplace_mechanism(3.0, epsilon=1.0, sensitivity=1.0), float)
 
@@ -253,3 +253,23 @@ def test_query_bad_input():
         M.geometric_mechanism([1.5], epsilon=1.0)
     with pytest.raises(ValueError, match=r"noise_multiplier must be a finite number > 0, got 0.0"):
         M.discrete_gaussian_mechanism([1], noise_multiplier=0.0)
+
+
+def test_analytic_gaussian_does_not_overflow_at_large_epsilon():
+    # e^epsilon overflows a double from epsilon = 710 on; the calibration works in log space
+    sigmas = [M.gaussian_sigma_analytic(epsilon=e, delta=1e-5, sensitivity=1.0) for e in (300.0, 709.0, 710.0, 5000.0)]
+    assert all(np.isfinite(sigmas)) and sigmas == sorted(sigmas, reverse=True)
+    assert sigmas[1] == pytest.approx(sigmas[2], rel=0.01)
+
+
+def test_gaussian_mechanism_refuses_values_beyond_the_grid():
+    sigma = M.gaussian_sigma_analytic(epsilon=1.0, delta=1e-5, sensitivity=1.0)
+    with pytest.raises(PrecisionError, match=r"value must satisfy \|value\| < 2\^52 \* grid step"):
+        M.gaussian_mechanism(np.array([0.0, 1e30]), epsilon=1.0, delta=1e-5, sensitivity=1.0, rng=0)
+    ok = M.gaussian_mechanism(np.array([1e6]), epsilon=1.0, delta=1e-5, sensitivity=1.0, rng=0)
+    assert abs(ok[0] - 1e6) < 10 * sigma
+
+
+def test_laplace_refuses_an_epsilon_below_the_float_margin():
+    with pytest.raises(PrecisionError, match="epsilon must be >"):
+        M.laplace_mechanism(0.0, epsilon=1e-7, sensitivity=1.0, rng=0)

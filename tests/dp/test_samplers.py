@@ -91,6 +91,7 @@ def test_floating_point_attack_breaks_textbook_sampler(epsilon):
     assert acc > dp_cap + 0.1
 
 
+@pytest.mark.attack
 @pytest.mark.parametrize("epsilon", [0.1, 1.0])
 def test_floating_point_attack_fails_on_default_sampler(epsilon):
     n = 20_000
@@ -103,6 +104,73 @@ def test_floating_point_attack_fails_on_default_sampler(epsilon):
     dp_cap = math.exp(epsilon) / (1 + math.exp(epsilon))
     # sd of the accuracy estimate <= 0.5 / sqrt(2n) = 0.0025; 0.0125 is 5 sd (false-failure rate < 1e-6)
     assert acc <= dp_cap + 0.0125
+
+
+# --- sampler-independent checks: support of the default mechanism, whatever the sampler does inside ---
+class _AllZeroBits(np.random.Generator):
+    """A generator whose every random bit is 0: the sampler's most extreme draw, deterministically."""
+
+    def __init__(self):
+        super().__init__(np.random.PCG64(0))
+
+    def integers(self, low, high=None, size=None, dtype=np.int64):
+        return np.zeros(size, dtype=np.int64)
+
+    def random(self, size=None):
+        return np.zeros(size, dtype=np.float64)
+
+
+@pytest.mark.attack
+@pytest.mark.parametrize("scale", [3.0, 2.0**20])
+def test_grid_sampler_reaches_the_deep_tail(scale):
+    # A sampler that cannot output |K| beyond some bound leaves grid points that only inputs on one side
+    # can produce (an output far to the right of x but in reach of x' identifies x'): the mechanism is then
+    # not epsilon-DP. With 52-bit uniforms that bound was about 36 scales; the stated one is ~708 scales.
+    k = S.discrete_laplace(scale=scale, size=4, rng=_AllZeroBits())
+    assert np.all(np.abs(k) >= 700 * scale)
+    # the ideal mass beyond 700 scales is the delta the module states
+    assert 2 * math.exp(-700) / (1 + math.exp(-1 / scale)) < 2.0 ** -1000 * 2.0**12
+
+
+def test_full_precision_uniform_is_uniform_in_every_binade():
+    u = S.uniform_full_precision(400_000, rng=11)
+    assert np.all((u > 0) & (u < 1))
+    for j in (1, 4, 10, 14):  # P(U < 2^-j) = 2^-j: binomial sd, 5 sd bounds (false-failure < 1e-6 each)
+        p = 2.0**-j
+        assert abs(np.mean(u < p) - p) < 5 * math.sqrt(p * (1 - p) / u.size)
+    lo = u[u < 2.0**-8] * 2.0**8  # rescaled, the lowest binades are uniform too (KS test)
+    assert stats.kstest(lo, "uniform").pvalue > ALPHA
+
+
+@pytest.mark.attack
+@pytest.mark.parametrize("d", [1, 2, 1000, 2**21])
+def test_vector_laplace_covers_the_rounding_of_every_coordinate(d, monkeypatch):
+    # Worst neighbours for rounding: every coordinate sits just either side of a half grid step, so the
+    # rounded vectors differ by d * gamma in L1 although the inputs differ by almost nothing. The noise
+    # scale must cover sensitivity + d * gamma, or the privacy loss reaches (S + d gamma) / b > epsilon.
+    seen = {}
+    real = S.discrete_laplace
+
+    def spy(*, scale, size, rng=None):
+        seen["t"] = scale
+        return real(scale=scale, size=size, rng=rng)
+
+    monkeypatch.setattr(S, "discrete_laplace", spy)
+    eps, sens = 1.0, 1.0
+    out = M.laplace_mechanism(np.zeros(d), epsilon=eps, sensitivity=sens, rng=3)
+    gamma = np.min(np.abs(out[out != 0])) if np.any(out != 0) else None
+    gamma = 2.0 ** np.floor(np.log2(gamma))  # outputs are integer multiples of the power-of-two grid
+    while not np.all(np.mod(out / gamma, 1.0) == 0):
+        gamma /= 2
+    loss = (sens + d * gamma) / gamma / seen["t"]  # worst L1 shift in grid steps / scale in grid steps
+    assert loss <= eps
+
+
+def test_clipped_sum_sensitivity_is_the_larger_bound():
+    # one record clipped to [-10, 1] moves the sum by up to 10, not |upper| = 1: Var = 2 (10 / eps)^2
+    draws = np.array([M.clipped_sum(np.zeros(3), lower=-10.0, upper=1.0, epsilon=1.0, rng=g) for g in range(3000)])
+    # the sample variance of 3000 Laplace draws has sd about sqrt(5)*200/sqrt(3000) ~ 8.2%: 0.7..1.4 is > 4 sd
+    assert 0.7 * 200 < np.var(draws) < 1.4 * 200
 
 
 def test_sampler_bad_input():
