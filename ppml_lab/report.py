@@ -9,7 +9,10 @@ from the records passed in, its qualitative columns from :data:`TECHNIQUE_PROPER
 
 The report follows the structure NIST SP 800-226 (Near, Darais, Lefkovitz & Howarth 2025, "Guidelines for
 Evaluating Differential Privacy Guarantees", Sec. 2-3) asks an evaluator to look for: the unit of privacy,
-epsilon and delta per release, the accountant used, and the threat model the guarantee assumes.
+epsilon and delta per release, the accountant used, and the threat model the guarantee assumes. The unit
+is the ledger's (one ledger, one unit: the ledger refuses spends in another unit unless converted by group
+privacy), and the report prints it beside the budget, every release and the total; a release converted
+from another unit shows what the mechanism guaranteed in its own unit and the group size used.
 
 Threat model: the report is documentation; it is only as true as the ledger and the declared measurements
 (it checks consistency, e.g. totals equal the ledger, not that the run did what it claims).
@@ -24,7 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ppml_lab._validation import check_real, check_type
-from ppml_lab.dp.ledger import PrivacyLedger
+from ppml_lab.dp.ledger import PrivacyLedger, format_spend
+from ppml_lab.exceptions import PrivacyUnitError
 
 __all__ = [
     "ReportError",
@@ -213,6 +217,8 @@ class ReleaseRow:
     epsilon: float
     delta: float
     accountant: str
+    unit: str
+    conversion: str = ""  # e.g. "(0.05, 0) per patient x group of 100" when converted by group privacy
 
 
 @dataclass(frozen=True)
@@ -228,6 +234,7 @@ class PrivacyReport:
     total_epsilon: float
     total_delta: float
     composition: str
+    unit: str
     threat_model: tuple[str, ...]
     residual_risks: tuple[str, ...]
     measurements: tuple[tuple[str, str], ...] = ()
@@ -246,15 +253,18 @@ class PrivacyReport:
         lines += [f"| {esc(s.name)} | {esc(s.jurisdiction)} | {s.n_records} |" for s in self.sites]
         lines += [f"| **total** | | {self.n_records} |", "", "## Techniques", ""]
         lines += [f"- {esc(t)}" for t in self.techniques]
+        unit = esc(self.unit)
         lines += ["", "## Privacy loss per release", "",
-                  "| # | mechanism | purpose | epsilon | delta | accountant |", "|---:|---|---|---:|---:|---|"]
-        lines += [f"| {r.index} | {esc(r.mechanism)} | {esc(r.purpose)} | {r.epsilon:.4g} | {r.delta:.3g} | "
-                  f"{esc(r.accountant)} |" for r in self.releases]
+                  f"Privacy unit: **one {unit}**. Every epsilon and delta below bounds what the releases reveal "
+                  f"about one {unit}'s data (NIST SP 800-226, unit of privacy).", "",
+                  "| # | mechanism | purpose | epsilon | delta | unit | accountant |", "|---:|---|---|---:|---:|---|---|"]
+        lines += [f"| {r.index} | {esc(r.mechanism)} | {esc(r.purpose)} | {format_spend(r.epsilon)} | {r.delta:.3g} | "
+                  f"{esc(_unit_cell(r))} | {esc(r.accountant)} |" for r in self.releases]
         if not self.releases:
-            lines.append("| | (no DP release recorded) | | | | |")
-        lines += ["", f"Total across releases ({esc(self.composition)}): epsilon = {self.total_epsilon:.4g}, "
-                  f"delta = {self.total_delta:.3g}; budget epsilon = {self.epsilon_budget:.4g}, "
-                  f"delta = {self.delta_budget:.3g}.", ""]
+            lines.append("| | (no DP release recorded) | | | | | |")
+        lines += ["", f"Total across releases ({esc(self.composition)}): epsilon = {format_spend(self.total_epsilon)}, "
+                  f"delta = {self.total_delta:.3g} per {unit}; budget epsilon = {self.epsilon_budget:.4g}, "
+                  f"delta = {self.delta_budget:.3g} per {unit}.", ""]
         if self.measurements:
             lines += ["## Measurements", "", "| quantity | value |", "|---|---|"]
             lines += [f"| {esc(k)} | {esc(v)} |" for k, v in self.measurements]
@@ -278,12 +288,14 @@ class PrivacyReport:
                        + [("total", "", self.n_records)]),
                  "<h2>Techniques</h2><ul>" + "".join(f"<li>{e(t)}</li>" for t in self.techniques) + "</ul>",
                  "<h2>Privacy loss per release</h2>",
-                 table(["#", "mechanism", "purpose", "epsilon", "delta", "accountant"],
-                       [(r.index, r.mechanism, r.purpose, f"{r.epsilon:.4g}", f"{r.delta:.3g}", r.accountant)
-                        for r in self.releases]),
-                 f"<p>Total across releases ({e(self.composition)}): epsilon = {self.total_epsilon:.4g}, "
-                 f"delta = {self.total_delta:.3g}; budget epsilon = {self.epsilon_budget:.4g}, "
-                 f"delta = {self.delta_budget:.3g}.</p>"]
+                 f"<p>Privacy unit: <strong>one {e(self.unit)}</strong>. Every epsilon and delta below bounds what "
+                 f"the releases reveal about one {e(self.unit)}'s data.</p>",
+                 table(["#", "mechanism", "purpose", "epsilon", "delta", "unit", "accountant"],
+                       [(r.index, r.mechanism, r.purpose, format_spend(r.epsilon), f"{r.delta:.3g}", _unit_cell(r),
+                         r.accountant) for r in self.releases]),
+                 f"<p>Total across releases ({e(self.composition)}): epsilon = {format_spend(self.total_epsilon)}, "
+                 f"delta = {self.total_delta:.3g} per {e(self.unit)}; budget epsilon = {self.epsilon_budget:.4g}, "
+                 f"delta = {self.delta_budget:.3g} per {e(self.unit)}.</p>"]
         if self.measurements:
             parts += ["<h2>Measurements</h2>", table(["quantity", "value"], self.measurements)]
         parts += ["<h2>Threat model</h2><ul>" + "".join(f"<li>{e(t)}</li>" for t in self.threat_model) + "</ul>",
@@ -293,6 +305,10 @@ class PrivacyReport:
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
+
+
+def _unit_cell(r: ReleaseRow) -> str:
+    return r.unit if not r.conversion else f"{r.unit} (from {r.conversion})"
 
 
 def _strings(name: str, values: Any, *, allow_empty: bool = False) -> tuple[str, ...]:
@@ -350,10 +366,16 @@ def build_privacy_report(
                 v = f"{v:.4g}"
             meas.append((k, str(v)))
     basic = "ledger: basic composition (Dwork & Roth 2014, Thm 3.16)"
+    entries = ledger.entries
     releases = tuple(
-        ReleaseRow(e.index, e.mechanism, e.purpose, e.epsilon, e.delta, acc.get(e.mechanism, basic))
-        for e in ledger.entries
+        ReleaseRow(e.index, e.mechanism, e.purpose, e.epsilon, e.delta, acc.get(e.mechanism, basic), e.unit,
+                   (f"({e.source_epsilon:.4g}, {e.source_delta:.3g}) per {e.source_unit} x group of {e.group_size}"
+                    if e.converted else ""))
+        for e in entries
     )
+    if any(e.unit != ledger.unit for e in entries):  # a ledger holds one unit; refuse a report that mixes
+        raise PrivacyUnitError(f"every release must be in the ledger's unit {ledger.unit!r}, got "
+                               f"{sorted({e.unit for e in entries})}")
     return PrivacyReport(
         title=title,
         sites=tuple(sites),
@@ -361,9 +383,10 @@ def build_privacy_report(
         releases=releases,
         epsilon_budget=ledger.epsilon_budget,
         delta_budget=ledger.delta_budget,
-        total_epsilon=ledger.spent_epsilon,
-        total_delta=ledger.spent_delta,
+        total_epsilon=math.fsum(e.epsilon for e in entries),
+        total_delta=math.fsum(e.delta for e in entries),
         composition="basic composition, Dwork & Roth 2014, Thm 3.16",
+        unit=ledger.unit,
         threat_model=threats,
         residual_risks=risks,
         measurements=tuple(meas),

@@ -90,6 +90,28 @@ def test_report_is_frozen(ledger):
         rep.title = "x"  # type: ignore[misc]
 
 
+# -- privacy unit ---------------------------------------------------------------------------------
+def test_report_states_the_unit_on_every_release_and_total(ledger):
+    rep = _report(ledger)
+    assert rep.unit == "record" and all(r.unit == "record" for r in rep.releases)
+    md = rep.to_markdown()
+    assert "Privacy unit: **one record**" in md and "delta = 1.2e-05 per record" in md
+    assert "Privacy unit: <strong>one record</strong>" in rep.to_html()
+
+
+def test_report_of_a_hospital_ledger_with_a_converted_release():
+    led = PrivacyLedger(epsilon_budget=25.0, delta_budget=1e-5, unit="hospital", clock=_clock)
+    led.spend(mechanism="DP-FedAvg", epsilon=19.0512, delta=1e-5, purpose="model")
+    led.spend(mechanism="Laplace", epsilon=0.05, purpose="patients per hospital", unit="patient", group_size=100)
+    rep = _report(led)
+    md = rep.to_markdown()
+    assert rep.unit == "hospital" and math.isclose(rep.total_epsilon, 24.0512)
+    assert "| 19.06 |" in md  # a spend is printed rounded up, never down
+    assert "hospital (from (0.05, 0) per patient x group of 100)" in md
+    assert "epsilon = 24.06, delta = 1e-05 per hospital" in md
+    assert "hospital (from (0.05, 0) per patient x group of 100)" in rep.to_html()
+
+
 # -- escaping ---------------------------------------------------------------------------------------
 def test_markdown_escapes_pipes_and_html(ledger):
     ledger.spend(mechanism="laplace", epsilon=0.1, purpose="a|b <script>alert(1)</script>")
@@ -97,7 +119,7 @@ def test_markdown_escapes_pipes_and_html(ledger):
     assert "a\\|b" in md
     assert "<script>" not in md and "&lt;script&gt;" in md
     row = [line for line in md.splitlines() if "alert" in line][0]
-    assert row.replace("\\|", "").count("|") == 7  # 6 cells -> 7 separators
+    assert row.replace("\\|", "").count("|") == 8  # 7 cells -> 8 separators
 
 
 def test_html_escapes(ledger):
