@@ -50,6 +50,7 @@ __all__ = [
     "k_randomized_response_estimate",
     "laplace_scale",
     "laplace_mechanism",
+    "laplace_grid_step",
     "laplace_mechanism_textbook",
     "laplace_stats",
     "gaussian_sigma_classical",
@@ -169,6 +170,19 @@ def laplace_scale(*, epsilon: float, sensitivity: float) -> float:
 GRID_SHRINK_MAX_BITS = 4
 
 
+def laplace_grid_step(*, epsilon: float, sensitivity: float, size: int = 1) -> float:
+    """The power-of-two grid gamma that :func:`laplace_mechanism` rounds ``size`` values to.
+
+    gamma = grid_step(sensitivity / epsilon) / 2^min(ceil(log2 size), GRID_SHRINK_MAX_BITS): about b / 2^20
+    for one value, finer for a vector so that its total rounding d * gamma stays small.
+    """
+    eps = check_positive("epsilon", epsilon)
+    sens = check_positive("sensitivity", sensitivity)
+    d = check_int("size", size, low=1)
+    shrink = min((d - 1).bit_length(), GRID_SHRINK_MAX_BITS)  # ceil(log2 d), capped
+    return math.ldexp(samplers.grid_step(sens / eps), -shrink)
+
+
 def laplace_mechanism(value: Any, *, epsilon: float, sensitivity: float, rng: RNGLike = None) -> Any:
     """(epsilon, 2^-1000)-DP Laplace mechanism, hardened against the floating-point attack (the default).
 
@@ -185,8 +199,7 @@ def laplace_mechanism(value: Any, *, epsilon: float, sensitivity: float, rng: RN
     sens = check_positive("sensitivity", sensitivity)
     x, scalar = _values("value", value)
     d = max(int(x.size), 1)
-    shrink = min((d - 1).bit_length(), GRID_SHRINK_MAX_BITS)  # ceil(log2 d), capped
-    gamma = math.ldexp(samplers.grid_step(sens / eps), -shrink)
+    gamma = laplace_grid_step(epsilon=eps, sensitivity=sens, size=d)
     l1_shift = sens + d * gamma  # |round(x) - round(x')|_1 <= sensitivity + d * gamma
     # the grid scale t = b / gamma is at most twice this once the margin (< eps / 2) is taken out
     margin = samplers.inversion_epsilon_margin(2.0 * l1_shift / (eps * gamma))
