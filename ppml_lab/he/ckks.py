@@ -19,9 +19,18 @@ re-implemented here. This module adds what TenSEAL leaves to the user:
 - column-wise SIMD packing, an encrypted linear layer and least-squares polynomial sigmoids;
 - serialised sizes of ciphertexts and contexts.
 
-Threat model: semi-honest computing party that sees ciphertexts, the public key and evaluation keys;
-IND-CPA only. Raw CKKS decryptions leak the secret key to whoever receives them (Li & Micciancio,
-EUROCRYPT 2021, doi:10.1007/978-3-030-77870-5_23): add noise (:func:`flood`) before releasing them.
+Threat model: semi-honest computing party that sees ciphertexts, the public key and evaluation keys.
+Plain CKKS is IND-CPA only. It is *not* IND-CPA^D (IND-CPA with a decryption oracle, Li & Micciancio,
+EUROCRYPT 2021, doi:10.1007/978-3-030-77870-5_23): a raw decryption m + e, together with its ciphertext,
+gives the receiver a linear equation in the secret key, and two full-slot decryptions recover the key
+(:mod:`ppml_lab.attacks.ckks_key_recovery` runs that attack on TenSEAL ciphertexts). Hence two levels:
+
+- :meth:`EncryptedVector.decrypt` is the *raw* decryption, for the key owner's own eyes only; its output
+  must never leave the key owner;
+- :func:`decrypt_for_release` is the only way a decryption should leave the key owner: it adds
+  noise-flooding noise from the OS CSPRNG, sized from the ciphertext's tracked noise, level and scale to a
+  stated statistical security (the model is OpenFHE's ``NOISE_FLOODING_DECRYPT`` mode, after Li, Micciancio,
+  Schultz & Sorrell, CRYPTO 2022, doi:10.1007/978-3-031-15802-5_20).
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from ppml_lab._rng import RNGLike, resolve_rng
+from ppml_lab._rng import RNGLike, SecureGenerator, resolve_rng
 from ppml_lab._validation import check_array, check_bool, check_int, check_positive, check_real, check_type
 from ppml_lab.exceptions import (
     DepthExhaustedError,
@@ -65,7 +74,13 @@ __all__ = [
     "fit_sigmoid",
     "encrypted_linear",
     "encrypted_logistic",
-    "flood",
+    "DEFAULT_FLOODING_SECURITY",
+    "MIN_FLOODING_SECURITY",
+    "MAX_FLOODING_SECURITY",
+    "SEAL_NOISE_STD",
+    "fresh_noise_std",
+    "flooding_std",
+    "decrypt_for_release",
 ]
 
 #: Largest total coefficient-modulus bit count for 128-bit classical security with a ternary secret,
@@ -76,6 +91,15 @@ SECURITY_BOUND_128: Mapping[int, int] = MappingProxyType(
 )
 #: SEAL's CoeffModulus::Create accepts primes of at most 60 bits.
 MAX_PRIME_BITS = 60
+#: Standard deviation of SEAL's encryption error (``seal::util::global_variables::noise_standard_deviation``).
+SEAL_NOISE_STD = 3.2
+#: Statistical security (bits) of a released decryption by default: OpenFHE's CKKS_NOISE_FLOODING.md
+#: recommends s >= 30 ("bound any adversary's success probability to at most 2^-30").
+DEFAULT_FLOODING_SECURITY = 30
+#: Smallest statistical security :func:`decrypt_for_release` accepts (the same recommendation).
+MIN_FLOODING_SECURITY = 30
+#: Largest accepted: beyond this the flooding noise (2^(s/2) times the ciphertext noise) swamps any value.
+MAX_FLOODING_SECURITY = 128
 
 
 class CKKSBackendError(PPMLError, RuntimeError):
@@ -249,6 +273,8 @@ PRESETS: Mapping[str, CKKSParams] = MappingProxyType(
         "depth6-n8192-lowprec": _p(8192, [34, 25, 25, 25, 25, 25, 25, 34], 25),
         "depth4-n16384": _p(16384, [60, 40, 40, 40, 40, 60], 40),
         "depth7-n16384": _p(16384, [60, 40, 40, 40, 40, 40, 40, 40, 60], 40),
+        # for released aggregates: a 50-bit scale leaves room for the 2^(s/2)-times-larger flooding noise
+        "depth1-n8192-release": _p(8192, [60, 50, 60], 50),
     }
 )
 
@@ -453,7 +479,8 @@ class CKKSContext:
 
         with _backend("encrypting"):
             vec = ts.ckks_vector(self._ctx, arr.tolist())
-        return EncryptedVector(vec, self, arr.shape[0], 0)
+        mag = float(np.max(np.abs(arr))) if arr.size else 0.0
+        return EncryptedVector(vec, self, arr.shape[0], 0, fresh_noise_std(self.params), mag)
 
     def _check_slots(self, name: str, length: int) -> None:
         if length > self.params.slots:
@@ -473,29 +500,97 @@ class CKKSContext:
         cols = tuple(self.encrypt(Xa[:, j]) for j in range(Xa.shape[1]))
         return EncryptedColumns(cols, Xa.shape[0])
 
-    def load_columns(self, data: Sequence[bytes], n_samples: int) -> EncryptedColumns:
-        """Load column-packed ciphertexts serialised by :meth:`EncryptedColumns.serialize`."""
+    def load_columns(
+        self,
+        data: Sequence[bytes],
+        n_samples: int,
+        *,
+        noise_std: float | None = None,
+        magnitude: float | None = None,
+    ) -> EncryptedColumns:
+        """Load column-packed ciphertexts serialised by :meth:`EncryptedColumns.serialize`.
+
+        ``noise_std``/``magnitude`` apply to every column (see :meth:`load_vector`).
+        """
         if isinstance(data, (bytes, str)) or not isinstance(data, Sequence) or len(data) == 0:
             raise TypeError(f"data must be a non-empty sequence of bytes, got {type(data).__name__}")
-        return EncryptedColumns(tuple(self.load_vector(b, n_samples) for b in data), int(n_samples))
+        cols = tuple(self.load_vector(b, n_samples, noise_std=noise_std, magnitude=magnitude) for b in data)
+        return EncryptedColumns(cols, int(n_samples))
 
-    def load_vector(self, data: bytes, size: int) -> EncryptedVector:
-        """Load a serialised ciphertext under this context; its level is read from the ciphertext."""
+    def load_vector(
+        self,
+        data: bytes,
+        size: int,
+        *,
+        noise_std: float | None = None,
+        magnitude: float | None = None,
+    ) -> EncryptedVector:
+        """Load a serialised ciphertext under this context; its level is read from the ciphertext.
+
+        A ciphertext's noise cannot be read from its bytes. The party that computed it knows it
+        (``EncryptedVector.noise_std``) and sends it along; pass it as ``noise_std`` (and the value bound as
+        ``magnitude``) so that :func:`decrypt_for_release` can size its flooding noise. Without it the loaded
+        vector's noise is unknown and :func:`decrypt_for_release` refuses it (raw :meth:`EncryptedVector.decrypt`
+        still works for the key owner).
+        """
         check_type("data", data, bytes)
         n = check_int("size", size, low=1)
         self._check_slots("size", n)
+        if noise_std is not None:
+            noise_std = check_positive("noise_std", noise_std)
+        if magnitude is not None:
+            magnitude = check_real("magnitude", magnitude)
+            if magnitude < 0:
+                raise ValueError(f"magnitude must be >= 0 (a bound on |slot values|), got {magnitude}")
         import tenseal as ts
 
         with _backend("loading a serialised ciphertext"):
             vec = ts.ckks_vector_from(self._ctx, data)
         if vec.size() != n:
             raise ValueError(f"size must match the ciphertext's {vec.size()} slots in use, got {n}")
-        return EncryptedVector(vec, self, n, _levels_used(vec, self.params))
+        return EncryptedVector(vec, self, n, _levels_used(vec, self.params), noise_std, magnitude)
 
 
 def _levels_used(vec: Any, params: CKKSParams) -> int:
     # a fresh ciphertext lives modulo q0*q1*...*qL (L+1 primes); each rescale drops one
     return params.depth + 1 - int(vec.ciphertext()[0].coeff_modulus_size())
+
+
+# ---------------------------------------------------------------------------------------------
+# Noise tracking (a per-coefficient standard deviation, in integer units at the ciphertext's scale)
+# ---------------------------------------------------------------------------------------------
+# The decryption c0 + c1*s = Delta*m + e; ``noise_std`` estimates the standard deviation of one coefficient
+# of e with the central-limit heuristic of Costache & Smart 2016 ("Which ring based somewhat homomorphic
+# encryption scheme is best?", CT-RSA, §3) and of OpenFHE's static noise estimation: an estimate, not a
+# worst-case bound, exactly what OpenFHE's NOISE_FLOODING_DECRYPT mode feeds its flooding formula.
+# Additions use the triangle inequality on standard deviations (sound for correlated operands, e.g. x + x).
+
+
+def fresh_noise_std(params: CKKSParams) -> float:
+    """Std of one coefficient of a fresh public-key encryption's error: sigma * sqrt(1 + 4N/3).
+
+    SEAL encrypts as (u*pk0 + e1, u*pk1 + e2) with pk0 = -(a*s + e), u and s uniform ternary (2/3 of their
+    N coefficients nonzero) and e, e1, e2 of std sigma = 3.2; decryption leaves u*e + e1 + e2*s, whose
+    coefficients have variance N*(2/3)*sigma^2 + sigma^2 + N*(2/3)*sigma^2.
+    """
+    check_type("params", params, CKKSParams)
+    return SEAL_NOISE_STD * math.sqrt(1.0 + 4.0 * params.poly_modulus_degree / 3.0)
+
+
+def _rescale_std(n: int) -> float:
+    # rounding (c0, c1)/q: tau0 + tau1*s with tau uniform on [-1/2, 1/2] (variance 1/12 per coefficient)
+    return math.sqrt((1.0 + 2.0 * n / 3.0) / 12.0)
+
+
+def _keyswitch_std(params: CKKSParams) -> float:
+    # hybrid key switching: sum over L+1 digits d_j*e_j / P, d_j uniform mod q_j <= P, e_j of std sigma,
+    # plus the rounding of the division by the special prime P
+    n = params.poly_modulus_degree
+    return math.sqrt((params.depth + 1) * n * SEAL_NOISE_STD**2 / 12.0) + _rescale_std(n)
+
+
+def _add_opt(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a + b
 
 
 # ---------------------------------------------------------------------------------------------
@@ -511,10 +606,19 @@ class EncryptedVector:
     context: CKKSContext = field(repr=False)
     size: int
     level: int
+    #: Estimated std of one error coefficient (integer units at :attr:`scale`); None when unknown (loaded).
+    noise_std: float | None = None
+    #: A bound on |slot values| (from the encrypted data and the operations since); None when unknown.
+    magnitude: float | None = None
 
     @property
     def depth(self) -> int:
         return self.context.params.depth
+
+    @property
+    def scale(self) -> float:
+        """The ciphertext's current scale Delta (2^scale_bits when fresh, about that after each rescale)."""
+        return float(self._vec.ciphertext()[0].scale)
 
     @property
     def levels_left(self) -> int:
@@ -555,35 +659,78 @@ class EncryptedVector:
             raise ValueError(f"{name} must have {self.size} entries to match the ciphertext, got {arr.shape[0]}")
         return arr.tolist()
 
-    def _wrap(self, vec: Any) -> EncryptedVector:
+    def _wrap(self, vec: Any, noise_std: float | None, magnitude: float | None) -> EncryptedVector:
         # _need() checked the predicted cost before the call; the ciphertext's remaining primes are the
         # ground truth afterwards (e.g. a product with an all-zero plaintext skips the rescale)
-        return EncryptedVector(vec, self.context, self.size, _levels_used(vec, self.context.params))
+        return EncryptedVector(
+            vec, self.context, self.size, _levels_used(vec, self.context.params), noise_std, magnitude
+        )
+
+    @staticmethod
+    def _plain_max(plain: float | list[float]) -> float:
+        return abs(plain) if isinstance(plain, float) else float(np.max(np.abs(plain)))
+
+    def _plain_mul_noise(self, wmax: float) -> tuple[float | None, float | None]:
+        # (Delta*m + e)(Delta*w)/q = Delta*m*w + e*w + rescale rounding; |e*w| per coefficient <= max|w| std
+        n = self.context.params.poly_modulus_degree
+        noise = None if self.noise_std is None else wmax * self.noise_std + _rescale_std(n)
+        mag = None if self.magnitude is None else self.magnitude * wmax
+        return noise, mag
+
+    def _ct_mul_noise(self, other: EncryptedVector) -> tuple[float | None, float | None]:
+        # (Delta m1 + e1)(Delta m2 + e2)/Delta = Delta m1 m2 + m1 e2 + m2 e1 + e1 e2/Delta, then relinearise
+        # (key-switching noise) and rescale (rounding noise)
+        if None in (self.noise_std, other.noise_std, self.magnitude, other.magnitude):
+            return None, None
+        p = self.context.params
+        m1, m2 = float(self.magnitude), float(other.magnitude)  # type: ignore[arg-type]
+        e1, e2 = float(self.noise_std), float(other.noise_std)  # type: ignore[arg-type]
+        noise = m1 * e2 + m2 * e1 + e1 * e2 / self.scale + _keyswitch_std(p) + _rescale_std(p.poly_modulus_degree)
+        return noise, m1 * m2
+
+    def _rotation_sum_noise(self, noise: float | None, mag: float | None) -> tuple[float | None, float | None]:
+        # summing the N/2 slots by log2(N/2) rotations adds N/2 images of the error (triangle inequality:
+        # the constant coefficient is fixed by every automorphism, so its copies add up coherently) plus one
+        # key switch per rotation
+        p = self.context.params
+        if noise is None:
+            return None, None
+        rotations = int(math.ceil(math.log2(p.slots)))
+        out = p.slots * noise + rotations * _keyswitch_std(p)
+        return out, None if mag is None else self.size * mag
 
     # -- arithmetic -----------------------------------------------------------------------------
     def __add__(self, other: Any) -> EncryptedVector:
         if isinstance(other, EncryptedVector):
             self._same_key(other)
             with _backend("ciphertext + ciphertext"):
-                return self._wrap(self._vec + other._vec)
+                return self._wrap(
+                    self._vec + other._vec,
+                    _add_opt(self.noise_std, other.noise_std),
+                    _add_opt(self.magnitude, other.magnitude),
+                )
         plain = self._plain(other)
         with _backend("ciphertext + plaintext"):
-            return self._wrap(self._vec + plain)
+            return self._wrap(self._vec + plain, self.noise_std, _add_opt(self.magnitude, self._plain_max(plain)))
 
     __radd__ = __add__
 
     def __neg__(self) -> EncryptedVector:
         with _backend("negation"):
-            return self._wrap(-self._vec)
+            return self._wrap(-self._vec, self.noise_std, self.magnitude)
 
     def __sub__(self, other: Any) -> EncryptedVector:
         if isinstance(other, EncryptedVector):
             self._same_key(other)
             with _backend("ciphertext - ciphertext"):
-                return self._wrap(self._vec - other._vec)
+                return self._wrap(
+                    self._vec - other._vec,
+                    _add_opt(self.noise_std, other.noise_std),
+                    _add_opt(self.magnitude, other.magnitude),
+                )
         plain = self._plain(other)
         with _backend("ciphertext - plaintext"):
-            return self._wrap(self._vec - plain)
+            return self._wrap(self._vec - plain, self.noise_std, _add_opt(self.magnitude, self._plain_max(plain)))
 
     def __rsub__(self, other: Any) -> EncryptedVector:
         return (-self) + other
@@ -597,18 +744,18 @@ class EncryptedVector:
                 worst = self if self.level >= other.level else other
                 worst._need(1, "ciphertext * ciphertext")
             with _backend("ciphertext * ciphertext"):
-                return self._wrap(self._vec * other._vec)
+                return self._wrap(self._vec * other._vec, *self._ct_mul_noise(other))
         plain = self._plain(other)
         self._need(1, "ciphertext * plaintext")
         with _backend("ciphertext * plaintext"):
-            return self._wrap(self._vec * plain)
+            return self._wrap(self._vec * plain, *self._plain_mul_noise(self._plain_max(plain)))
 
     __rmul__ = __mul__
 
     def square(self) -> EncryptedVector:
         self._need(1, "square")
         with _backend("square"):
-            return self._wrap(self._vec.square())
+            return self._wrap(self._vec.square(), *self._ct_mul_noise(self))
 
     def polyval(self, coefficients: Any) -> EncryptedVector:
         """p(x) = c0 + c1 x + ... + cd x^d slot-wise; uses :func:`polyval_depth` (d) levels."""
@@ -621,8 +768,19 @@ class EncryptedVector:
         c = c[: nz[-1] + 1]  # trailing zeros make TenSEAL fail with 'vector::reserve'
         cost = polyval_depth(len(c) - 1)
         self._need(cost, f"polyval of degree {len(c) - 1}")
+        noise: float | None = None
+        mag: float | None = None
+        if self.noise_std is not None and self.magnitude is not None:
+            # first-order propagation: |p(m + e) - p(m)| <= sum_i |c_i| i M^(i-1) |e|, with one key switch and
+            # one rescale per level on top (a heuristic estimate, like every noise figure here)
+            p = self.context.params
+            big = max(1.0, float(self.magnitude))
+            per_level = _keyswitch_std(p) + _rescale_std(p.poly_modulus_degree)
+            base = float(self.noise_std) + cost * per_level
+            noise = sum(abs(float(ci)) * i * big ** (i - 1) for i, ci in enumerate(c) if i) * base
+            mag = sum(abs(float(ci)) * big**i for i, ci in enumerate(c))
         with _backend("polyval"):
-            return self._wrap(self._vec.polyval(c.tolist()))
+            return self._wrap(self._vec.polyval(c.tolist()), noise, mag)
 
     def dot(self, weights: Any) -> EncryptedVector:
         """<x, w> for a plaintext w, result in slot 0: one level plus log2(size) rotations (Galois keys)."""
@@ -633,14 +791,18 @@ class EncryptedVector:
         self._need(1, "dot")
         with _backend("dot"):
             out = self._vec.dot(w.tolist())
-        return EncryptedVector(out, self.context, 1, _levels_used(out, self.context.params))
+        noise, _ = self._plain_mul_noise(float(np.max(np.abs(w))))
+        noise, _ = self._rotation_sum_noise(noise, None)
+        mag = None if self.magnitude is None else float(np.sum(np.abs(w))) * self.magnitude
+        return EncryptedVector(out, self.context, 1, _levels_used(out, self.context.params), noise, mag)
 
     def sum(self) -> EncryptedVector:
         """Sum of the slots into slot 0 (rotations: needs Galois keys; no level used)."""
         self._require_galois("sum")
         with _backend("sum"):
             out = self._vec.sum()
-        return EncryptedVector(out, self.context, 1, _levels_used(out, self.context.params))
+        noise, mag = self._rotation_sum_noise(self.noise_std, self.magnitude)
+        return EncryptedVector(out, self.context, 1, _levels_used(out, self.context.params), noise, mag)
 
     def _require_galois(self, operation: str) -> None:
         if not self.context.has_galois_keys:
@@ -651,7 +813,14 @@ class EncryptedVector:
 
     # -- decryption and transport ---------------------------------------------------------------
     def decrypt(self) -> np.ndarray:
-        """Decrypt with the context's secret key (only the key owner can)."""
+        """RAW decryption with the context's secret key, for the key owner's own use only.
+
+        The output is m + e/Delta with the encryption error e intact. Together with the ciphertext (which
+        the computing party has), e is a linear equation in the secret key: two full-slot raw decryptions
+        give the key away (Li & Micciancio 2021; :func:`ppml_lab.attacks.ckks_key_recovery.recover_secret_key`).
+        Its output must never leave the key owner. Anything released (to the server, to clients, in a
+        report) goes through :meth:`decrypt_for_release`.
+        """
         if not self.context.is_private:
             raise SecretKeyMissingError(
                 "decrypt needs the secret key but this ciphertext's context is public (made by "
@@ -659,6 +828,23 @@ class EncryptedVector:
             )
         with _backend("decrypting"):
             return np.asarray(self._vec.decrypt(), dtype=np.float64)
+
+    def decrypt_for_release(
+        self,
+        *,
+        statistical_security: int = DEFAULT_FLOODING_SECURITY,
+        rng: RNGLike = None,
+        adversarial_queries: int = 1,
+        insecure_seeded_noise: bool = False,
+    ) -> np.ndarray:
+        """Decrypt and flood with CSPRNG noise before the result leaves the key owner (see :func:`decrypt_for_release`)."""
+        return decrypt_for_release(
+            self,
+            statistical_security=statistical_security,
+            rng=rng,
+            adversarial_queries=adversarial_queries,
+            insecure_seeded_noise=insecure_seeded_noise,
+        )
 
     def serialize(self) -> bytes:
         with _backend("serialising a ciphertext"):
@@ -698,7 +884,11 @@ class EncryptedColumns:
     def with_context(self, context: CKKSContext) -> EncryptedColumns:
         """Move to another party's context by serialising each column (as over a network)."""
         check_type("context", context, CKKSContext)
-        return context.load_columns(self.serialize(), self.n_samples)
+        stds = [c.noise_std for c in self.columns]
+        mags = [c.magnitude for c in self.columns]
+        noise = None if None in stds else max(stds)  # type: ignore[type-var]
+        mag = None if None in mags else max(mags)  # type: ignore[type-var]
+        return context.load_columns(self.serialize(), self.n_samples, noise_std=noise, magnitude=mag)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -778,15 +968,109 @@ def encrypted_logistic(
     return z.polyval(sig.coefficients)
 
 
-def flood(values: Any, *, std: float, rng: RNGLike = None) -> np.ndarray:
-    """Noise flooding before releasing a decryption: values + N(0, std^2) per slot.
+def _check_security(statistical_security: Any) -> int:
+    if isinstance(statistical_security, bool) or not isinstance(statistical_security, (int, np.integer)):
+        raise TypeError(
+            f"statistical_security must be an int number of bits, got {type(statistical_security).__name__}"
+        )
+    sec = int(statistical_security)
+    if sec < MIN_FLOODING_SECURITY:
+        raise InsecureParameterError(
+            f"statistical_security must be >= {MIN_FLOODING_SECURITY} bits for a released decryption "
+            f"(OpenFHE's recommended minimum), got {sec}; below it the flooding noise no longer hides the "
+            "encryption error that reveals the secret key"
+        )
+    if sec > MAX_FLOODING_SECURITY:
+        raise ValueError(
+            f"statistical_security must be <= {MAX_FLOODING_SECURITY} bits, got {sec}; the flooding noise "
+            "grows like 2^(s/2) and would swamp every value"
+        )
+    return sec
 
-    Li & Micciancio (2021) show that returning raw CKKS decryptions lets the receiver recover the secret
-    key from the encryption noise they contain. Adding fresh noise much larger than that error (std of
-    order 2^(stat. security bits) times the CKKS error) hides it; this function shows the idea, it does
-    not pick a provably sufficient std.
+
+def flooding_std(
+    vector: EncryptedVector,
+    *,
+    statistical_security: int = DEFAULT_FLOODING_SECURITY,
+    adversarial_queries: int = 1,
+) -> float:
+    """Std of the Gaussian noise :func:`decrypt_for_release` adds to each released slot (value units).
+
+    This is the precision a release costs: every released value is off by about this much (times a few).
     """
-    arr = check_array("values", values, ndim=(1, 2))
-    s = check_positive("std", std)
-    g = resolve_rng(rng)
-    return arr + s * np.asarray(g.standard_normal(arr.shape))
+    check_type("vector", vector, EncryptedVector)
+    sec = _check_security(statistical_security)
+    tau = check_int("adversarial_queries", adversarial_queries, low=1)
+    if vector.noise_std is None:
+        raise ValueError(
+            "vector.noise_std must be known to size the flooding noise, got None (a loaded ciphertext); pass "
+            "noise_std= (the computing party's EncryptedVector.noise_std) to CKKSContext.load_vector"
+        )
+    n = vector.context.params.poly_modulus_degree
+    # t: a bound on every error coefficient except with probability 2^-s (Gaussian tail, union over N):
+    # 2N exp(-t^2 / (2 sd^2)) <= 2^-s  <=>  t = sd * sqrt(2 ln(2N) + 2 s ln 2)
+    t = float(vector.noise_std) * math.sqrt(2.0 * math.log(2.0 * n) + 2.0 * sec * math.log(2.0))
+    # sigma = sqrt(12 tau) 2^(s/2) ct.t   (OpenFHE src/pke/examples/CKKS_NOISE_FLOODING.md, section
+    # "Solution: Noise Flooding": Li, Micciancio, Schultz & Sorrell, CRYPTO 2022, Corollary 2 (Section 5),
+    # without its sqrt(2n) factor, which that note's footnote 1 shows is not needed in the coefficient
+    # embedding); tau = number of decryptions the adversary sees of ciphertexts under this key
+    sigma_coef = math.sqrt(12.0 * tau) * 2.0 ** (sec / 2.0) * t
+    # OpenFHE adds z ~ D(sigma) to c0 + c1*s in the coefficient embedding. Decoding evaluates the polynomial
+    # at the N/2 slot roots: that map is sqrt(N/2) times an orthogonal map (Parseval over the N odd 2N-th
+    # roots of unity), so the real parts TenSEAL releases receive i.i.d. N(0, (N/2) sigma^2 / Delta^2) each.
+    # Adding that noise to the released real slots is the same distribution, applied after decoding.
+    return sigma_coef * math.sqrt(n / 2.0) / vector.scale
+
+
+def decrypt_for_release(
+    vector: EncryptedVector,
+    *,
+    statistical_security: int = DEFAULT_FLOODING_SECURITY,
+    rng: RNGLike = None,
+    adversarial_queries: int = 1,
+    insecure_seeded_noise: bool = False,
+) -> np.ndarray:
+    """Decrypt ``vector`` and flood it with Gaussian noise, so the result may leave the key owner.
+
+    This is the release API: the only decryption whose output may be sent to another party (the server of
+    a federated round, a client, a report). It implements CKKS^D decryption by noise flooding, modelled on
+    OpenFHE's ``NOISE_FLOODING_DECRYPT``: ``Dec(ct) = c0 + c1*s + z``, ``z`` Gaussian with standard deviation
+    ``sqrt(12 * adversarial_queries) * 2^(s/2) * t``, where ``t`` bounds the ciphertext's error (estimated
+    from its tracked ``noise_std``, its level and its scale; see :func:`flooding_std` for the derivation).
+
+    Security: IND-CPA^D (Li & Micciancio, EUROCRYPT 2021, Definition 3) — security against an adversary
+    that, besides ciphertexts and public/evaluation keys, sees decryptions of ciphertexts it computed —
+    with ``s = statistical_security`` bits, for up to ``adversarial_queries`` released decryptions under
+    this key, and as long as ``vector.noise_std`` does not understate the true noise (a semi-honest
+    computing party reports the noise of what it computed). Raw :meth:`EncryptedVector.decrypt` is only
+    IND-CPA: its output must stay with the key owner.
+
+    Cost: every released value carries extra noise of std :func:`flooding_std` (about 2^(s/2+2) times the
+    ciphertext's own error); use a larger scale (e.g. the ``"depth1-n8192-release"`` preset, 2^50) to keep
+    precision.
+
+    Randomness: the noise comes from the OS CSPRNG. A seeded generator (an int or a
+    ``numpy.random.Generator``) is refused with :class:`~ppml_lab.exceptions.InsecureParameterError`:
+    whoever knows the seed regenerates the noise, subtracts it and is back to a raw decryption. Only
+    ``insecure_seeded_noise=True`` (reproducible teaching and tests) lets a seeded generator through.
+    """
+    check_type("vector", vector, EncryptedVector)
+    check_bool("insecure_seeded_noise", insecure_seeded_noise)
+    std = flooding_std(vector, statistical_security=statistical_security, adversarial_queries=adversarial_queries)
+    if rng is None or isinstance(rng, SecureGenerator):
+        g: np.random.Generator | SecureGenerator = SecureGenerator()
+    elif isinstance(rng, bool) or not isinstance(rng, (int, np.integer, np.random.Generator)):
+        raise TypeError(
+            f"rng must be None (the OS CSPRNG) or, with insecure_seeded_noise=True, an int seed or a "
+            f"numpy.random.Generator, got {type(rng).__name__}"
+        )
+    elif not insecure_seeded_noise:
+        raise InsecureParameterError(
+            f"rng must be None (the OS CSPRNG) for a released decryption, got a seeded "
+            f"{type(rng).__name__}: whoever knows the seed subtracts the flooding noise and recovers the "
+            "secret key; pass insecure_seeded_noise=True only for reproducible teaching"
+        )
+    else:
+        g = resolve_rng(rng)
+    raw = vector.decrypt()
+    return raw + std * np.asarray(g.standard_normal(raw.shape), dtype=np.float64)

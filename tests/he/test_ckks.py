@@ -15,6 +15,7 @@ from ppml_lab.exceptions import (
     PrecisionError,
     SecretKeyMissingError,
 )
+from ppml_lab._rng import SecureGenerator
 from ppml_lab.he import ckks
 from ppml_lab.he.ckks import (
     PRESETS,
@@ -23,8 +24,10 @@ from ppml_lab.he.ckks import (
     encrypted_linear,
     encrypted_logistic,
     expected_error,
+    decrypt_for_release,
     fit_sigmoid,
-    flood,
+    flooding_std,
+    fresh_noise_std,
     polyval_depth,
     preset,
     select_params,
@@ -455,13 +458,179 @@ def test_sizes_reported(ctx):
     assert g.nbytes(galois_keys=True) > 5 * g.nbytes(galois_keys=False)
 
 
-def test_flood_adds_noise_of_requested_std():
-    x = np.zeros(20_000)
-    out = flood(x, std=0.5, rng=1)
-    # seeded; std of 20,000 normals is within 3% of 0.5 with probability > 1 - 1e-9
-    assert abs(out.std() - 0.5) < 0.015 and abs(out.mean()) < 0.02
-    with pytest.raises(ValueError, match="std must be a finite number > 0"):
-        flood(x, std=0.0)
+# ---------------------------------------------------------------------------------------------
+# Release API: decrypt_for_release (noise flooding)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def release() -> CKKSContext:
+    return CKKSContext(preset("depth1-n8192-release"))
+
+
+def test_release_noise_matches_stated_std(release):
+    # Arrange: 4096 slots of a fresh ciphertext; the raw error is ~1e-11, far below the flooding std
+    x = np.linspace(-1, 1, release.params.slots)
+    v = release.encrypt(x)
+    std = flooding_std(v)
+    # Act
+    out = decrypt_for_release(v, rng=7, insecure_seeded_noise=True)
+    # Assert: sample std of 4096 normals is within 8% of sigma with probability > 1 - 1e-6 (chi-square)
+    err = out - x
+    assert abs(err.std() / std - 1) < 0.08
+    assert abs(err.mean()) < 5 * std / np.sqrt(err.size)
+
+
+def test_release_std_formula_pinned():
+    # sigma_slot = sqrt(12 tau) 2^(s/2) t sqrt(N/2) / Delta with t = sd sqrt(2 ln 2N + 2 s ln 2)
+    ctx = CKKSContext(preset("depth1-n8192-release"))
+    v = ctx.encrypt(np.ones(8))
+    n, s = 8192, 30
+    sd = 3.2 * np.sqrt(1 + 4 * n / 3)
+    t = sd * np.sqrt(2 * np.log(2 * n) + 2 * s * np.log(2))
+    expected = np.sqrt(12) * 2 ** (s / 2) * t * np.sqrt(n / 2) / 2.0**50
+    assert v.noise_std == pytest.approx(sd) == pytest.approx(fresh_noise_std(ctx.params))
+    assert flooding_std(v) == pytest.approx(expected, rel=1e-12)
+    # more queries and more bits cost more noise: sqrt(tau) and 2^(s/2) (times the tail factor)
+    assert flooding_std(v, adversarial_queries=4) == pytest.approx(2 * expected, rel=1e-12)
+    assert flooding_std(v, statistical_security=40) > 32 * expected
+
+
+def test_release_noise_dominates_the_encryption_error(release):
+    # the point of flooding: the added noise is 2^(s/2) times larger than the raw decryption error
+    x = np.linspace(-1, 1, release.params.slots)
+    v = release.encrypt(x)
+    raw_err = np.max(np.abs(v.decrypt() - x))
+    assert flooding_std(v) > 2**15 * raw_err
+
+
+def test_release_precision_loss_documented():
+    # the cost: at the 25-bit teaching scale a release is useless, at 50 bits it keeps ~1e-5
+    small = CKKSContext(preset("depth1-n4096"))
+    big = CKKSContext(preset("depth1-n8192-release"))
+    assert flooding_std(small.encrypt(np.ones(4))) > 1.0
+    assert flooding_std(big.encrypt(np.ones(4))) < 1e-4
+
+
+def test_release_noise_tracks_additions(release):
+    a = release.encrypt(np.ones(16))
+    total = a
+    for _ in range(9):
+        total = total + release.encrypt(np.ones(16))
+    assert total.noise_std == pytest.approx(10 * a.noise_std)
+    assert flooding_std(total) == pytest.approx(10 * flooding_std(a))
+    assert (total + total).noise_std == pytest.approx(20 * a.noise_std)  # correlated: triangle inequality
+
+
+def test_release_noise_tracks_products(ctx):
+    a = ctx.encrypt(np.full(16, 0.5))
+    prod = a * a
+    assert prod.magnitude == pytest.approx(0.25)
+    assert prod.noise_std > a.noise_std * 0.5  # m1 e2 + m2 e1 + key switching + rescale
+    assert (a * 3.0).noise_std > 3 * a.noise_std
+
+
+def test_release_default_rng_is_csprng_and_fresh(release):
+    v = release.encrypt(np.zeros(64))
+    a, b = decrypt_for_release(v), decrypt_for_release(v)
+    assert not np.array_equal(a, b)
+    assert np.max(np.abs(a)) > 0.1 * flooding_std(v)
+    c = decrypt_for_release(v, rng=SecureGenerator())
+    assert np.max(np.abs(c)) > 0.1 * flooding_std(v)
+
+
+def test_release_method_delegates(release):
+    v = release.encrypt(np.zeros(64))
+    out = v.decrypt_for_release(rng=np.random.default_rng(3), insecure_seeded_noise=True)
+    ref = decrypt_for_release(v, rng=np.random.default_rng(3), insecure_seeded_noise=True)
+    assert np.allclose(out, ref, atol=1e-6 * flooding_std(v))
+
+
+@pytest.mark.parametrize("seeded", [7, np.int64(7), np.random.default_rng(7)])
+def test_release_refuses_seeded_rng(release, seeded):
+    v = release.encrypt(np.zeros(4))
+    with pytest.raises(InsecureParameterError, match="rng must be None .* insecure_seeded_noise=True"):
+        decrypt_for_release(v, rng=seeded)
+
+
+def test_release_seeded_rng_reproducible_with_teaching_flag(release):
+    v = release.encrypt(np.zeros(4))
+    a = decrypt_for_release(v, rng=11, insecure_seeded_noise=True)
+    b = decrypt_for_release(v, rng=11, insecure_seeded_noise=True)
+    assert np.allclose(a, b, atol=1e-3 * flooding_std(v))  # same noise; only the raw error differs
+
+
+def test_release_rng_wrong_kind(release):
+    v = release.encrypt(np.zeros(4))
+    with pytest.raises(TypeError, match="rng must be None"):
+        decrypt_for_release(v, rng="seed")
+
+
+def test_release_teaching_flag_must_be_bool(release):
+    v = release.encrypt(np.zeros(4))
+    with pytest.raises(TypeError, match="insecure_seeded_noise must be True or False, got int 1"):
+        decrypt_for_release(v, insecure_seeded_noise=1)
+
+
+@pytest.mark.parametrize("bits", [0, 20, 29])
+def test_release_security_below_bound(release, bits):
+    v = release.encrypt(np.zeros(4))
+    with pytest.raises(InsecureParameterError, match=f"statistical_security must be >= 30 .* got {bits}"):
+        decrypt_for_release(v, statistical_security=bits)
+
+
+def test_release_security_above_bound(release):
+    v = release.encrypt(np.zeros(4))
+    with pytest.raises(ValueError, match="statistical_security must be <= 128 bits, got 129"):
+        decrypt_for_release(v, statistical_security=129)
+
+
+@pytest.mark.parametrize("bits", [30.0, True, "30", None])
+def test_release_security_wrong_type(release, bits):
+    v = release.encrypt(np.zeros(4))
+    with pytest.raises(TypeError, match="statistical_security must be an int"):
+        decrypt_for_release(v, statistical_security=bits)
+
+
+def test_release_queries_bound(release):
+    v = release.encrypt(np.zeros(4))
+    with pytest.raises(ValueError, match="adversarial_queries must be"):
+        decrypt_for_release(v, adversarial_queries=0)
+
+
+def test_release_vector_wrong_type():
+    with pytest.raises(TypeError, match="vector must be"):
+        decrypt_for_release(np.zeros(4))
+
+
+def test_release_refuses_unknown_noise(release):
+    v = release.encrypt(np.zeros(4))
+    loaded = release.load_vector(v.serialize(), 4)
+    with pytest.raises(ValueError, match="noise_std must be known"):
+        decrypt_for_release(loaded)
+    # the computing party sends the noise along; then the release works
+    ok = release.load_vector(v.serialize(), 4, noise_std=v.noise_std, magnitude=v.magnitude)
+    assert flooding_std(ok) == pytest.approx(flooding_std(v))
+    assert decrypt_for_release(ok).shape == (4,)
+
+
+def test_load_vector_bad_noise(release):
+    v = release.encrypt(np.zeros(4))
+    with pytest.raises(ValueError, match="noise_std must be a finite number > 0"):
+        release.load_vector(v.serialize(), 4, noise_std=-1.0)
+    with pytest.raises(ValueError, match="magnitude must be >= 0"):
+        release.load_vector(v.serialize(), 4, noise_std=1.0, magnitude=-1.0)
+
+
+def test_release_needs_secret_key(release):
+    v = release.make_public(galois_keys=False).encrypt(np.zeros(4))
+    with pytest.raises(SecretKeyMissingError):
+        decrypt_for_release(v)
+
+
+def test_raw_flood_helper_is_gone():
+    # a std-only flood() without a lower bound accepted std=1e-9, which does not stop the attack
+    assert not hasattr(ckks, "flood")
 
 
 def test_params_dataclass_is_frozen():
