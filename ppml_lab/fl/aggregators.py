@@ -1,0 +1,135 @@
+"""The same aggregation job under three techniques, for cost comparisons (notebooks 09 and 14, benchmarks).
+
+* :class:`MaskingAggregator`: the masking protocol of Bonawitz et al. (CCS 2017), hardened level
+  (:mod:`ppml_lab.fl.secagg`); float updates through fixed point.
+* :class:`PaillierAggregator`: clients encrypt under a key holder's Paillier key (:mod:`ppml_lab.he.paillier`,
+  packed); the server multiplies ciphertexts; the key holder decrypts only the sum.
+* :class:`CKKSAggregator`: clients encrypt under a public CKKS context (:mod:`ppml_lab.he.ckks`); the server
+  adds ciphertexts; the key owner releases the sum.
+* :class:`PlaintextAggregator`: the limit, every update in the clear.
+
+Each returns an :class:`AggregationResult`: the sum, the seconds all parties spent in this process, the
+bytes each client sends and the trust model in one line. Threat models differ: masking trusts no single
+party but needs t honest clients; the HE aggregators trust a key holder not to collude with the server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ppml_lab._rng import RNGLike
+from ppml_lab.fl.secagg.protocol import secure_aggregate_floats
+
+__all__ = ["AggregationResult", "PlaintextAggregator", "MaskingAggregator", "PaillierAggregator", "CKKSAggregator"]
+
+
+@dataclass(frozen=True)
+class AggregationResult:
+    """Sum of float updates plus its cost: seconds (all parties, one process) and bytes per client."""
+
+    method: str
+    total: np.ndarray = field(repr=False)
+    seconds: float
+    bytes_per_client: float
+    plaintext_bytes: int
+    trust: str
+
+    @property
+    def expansion(self) -> float:
+        return self.bytes_per_client / self.plaintext_bytes
+
+
+class PlaintextAggregator:
+    """The limit: clients send their float64 vectors in the clear; the server adds them."""
+
+    method = "plaintext"
+    trust = "the server sees every update"
+
+    def aggregate(self, updates: Sequence[np.ndarray]) -> AggregationResult:
+        start = time.perf_counter()
+        total = np.sum(np.stack([np.asarray(u, dtype=np.float64) for u in updates]), axis=0)
+        size = int(np.asarray(updates[0]).size)
+        return AggregationResult(self.method, total, time.perf_counter() - start, 8.0 * size, 8 * size, self.trust)
+
+
+class MaskingAggregator:
+    """Bonawitz et al. masking (this module), float updates via fixed point."""
+
+    method = "masking (Bonawitz et al.)"
+    trust = "no single party sees an update; t colluding clients + server could"
+
+    def __init__(self, *, threshold: int | None = None, rng: RNGLike = None) -> None:
+        self.threshold, self.rng = threshold, rng
+
+    def aggregate(self, updates: Sequence[np.ndarray]) -> AggregationResult:
+        start = time.perf_counter()
+        total, res = secure_aggregate_floats(list(updates), threshold=self.threshold, rng=self.rng)
+        size = int(np.asarray(updates[0]).size)
+        return AggregationResult(self.method, total, time.perf_counter() - start, res.mean_bytes_sent, 8 * size, self.trust)
+
+
+class PaillierAggregator:
+    """Clients encrypt under a key holder's Paillier public key; the server multiplies ciphertexts.
+
+    Uses :mod:`ppml_lab.he.paillier` with packing (many bounded values per plaintext, headroom for the
+    number of clients). Trust: the key holder must not collude with the server.
+    """
+
+    method = "Paillier (packed)"
+    trust = "a key holder, separate from the server, decrypts only the sum"
+
+    def __init__(self, *, key_bits: int = 2048, bound: float = 8.0, precision: int = 20, rng: RNGLike = None,
+                 allow_insecure: bool = False) -> None:
+        from ppml_lab.he import paillier
+
+        self._p = paillier
+        self.public_key, self._private_key = paillier.generate_paillier_keypair(
+            key_bits=key_bits, rng=rng, allow_insecure=allow_insecure)
+        self.bound, self.precision, self.rng = bound, precision, rng
+
+    def aggregate(self, updates: Sequence[np.ndarray]) -> AggregationResult:
+        p = self._p
+        start = time.perf_counter()
+        scheme = p.packing_scheme(self.public_key, bound=self.bound, max_additions=len(updates), precision=self.precision)
+        cts = [p.encrypt_packed(self.public_key, np.asarray(u, dtype=np.float64), scheme, rng=self.rng) for u in updates]
+        acc = cts[0]
+        for c in cts[1:]:
+            acc = acc + c  # Enc(a) Enc(b) mod n^2 = Enc(a + b), slot by slot
+        total = np.asarray(self._private_key.decrypt_packed(acc), dtype=np.float64)
+        size = int(np.asarray(updates[0]).size)
+        nbytes = cts[0].n_ciphertexts * 2 * self.public_key.key_bits / 8  # each ciphertext lives mod n^2
+        return AggregationResult(self.method, total, time.perf_counter() - start, nbytes, 8 * size, self.trust)
+
+
+class CKKSAggregator:
+    """Clients encrypt under a public CKKS context; the server adds ciphertexts; the key owner decrypts."""
+
+    method = "CKKS (TenSEAL)"
+    trust = "a key holder, separate from the server, decrypts only the sum; approximate arithmetic"
+
+    def __init__(self, *, preset: str = "depth1-n4096") -> None:
+        from ppml_lab.he import ckks
+
+        self._ckks = ckks
+        self.owner = ckks.CKKSContext(ckks.preset(preset))
+        self.public = self.owner.make_public(galois_keys=False)
+
+    def aggregate(self, updates: Sequence[np.ndarray]) -> AggregationResult:
+        start = time.perf_counter()
+        slots = self.public.params.slots
+        size = int(np.asarray(updates[0]).size)
+        chunks = [slice(i, min(i + slots, size)) for i in range(0, size, slots)]
+        # each client encrypts its update in ceil(size / slots) ciphertexts
+        cts = [[self.public.encrypt(np.asarray(u, dtype=np.float64)[c]) for c in chunks] for u in updates]
+        sums = cts[0]
+        for client in cts[1:]:
+            sums = [a + b for a, b in zip(sums, client)]  # ciphertext addition, no level used
+        total = np.concatenate([
+            self.owner.load_vector(s.serialize(), c.stop - c.start).decrypt() for s, c in zip(sums, chunks)
+        ])
+        nbytes = float(sum(ct.nbytes for ct in cts[0]))
+        return AggregationResult(self.method, total, time.perf_counter() - start, nbytes, 8 * size, self.trust)

@@ -1,0 +1,49 @@
+"""Secure aggregation (Bonawitz et al., "Practical Secure Aggregation for Privacy-Preserving Machine
+Learning", CCS 2017, ePrint 2017/281): the server learns the sum of the clients' vectors and nothing else.
+
+- :mod:`~ppml_lab.fl.secagg.masks`: the pure mask maths (PRG, self and pair masks, unmasking).
+- :mod:`~ppml_lab.fl.secagg.messages`: messages bound to a session and round, the Ed25519 signing PKI.
+- :mod:`~ppml_lab.fl.secagg.client`: :class:`SecAggClient` (hardened, default: signed keys,
+  ConsistencyCheck, answer-once unmasking; Fig. 5 / Sec. 6.3) and :class:`RawSecAggClient` (the
+  honest-but-curious protocol of Fig. 4, kept for teaching).
+- :mod:`~ppml_lab.fl.secagg.server`: the matching servers; Shamir reconstruction is
+  :func:`ppml_lab.mpc.sharing.shamir_reconstruct`.
+- :mod:`~ppml_lab.fl.secagg.protocol`: one round simulated in-process, with drop-outs.
+
+The deviating servers that break the raw level live in :mod:`ppml_lab.attacks.secagg_server`; the
+Paillier/CKKS/masking cost comparison in :mod:`ppml_lab.fl.aggregators`.
+"""
+
+from ppml_lab.fl.secagg.client import RawSecAggClient, SecAggClient
+from ppml_lab.fl.secagg.masks import minimum_threshold, prg_mask
+from ppml_lab.fl.secagg.messages import SigningPKI, UnmaskRequest, make_identities, new_session_id
+from ppml_lab.fl.secagg.protocol import (
+    LEVELS,
+    PHASES,
+    SecAggResult,
+    make_round,
+    secure_aggregate,
+    secure_aggregate_floats,
+    secure_fedavg_aggregate,
+)
+from ppml_lab.fl.secagg.server import RawSecAggServer, SecAggServer
+
+__all__ = [
+    "LEVELS",
+    "PHASES",
+    "RawSecAggClient",
+    "RawSecAggServer",
+    "SecAggClient",
+    "SecAggResult",
+    "SecAggServer",
+    "SigningPKI",
+    "UnmaskRequest",
+    "make_identities",
+    "make_round",
+    "minimum_threshold",
+    "new_session_id",
+    "prg_mask",
+    "secure_aggregate",
+    "secure_aggregate_floats",
+    "secure_fedavg_aggregate",
+]
