@@ -8,6 +8,7 @@ code so tests can run every path on both.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import secrets
 from collections.abc import Iterator
@@ -21,7 +22,8 @@ except ImportError:  # pragma: no cover
     _gmpy2 = None
     HAVE_GMPY2 = False
 
-__all__ = ["HAVE_GMPY2", "backend_name", "use_backend", "mpz", "powmod", "invert", "is_probable_prime"]
+__all__ = ["HAVE_GMPY2", "backend_name", "use_backend", "mpz", "powmod", "invert", "is_probable_prime",
+           "has_factor_below"]
 
 # Primes below 2,000: trial division by one gcd with their product rejects ~85 % of odd candidates cheaply.
 _SMALL_PRIMES = [p for p in range(3, 2000) if all(p % d for d in range(2, math.isqrt(p) + 1))]
@@ -104,3 +106,26 @@ def is_probable_prime(n: int, rounds: int = 40) -> bool:
     if _state["name"] == "gmpy2":
         return bool(_gmpy2.is_prime(n, rounds))
     return _miller_rabin(n, rounds)
+
+
+@functools.lru_cache(maxsize=2)
+def _primorial(limit: int) -> int:
+    """The product of all primes < limit (gmpy2.primorial, or a numpy sieve and a product tree)."""
+    if HAVE_GMPY2:
+        return int(_gmpy2.primorial(limit - 1))
+    import numpy as np
+
+    sieve = np.ones(limit, dtype=bool)
+    sieve[:2] = False
+    for i in range(2, math.isqrt(limit - 1) + 1):
+        if sieve[i]:
+            sieve[i * i :: i] = False
+    level = [int(p) for p in np.flatnonzero(sieve)]
+    while len(level) > 1:  # balanced product tree: O(M(N) log N) instead of quadratic left-to-right
+        level = [math.prod(level[i : i + 2]) for i in range(0, len(level), 2)]
+    return level[0]
+
+
+def has_factor_below(n: int, limit: int) -> bool:
+    """True when n has a prime factor < limit: one gcd with the product of those primes (trial division)."""
+    return math.gcd(int(n), _primorial(int(limit))) != 1
