@@ -6,9 +6,16 @@ d = x - a and e = y - b -- uniformly random because a and b are -- and compute
 [z] = [c] + d[b] + e[a] + d e. The matrix version (a matrix triple C = A B) multiplies matrices with the
 same two openings (Mohassel & Zhang 2017, SecureML, Sec. 4.2).
 
-A triple must never be used twice: opening d = x - a and d' = x' - a reveals x - x' to everyone. Each
-:class:`TripleShare` is consumed on use and a second use raises
-:class:`~ppml_lab.exceptions.TripleReuseError`; each party also refuses a triple id it has already used.
+A triple must never be used twice: opening d = x - a and d' = x' - a reveals x - x' to everyone. Every
+triple carries a random 63-bit id (from the OS CSPRNG, whatever ``rng`` the dealer was given, so two dealers
+seeded alike still issue distinct ids). Each party refuses an id it has used before: the check is in the
+party's :class:`~ppml_lab.mpc.network.TripleLedger`, which a pickled or deep-copied triple cannot reset.
+The share's own ``consume()`` flag is a second, weaker guard (a copy carries a fresh flag); the raw
+:func:`~ppml_lab.mpc.protocols.beaver_multiply_shares` has only that flag, which is why it is the raw level.
+
+The dealer also hands out *truncation pairs* (kind ``'trunc'``): shares of a random r, of r >> f and of
+msb(r), used once each by :func:`~ppml_lab.mpc.protocols.truncate` to divide a shared value by 2^f exactly
+(see :mod:`~ppml_lab.mpc.fixed_point`).
 
 Threat model: the dealer is trusted (it knows a, b, c but never sees inputs) and does not collude; the
 parties are semi-honest. In practice the dealer is replaced by a preprocessing protocol between the
@@ -18,6 +25,7 @@ somewhat homomorphic encryption (SPDZ, Damgård et al., CRYPTO 2012; Overdrive, 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,29 +40,34 @@ __all__ = ["TripleShare", "TrustedDealer", "generate_triple"]
 
 
 class TripleShare:
-    """One party's share (a_i, b_i, c_i) of a Beaver triple. Single use; ``repr`` hides the values."""
+    """One party's share (a_i, b_i, c_i) of a Beaver triple. Single use; ``repr`` hides the values.
 
-    __slots__ = ("triple_id", "party", "kind", "a", "b", "c", "_used")
+    For a truncation pair (``kind='trunc'``) the three arrays are shares of r, r >> frac_bits and msb(r).
+    """
 
-    def __init__(self, triple_id: int, party: int, kind: str, a: np.ndarray, b: np.ndarray, c: np.ndarray):
+    __slots__ = ("triple_id", "party", "kind", "a", "b", "c", "frac_bits", "_used")
+
+    def __init__(self, triple_id: int, party: int, kind: str, a: np.ndarray, b: np.ndarray, c: np.ndarray,
+                 frac_bits: int | None = None):
         self.triple_id = triple_id
         self.party = party
         self.kind = kind
         self.a, self.b, self.c = a, b, c
+        self.frac_bits = frac_bits
         self._used = False
 
     def __repr__(self) -> str:
         state = "used" if self._used else "fresh"
         return (
-            f"TripleShare(id={self.triple_id}, party={self.party}, kind={self.kind!r}, "
+            f"TripleShare(party={self.party}, kind={self.kind!r}, "
             f"a.shape={self.a.shape}, b.shape={self.b.shape}, {state}, values=<hidden>)"
         )
 
     def __getstate__(self) -> tuple:
-        return (self.triple_id, self.party, self.kind, self.a, self.b, self.c, self._used)
+        return (self.triple_id, self.party, self.kind, self.a, self.b, self.c, self.frac_bits, self._used)
 
     def __setstate__(self, state: tuple) -> None:
-        self.triple_id, self.party, self.kind, self.a, self.b, self.c, self._used = state
+        self.triple_id, self.party, self.kind, self.a, self.b, self.c, self.frac_bits, self._used = state
 
     @property
     def used(self) -> bool:
@@ -104,11 +117,17 @@ class TrustedDealer:
     def __init__(self, n_parties: int = 2, *, rng: RNGLike = None):
         self.n_parties = check_int("n_parties", n_parties, low=2)
         self._rng = resolve_rng(rng)
-        self._next_id = 1
+        self.issued = 0
         self.issued_elements = 0
 
     def __repr__(self) -> str:
-        return f"TrustedDealer(n_parties={self.n_parties}, issued={self._next_id - 1} triples)"
+        return f"TrustedDealer(n_parties={self.n_parties}, issued={self.issued} triples)"
+
+    def _new_id(self) -> int:
+        # ids only need to be unique, not secret; they come from the OS CSPRNG even when the values are
+        # seeded, so two dealers seeded alike never hand out the same id (a party's ledger would refuse it)
+        self.issued += 1
+        return secrets.randbits(63)
 
     def _issue(self, kind: str, shape_a: Sequence[int], shape_b: Sequence[int] | None) -> list[TripleShare]:
         sa = tuple(int(check_int("shape", s, low=1)) for s in shape_a)
@@ -119,8 +138,7 @@ class TrustedDealer:
                     f"matmul triple shapes must be (m, k) and (k, n) (or 1-D), got {sa} and {sb}"
                 )
         a, b, c = generate_triple(sa, sb, n_parties=self.n_parties, kind=kind, rng=self._rng)
-        tid = self._next_id
-        self._next_id += 1
+        tid = self._new_id()
         self.issued_elements += int(np.size(c[0]))
         return [TripleShare(tid, i, kind, a[i], b[i], c[i]) for i in range(self.n_parties)]
 
@@ -131,3 +149,19 @@ class TrustedDealer:
     def matmul_triple(self, shape_x: Sequence[int], shape_y: Sequence[int]) -> list[TripleShare]:
         """Matrix triple (A, B, C = A B) for a product of an (m, k) and a (k, n) matrix (1-D for dot)."""
         return self._issue("matmul", tuple(shape_x), tuple(shape_y))
+
+    def truncation_pair(self, shape: Sequence[int], *, frac_bits: int) -> list[TripleShare]:
+        """Shares of a random r, of r >> frac_bits and of msb(r) (0 or 1), for one exact truncation.
+
+        Used once by :func:`~ppml_lab.mpc.protocols.truncate`: the parties open z + 2^l_x + r (uniform, so
+        it hides z) and remove r on shares; msb(r) corrects the one wrap-around that can occur.
+        """
+        sa = tuple(int(check_int("shape", v, low=1)) for v in shape)
+        f = check_int("frac_bits", frac_bits, low=1, high=62)
+        r = random_elements(sa, modulus=RING_MODULUS, rng=self._rng)
+        r_hi = r >> np.uint64(f)  # r >> f: the top 64 - f bits of r
+        msb = r >> np.uint64(63)  # msb(r) in {0, 1}
+        rs, hs, ms = (_split(v, self.n_parties, self._rng) for v in (r, r_hi, msb))
+        tid = self._new_id()
+        self.issued_elements += int(np.size(r))
+        return [TripleShare(tid, i, "trunc", rs[i], hs[i], ms[i], frac_bits=f) for i in range(self.n_parties)]

@@ -13,12 +13,34 @@ own inputs and talks through ``party.exchange`` (everyone sends to everyone: one
 Failure model: a party that raises, dies or stays silent past ``timeout`` makes :func:`run_protocol` raise
 (:class:`~ppml_lab.exceptions.PartyTimeoutError` for silence, :class:`~ppml_lab.exceptions.ProtocolError`
 for a dead peer, the party's own exception otherwise); child processes are always terminated and joined.
-Semi-honest model: messages are neither authenticated nor encrypted (loopback only).
+
+Triple consumption (Beaver 1991: a triple opened twice reveals x - x'). Every party keeps its own
+:class:`TripleLedger` -- the set of triple ids it has used -- and :meth:`Party.use_triple` refuses an id the
+ledger has seen with :class:`~ppml_lab.exceptions.TripleReuseError`. The ledger lives in the process that
+called :func:`run_protocol` and outlives the run (by default one per party index for the life of that
+process); it refuses to be pickled or copied. A party running in a child process does not get a copy: it
+asks the caller's ledger over its control pipe before it uses a triple. So a triple share that was pickled
+into a child, deep-copied, or passed to a second run is refused, whatever its own ``used`` flag says.
+Out of scope: a ledger does not survive a restart of the calling process (a real deployment keeps it in
+each party's durable storage), and a party that deviates from the protocol can of course skip its check
+(semi-honest model).
+
+Network threat model (``transport="processes"``). Semi-honest parties on one host; messages are neither
+authenticated nor encrypted (loopback only): anyone who can read loopback traffic (root on the host) sees
+every share. What the mesh does check, against accidents and stray local processes rather than attackers
+with root: a connecting peer must present a random per-run token (handed to each party by the caller over
+its private pipe) and a party id the acceptor expects and has not seen; every frame is bounded by
+``max_frame_bytes`` (:class:`~ppml_lab.exceptions.FrameTooLargeError` before any allocation) and must have
+a known dtype, at most 4 dimensions and a payload size that matches its shape. Anything more -- mutual
+TLS, message authentication codes, malicious security (SPDZ-style MACs on shares) -- is out of scope.
 """
 
 from __future__ import annotations
 
+import hmac
+import math
 import multiprocessing as mp
+import os
 import queue
 import socket
 import struct
@@ -34,9 +56,19 @@ import numpy as np
 
 from ppml_lab._rng import RNGLike, SecureGenerator, random_seed, resolve_rng, seeded_rng
 from ppml_lab._validation import check_choice, check_int, check_positive
-from ppml_lab.exceptions import PartyTimeoutError, ProtocolError, TripleReuseError
+from ppml_lab.exceptions import FrameTooLargeError, PartyTimeoutError, ProtocolError, TripleReuseError
 
-__all__ = ["CommStats", "Party", "ProtocolRun", "run_protocol", "TRANSPORTS", "HEADER_BYTES"]
+__all__ = [
+    "CommStats",
+    "Party",
+    "ProtocolRun",
+    "TripleLedger",
+    "default_ledgers",
+    "run_protocol",
+    "TRANSPORTS",
+    "HEADER_BYTES",
+    "MAX_FRAME_BYTES",
+]
 
 TRANSPORTS = ("inprocess", "processes")
 _DTYPES = {0: np.dtype(np.uint64), 1: np.dtype(np.int64), 2: np.dtype(np.float64)}
@@ -45,6 +77,10 @@ _MAX_DIM = 4
 # frame header: payload bytes (Q), dtype code (B), ndim (B), shape (4 x Q)
 _HEADER = struct.Struct("<QBB" + "Q" * _MAX_DIM)
 HEADER_BYTES = _HEADER.size
+#: Default bound on one message's payload (1 GiB): a peer cannot make another party allocate more.
+MAX_FRAME_BYTES = 2**30
+_TOKEN_BYTES = 16
+_HELLO = struct.Struct(f"<{_TOKEN_BYTES}sQ")  # run token, party id: what a connecting peer sends first
 
 
 class _PeerFailure(ProtocolError):
@@ -78,6 +114,77 @@ class ProtocolRun:
     @property
     def total_bytes(self) -> int:
         return sum(s.bytes_sent for s in self.stats)
+
+
+# ------------------------------------------------------------------------------------------------
+# triple ledgers: each party's used-id set, kept where a copy of a triple cannot reset it
+# ------------------------------------------------------------------------------------------------
+class TripleLedger:
+    """One party's set of used Beaver-triple ids. Thread-safe; cannot be pickled or copied.
+
+    :meth:`claim` records an id and refuses one it has seen (TripleReuseError): d = x - a and
+    d' = x' - a opened under one triple reveal d - d' = x - x' (Beaver 1991). A copied ledger would forget,
+    so copying is refused too.
+    """
+
+    __slots__ = ("_used", "_lock")
+
+    def __init__(self) -> None:
+        self._used: set[int] = set()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"TripleLedger({len(self._used)} triple ids used)"
+
+    def __len__(self) -> int:
+        return len(self._used)
+
+    def __contains__(self, triple_id: object) -> bool:
+        return triple_id in self._used
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError(
+            "a TripleLedger must not be pickled or copied: the copy would forget which triples were used; "
+            "pass the ledger itself (run_protocol keeps it in the calling process)"
+        )
+
+    def claim(self, triple_id: int, *, party: int) -> None:
+        """Record ``triple_id`` as used by ``party``; raise TripleReuseError if it was used before."""
+        with self._lock:
+            if triple_id in self._used:  # the per-party used-id check: one opening per triple, ever
+                raise TripleReuseError(
+                    f"party {party} already used Beaver triple {triple_id}; reusing it would reveal x - x' "
+                    "(d - d' = x - x'). Ask the dealer for a fresh triple."
+                )
+            self._used.add(triple_id)
+
+
+_DEFAULT_LEDGERS: dict[int, TripleLedger] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_ledgers(n_parties: int) -> list[TripleLedger]:
+    """The calling process's ledgers for party indices 0..n-1 (created on first use, kept for its lifetime)."""
+    n = check_int("n_parties", n_parties, low=1)
+    with _DEFAULT_LOCK:
+        return [_DEFAULT_LEDGERS.setdefault(i, TripleLedger()) for i in range(n)]
+
+
+class _PipeLedger:
+    """A child process's handle on its party's ledger in the caller's process: each claim is a request."""
+
+    def __init__(self, conn: Any, party: int, deadline: float):
+        self._conn, self._party, self._deadline = conn, party, deadline
+        self._lock = threading.Lock()
+
+    def claim(self, triple_id: int, *, party: int) -> None:
+        with self._lock:
+            self._conn.send(("claim", int(triple_id)))
+            if not self._conn.poll(max(0.0, self._deadline - time.monotonic()) + 5.0):
+                raise PartyTimeoutError(f"party {self._party}: the caller did not answer a triple claim in time")
+            kind, detail = self._conn.recv()
+        if kind != "claimed":
+            raise TripleReuseError(detail)
 
 
 def _frame_header(arr: np.ndarray) -> bytes:
@@ -119,8 +226,8 @@ class _InProcessChannel:
 
 
 class _SocketChannel:
-    def __init__(self, me: int, socks: dict[int, socket.socket]):
-        self.me, self.socks = me, socks
+    def __init__(self, me: int, socks: dict[int, socket.socket], max_frame_bytes: int = MAX_FRAME_BYTES):
+        self.me, self.socks, self.max_frame_bytes = me, socks, max_frame_bytes
         self._queues: dict[int, queue.Queue] = {}
         self._errors: list[BaseException] = []
         self._threads = []
@@ -173,10 +280,19 @@ class _SocketChannel:
         self._read_exact(s, memoryview(hbuf), frm, deadline)
         nbytes, code, ndim, *shape = _HEADER.unpack(hbuf)
         if code not in _DTYPES or ndim > _MAX_DIM:
-            raise ProtocolError(f"party {self.me}: malformed frame from party {frm}")
-        out = np.empty(tuple(shape[:ndim]), dtype=_DTYPES[code])
-        if out.nbytes != nbytes:
-            raise ProtocolError(f"party {self.me}: frame size mismatch from party {frm}")
+            raise ProtocolError(f"party {self.me}: malformed frame from party {frm} (dtype code {code}, ndim {ndim})")
+        if nbytes > self.max_frame_bytes:  # checked before anything is allocated
+            raise FrameTooLargeError(
+                f"party {self.me}: frame from party {frm} announces {nbytes} bytes, above "
+                f"max_frame_bytes={self.max_frame_bytes}; refused without allocating it"
+            )
+        dims = tuple(int(v) for v in shape[:ndim])
+        if math.prod(dims) * _DTYPES[code].itemsize != nbytes:  # Python ints: no overflow
+            raise ProtocolError(
+                f"party {self.me}: frame size mismatch from party {frm}: shape {dims} of {_DTYPES[code]} "
+                f"is not {nbytes} bytes"
+            )
+        out = np.empty(dims, dtype=_DTYPES[code])
         if nbytes:
             self._read_exact(s, memoryview(out).cast("B"), frm, deadline)
         return out
@@ -200,14 +316,16 @@ class _SocketChannel:
 class Party:
     """One participant: its id, its channel, its communication counters, its own rng and triple ledger."""
 
-    def __init__(self, party_id: int, n_parties: int, channel: Any, *, deadline: float, rng: Any):
+    def __init__(self, party_id: int, n_parties: int, channel: Any, *, deadline: float, rng: Any,
+                 ledger: Any, max_frame_bytes: int = MAX_FRAME_BYTES):
         self.party_id = party_id
         self.n_parties = n_parties
         self._channel = channel
         self._deadline = deadline
         self.rng = rng
         self.stats = CommStats()
-        self._used_triples: set[int] = set()
+        self._ledger = ledger  # this party's used-triple ids (TripleLedger, or a pipe to it)
+        self.max_frame_bytes = max_frame_bytes
 
     def __repr__(self) -> str:
         return f"Party({self.party_id} of {self.n_parties}, rounds={self.stats.rounds}, sent={self.stats.bytes_sent} B)"
@@ -219,6 +337,11 @@ class Party:
     def send(self, to: int, arr: np.ndarray) -> None:
         """Send an array to one party (the caller counts the round: see :meth:`round`)."""
         arr = np.asarray(arr)
+        if arr.nbytes > self.max_frame_bytes:
+            raise FrameTooLargeError(
+                f"party {self.party_id}: a message of {arr.nbytes} bytes to party {to} exceeds "
+                f"max_frame_bytes={self.max_frame_bytes}; split it or raise max_frame_bytes in run_protocol"
+            )
         self._channel.send(to, arr)
         self.stats.messages_sent += 1
         self.stats.bytes_sent += HEADER_BYTES + arr.nbytes
@@ -247,16 +370,15 @@ class Party:
         return out
 
     def use_triple(self, triple: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Consume a :class:`~ppml_lab.mpc.beaver.TripleShare`, refusing any id this party already used."""
+        """Consume a :class:`~ppml_lab.mpc.beaver.TripleShare`, refusing any id this party already used.
+
+        The check is against the party's :class:`TripleLedger` (which a copy of the triple cannot reset),
+        then against the share's own single-use flag.
+        """
         if triple.party != self.party_id:
             raise ValueError(f"triple share belongs to party {triple.party}, not party {self.party_id}")
-        if triple.triple_id in self._used_triples:
-            raise TripleReuseError(
-                f"party {self.party_id} already used Beaver triple {triple.triple_id}; reuse reveals x - x'"
-            )
-        abc = triple.consume()
-        self._used_triples.add(triple.triple_id)
-        return abc
+        self._ledger.claim(triple.triple_id, party=self.party_id)  # refuses an id seen before
+        return triple.consume()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -280,7 +402,8 @@ def _pick_root(errors: dict[int, BaseException]) -> BaseException:
     return errors[min(errors)]
 
 
-def _run_inprocess(fn: Callable, args: Sequence[tuple], timeout: float, rngs: list[Any]) -> ProtocolRun:
+def _run_inprocess(fn: Callable, args: Sequence[tuple], timeout: float, rngs: list[Any],
+                   ledgers: Sequence[TripleLedger], max_frame_bytes: int) -> ProtocolRun:
     n = len(args)
     queues = {(i, j): queue.Queue() for i in range(n) for j in range(n) if i != j}
     abort = threading.Event()
@@ -288,7 +411,8 @@ def _run_inprocess(fn: Callable, args: Sequence[tuple], timeout: float, rngs: li
     errors: dict[int, BaseException] = {}
     t0 = time.monotonic()
     deadline = t0 + timeout
-    parties = [Party(i, n, _InProcessChannel(i, queues, abort), deadline=deadline, rng=rngs[i]) for i in range(n)]
+    parties = [Party(i, n, _InProcessChannel(i, queues, abort), deadline=deadline, rng=rngs[i], ledger=ledgers[i],
+                     max_frame_bytes=max_frame_bytes) for i in range(n)]
 
     def body(i: int) -> None:
         try:
@@ -313,7 +437,50 @@ def _run_inprocess(fn: Callable, args: Sequence[tuple], timeout: float, rngs: li
     return ProtocolRun(outputs, [p.stats for p in parties], seconds, "inprocess")
 
 
-def _child_main(i: int, n: int, conn: Any, fn: Callable, args: tuple, rng: Any, timeout: float) -> None:
+def _accept_peers(i: int, n: int, lst: socket.socket, token: bytes, wait: float) -> dict[int, socket.socket]:
+    """Accept one connection from each party j > i. A connection must open with the run token and an
+    expected, not yet connected party id; anything else is closed and noted (a stray local process cannot
+    take a party's place). Raises ProtocolError if the expected peers have not all arrived in ``wait`` s."""
+    expected = set(range(i + 1, n))
+    socks: dict[int, socket.socket] = {}
+    rejected: list[str] = []
+    until = time.monotonic() + wait
+    while expected - socks.keys():
+        left = until - time.monotonic()
+        if left <= 0:
+            raise ProtocolError(
+                f"party {i}: parties {sorted(expected - socks.keys())} did not connect within {wait:g} s"
+                + (f"; rejected connections: {'; '.join(rejected)}" if rejected else "")
+            )
+        lst.settimeout(left)
+        try:
+            s, addr = lst.accept()
+        except TimeoutError:
+            continue
+        s.settimeout(min(left, 5.0))
+        try:
+            hello = s.recv(_HELLO.size, socket.MSG_WAITALL)
+        except OSError:
+            hello = b""
+        if len(hello) != _HELLO.size:
+            rejected.append(f"{addr}: short greeting ({len(hello)} bytes)")
+            s.close()
+            continue
+        their_token, j = _HELLO.unpack(hello)
+        if not hmac.compare_digest(their_token, token):
+            rejected.append(f"{addr}: wrong run token")
+            s.close()
+            continue
+        if j not in expected or j in socks:  # peer ids are validated, not trusted
+            rejected.append(f"{addr}: party id {j} is not one of the expected {sorted(expected - socks.keys())}")
+            s.close()
+            continue
+        socks[int(j)] = s
+    return socks
+
+
+def _child_main(i: int, n: int, conn: Any, fn: Callable, args: tuple, rng: Any, timeout: float,
+                max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
     """Entry point of party i's process: bind, publish port, build the mesh, run, report, shut down."""
     socks: dict[int, socket.socket] = {}
     channel = None
@@ -322,25 +489,22 @@ def _child_main(i: int, n: int, conn: Any, fn: Callable, args: tuple, rng: Any, 
         lst.bind(("127.0.0.1", 0))  # the kernel picks a free port
         lst.listen(n)
         conn.send(("port", lst.getsockname()[1]))
-        kind, ports = conn.recv()
+        _kind, ports, token = conn.recv()
         for j in range(i):  # connect to lower ids, accept higher ids: one TCP connection per pair
             s = socket.create_connection(("127.0.0.1", ports[j]), timeout=10.0)
-            s.sendall(struct.pack("<Q", i))
+            s.sendall(_HELLO.pack(token, i))
             socks[j] = s
-        lst.settimeout(10.0)
-        for _ in range(i + 1, n):
-            s, _addr = lst.accept()
-            s.settimeout(10.0)
-            (j,) = struct.unpack("<Q", s.recv(8, socket.MSG_WAITALL))
-            socks[int(j)] = s
+        socks.update(_accept_peers(i, n, lst, token, 10.0))
         lst.close()
         for s in socks.values():
+            s.settimeout(10.0)
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        channel = _SocketChannel(i, socks)
+        channel = _SocketChannel(i, socks, max_frame_bytes)
         conn.send(("ready", None))
         conn.recv()  # go
         t0 = time.monotonic()
-        party = Party(i, n, channel, deadline=t0 + timeout, rng=rng)
+        party = Party(i, n, channel, deadline=t0 + timeout, rng=rng, ledger=_PipeLedger(conn, i, t0 + timeout),
+                      max_frame_bytes=max_frame_bytes)
         out = fn(party, *args)
         seconds = time.monotonic() - t0
         channel.close()
@@ -358,13 +522,15 @@ def _child_main(i: int, n: int, conn: Any, fn: Callable, args: tuple, rng: Any, 
 
 
 def _run_processes(
-    fn: Callable, args: Sequence[tuple], timeout: float, rngs: list[Any], start_method: str, startup_timeout: float
+    fn: Callable, args: Sequence[tuple], timeout: float, rngs: list[Any], start_method: str, startup_timeout: float,
+    ledgers: Sequence[TripleLedger], max_frame_bytes: int,
 ) -> ProtocolRun:
     n = len(args)
     ctx = mp.get_context(start_method)
     pipes = [ctx.Pipe(duplex=True) for _ in range(n)]
     procs = [
-        ctx.Process(target=_child_main, args=(i, n, pipes[i][1], fn, tuple(args[i]), rngs[i], timeout),
+        ctx.Process(target=_child_main,
+                    args=(i, n, pipes[i][1], fn, tuple(args[i]), rngs[i], timeout, max_frame_bytes),
                     daemon=True, name=f"mpc-party-{i}")
         for i in range(n)
     ]
@@ -397,6 +563,18 @@ def _run_processes(
                                     f"party {i} died (exit code {procs[i].exitcode}) before reporting {expect}"
                                 )
                                 continue
+                            if msg[0] == "claim":  # the party asks its ledger (kept here) about a triple
+                                pending.add(i)
+                                try:
+                                    ledgers[i].claim(msg[1], party=i)
+                                    answer: tuple = ("claimed", None)
+                                except TripleReuseError as err:
+                                    answer = ("reuse", str(err))
+                                try:
+                                    conns[i].send(answer)
+                                except OSError:  # the party died meanwhile: its sentinel reports it
+                                    pass
+                                continue
                             if msg[0] == "error":
                                 errors[i] = msg[1]
                                 if hasattr(msg[1], "add_note"):
@@ -418,8 +596,9 @@ def _run_processes(
         ports = collect("its port", time.monotonic() + startup_timeout)
         if errors:
             raise _pick_root(errors)
+        token = os.urandom(_TOKEN_BYTES)  # per-run: only this run's parties can join the mesh
         for c in conns:
-            c.send(("ports", [ports[i] for i in range(n)]))
+            c.send(("ports", [ports[i] for i in range(n)], token))
         collect("readiness", time.monotonic() + startup_timeout)
         if errors:
             raise _pick_root(errors)
@@ -461,6 +640,8 @@ def run_protocol(
     rng: RNGLike = None,
     start_method: str = "spawn",
     startup_timeout: float = 60.0,
+    ledgers: Sequence[TripleLedger] | None = None,
+    max_frame_bytes: int = MAX_FRAME_BYTES,
 ) -> ProtocolRun:
     """Run ``fn(party, *party_args[i])`` for every party i and collect outputs and communication.
 
@@ -473,6 +654,10 @@ def run_protocol(
     fresh interpreter, so a script calling this must guard its entry point with
     ``if __name__ == "__main__":``; ``'fork'`` starts faster and accepts functions defined anywhere.
     An in-process party that hangs cannot be killed: after the timeout its thread is abandoned (daemon).
+
+    ``ledgers``: one :class:`TripleLedger` per party, the ids of the triples each party has used; by default
+    :func:`default_ledgers` (kept by this process for its lifetime), so a triple is refused by every later
+    run too, on either transport. ``max_frame_bytes`` bounds every message a party sends or accepts.
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
@@ -482,8 +667,19 @@ def run_protocol(
     check_choice("transport", transport, TRANSPORTS)
     t = check_positive("timeout", timeout)
     check_choice("start_method", start_method, ("spawn", "fork", "forkserver"))
+    mfb = check_int("max_frame_bytes", max_frame_bytes, low=1)
+    if ledgers is None:
+        books = default_ledgers(n)
+    else:
+        if isinstance(ledgers, (str, bytes)) or not isinstance(ledgers, Sequence) or len(ledgers) != n:
+            raise ValueError(f"ledgers must be a list of {n} TripleLedger objects (one per party), got {ledgers!r}")
+        for k, book in enumerate(ledgers):
+            if not isinstance(book, TripleLedger):
+                raise TypeError(f"ledgers[{k}] must be a TripleLedger, got {type(book).__name__}")
+        books = list(ledgers)
     rngs = _party_rngs(rng, n)
     args = [tuple(a) if isinstance(a, (tuple, list)) else (a,) for a in party_args]
     if transport == "inprocess":
-        return _run_inprocess(fn, args, t, rngs)
-    return _run_processes(fn, args, t, rngs, start_method, check_positive("startup_timeout", startup_timeout))
+        return _run_inprocess(fn, args, t, rngs, books, mfb)
+    return _run_processes(fn, args, t, rngs, start_method, check_positive("startup_timeout", startup_timeout),
+                          books, mfb)

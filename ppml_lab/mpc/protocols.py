@@ -7,12 +7,15 @@ protocol -- dealer, input sharing, computation, output -- on a chosen transport 
 with its communication (:class:`SecureResult`).
 
 References: Beaver 1991 (multiplication from triples); Mohassel & Zhang, SecureML, IEEE S&P 2017
-(matrix triples, Sec. 4.2; local truncation, Sec. 4.1); polynomial sigmoid: Kim et al., "Secure logistic
+(matrix triples, Sec. 4.2; local truncation, Sec. 4.1, kept as the raw :func:`truncate_secureml`);
+exact truncation with a dealer pair (see :mod:`~ppml_lab.mpc.fixed_point`); polynomial sigmoid: Kim et al., "Secure logistic
 regression based on homomorphic encryption", JMIR Med. Inform. 2018, DOI 10.2196/medinform.8805:
 sigmoid(z) ~ 0.5 + 0.15012 z - 0.001593 z^3 on [-8, 8] (least squares; max error 0.114 there).
 
-Threat model: semi-honest parties, trusted non-colluding dealer, 2 parties for anything with fixed-point
-multiplication (the SecureML truncation is a 2-party protocol); n >= 2 parties for sums.
+Threat model: semi-honest parties, trusted non-colluding dealer (triples and truncation pairs), n >= 2
+parties; every triple and pair is used once (each party's ledger refuses a second use). The ``secure_*``
+wrappers hold every party's input (a simulation), so they check the truncation bound on the actual
+values before anything is shared (PrecisionError).
 """
 
 from __future__ import annotations
@@ -27,7 +30,13 @@ from ppml_lab._rng import RNGLike, resolve_rng
 from ppml_lab._validation import check_array, check_choice, check_real
 from ppml_lab.exceptions import ShareMismatchError
 from ppml_lab.mpc.beaver import TripleShare, TrustedDealer
-from ppml_lab.mpc.fixed_point import DEFAULT_FIXED_POINT, FixedPoint, truncate_shares_secureml
+from ppml_lab.mpc.fixed_point import (
+    DEFAULT_FIXED_POINT,
+    FixedPoint,
+    trunc_finish_share,
+    trunc_mask_share,
+    truncate_shares_secureml,
+)
 from ppml_lab.mpc.network import Party, ProtocolRun, run_protocol
 from ppml_lab.mpc.sharing import RING_MODULUS, random_elements
 
@@ -42,6 +51,7 @@ __all__ = [
     "beaver_multiply_shares",
     "beaver_matmul",
     "truncate",
+    "truncate_secureml",
     "fxp_multiply",
     "fxp_matmul",
     "fxp_mul_public",
@@ -209,13 +219,19 @@ def beaver_multiply(party: Party, x: np.ndarray, y: np.ndarray, triple: TripleSh
 
 
 def beaver_multiply_shares(
-    x_shares: list[np.ndarray], y_shares: list[np.ndarray], triple: list[TripleShare]
-) -> list[np.ndarray]:
+    x_shares: list[np.ndarray], y_shares: list[np.ndarray], triple: list[TripleShare], *,
+    return_openings: bool = False,
+) -> Any:
     """All parties' side of one Beaver multiplication computed in one place (the raw form: no network).
 
     The arithmetic of :func:`beaver_multiply` for every party at once, for derivations and for measuring
     the computation apart from the transport. Communication it stands for: each party sends its 2 values
-    per element to every other party, in one round.
+    per element to every other party, in one round. ``return_openings=True`` also returns the opened
+    (d, e) -- public in the protocol -- as ``(z_shares, d, e)``.
+
+    RAW: the only reuse guard here is the triple shares' own ``used`` flag, which a pickled or deep-copied
+    triple does not carry over; the parties' ledgers (:meth:`~ppml_lab.mpc.network.Party.use_triple`)
+    are what refuse a reused triple id on the protocol path.
     """
     n_parties = len(triple)
     if not (len(x_shares) == len(y_shares) == n_parties >= 2):
@@ -234,10 +250,15 @@ def beaver_multiply_shares(
     zs = [np.empty(n, dtype=_U) for _ in range(n_parties)]
     blk = min(n, _BLOCK)
     d, e, t = np.empty(blk, dtype=_U), np.empty(blk, dtype=_U), np.empty(blk, dtype=_U)
+    d_all = np.empty(n, dtype=_U) if return_openings else None
+    e_all = np.empty(n, dtype=_U) if return_openings else None
     for lo in range(0, n, _BLOCK):  # cache-sized blocks, not samples
         hi = min(n, lo + _BLOCK)
         k = hi - lo
-        db, eb, tb = d[:k], e[:k], t[:k]
+        if return_openings:
+            db, eb, tb = d_all[lo:hi], e_all[lo:hi], t[:k]
+        else:
+            db, eb, tb = d[:k], e[:k], t[:k]
         np.subtract(flat[0][0][lo:hi], flat[0][2][lo:hi], out=db)  # d = sum_i ([x]_i - [a]_i)
         np.subtract(flat[0][1][lo:hi], flat[0][3][lo:hi], out=eb)  # e = sum_i ([y]_i - [b]_i)
         for x_i, y_i, a_i, b_i, _c in flat[1:]:
@@ -256,6 +277,8 @@ def beaver_multiply_shares(
             else:
                 np.multiply(db, b_i[lo:hi], out=tb)
             zb += tb
+    if return_openings:
+        return [z.reshape(shape) for z in zs], d_all.reshape(shape), e_all.reshape(shape)
     return [z.reshape(shape) for z in zs]
 
 
@@ -274,29 +297,48 @@ def beaver_matmul(party: Party, x: np.ndarray, y: np.ndarray, triple: TripleShar
     return np.asarray(z, dtype=_U)
 
 
-def truncate(party: Party, z: np.ndarray, *, frac_bits: int) -> np.ndarray:
-    """SecureML local truncation by 2^frac_bits (2 parties, no communication; see fixed_point)."""
-    if party.n_parties != 2:
+def truncate(party: Party, z: np.ndarray, *, frac_bits: int, pair: TripleShare) -> np.ndarray:
+    """[z >> frac_bits], exact up to one ulp, for |z| < 2^62: one opening of z + 2^62 + r. One round.
+
+    ``pair``: this party's share of a dealer truncation pair (``TrustedDealer.truncation_pair``), used
+    once. Any number of parties. See :mod:`~ppml_lab.mpc.fixed_point` for the derivation.
+    """
+    if pair.kind != "trunc" or pair.frac_bits != frac_bits:
         raise ValueError(
-            f"SecureML truncation is a 2-party protocol, got n_parties={party.n_parties}; "
-            "with more parties keep the computation linear (sums) or use a dealer truncation pair"
+            f"truncate needs a truncation pair made for frac_bits={frac_bits}, got kind={pair.kind!r} "
+            f"with frac_bits={pair.frac_bits}"
         )
+    r, r_hi, msb = party.use_triple(pair)
+    z = np.asarray(z, dtype=_U)
+    _check_shape("z", z.shape, r.shape)
+    lead = party.party_id == 0
+    c = open_shares(party, trunc_mask_share(z, r, lead=lead))  # open c = z + 2^62 + r: uniform
+    return trunc_finish_share(c, r_hi, msb, lead=lead, frac_bits=frac_bits)
+
+
+def truncate_secureml(party: Party, z: np.ndarray, *, frac_bits: int) -> np.ndarray:
+    """RAW: SecureML local truncation (2 parties, no communication). Fails silently with probability
+    |z| / 2^64 (off by ~2^(64-f)); kept to teach and measure that failure, not used by the protocols."""
+    if party.n_parties != 2:
+        raise ValueError(f"SecureML truncation is a 2-party protocol, got n_parties={party.n_parties}")
     if party.party_id == 0:
         return truncate_shares_secureml(z, z, frac_bits=frac_bits)[0]
     return truncate_shares_secureml(z, z, frac_bits=frac_bits)[1]
 
 
-def fxp_multiply(party: Party, x: np.ndarray, y: np.ndarray, triple: TripleShare, *, frac_bits: int) -> np.ndarray:
-    return truncate(party, beaver_multiply(party, x, y, triple), frac_bits=frac_bits)
+def fxp_multiply(party: Party, x: np.ndarray, y: np.ndarray, triple: TripleShare, *, frac_bits: int,
+                 pair: TripleShare) -> np.ndarray:
+    return truncate(party, beaver_multiply(party, x, y, triple), frac_bits=frac_bits, pair=pair)
 
 
-def fxp_matmul(party: Party, x: np.ndarray, y: np.ndarray, triple: TripleShare, *, frac_bits: int) -> np.ndarray:
-    return truncate(party, beaver_matmul(party, x, y, triple), frac_bits=frac_bits)
+def fxp_matmul(party: Party, x: np.ndarray, y: np.ndarray, triple: TripleShare, *, frac_bits: int,
+               pair: TripleShare) -> np.ndarray:
+    return truncate(party, beaver_matmul(party, x, y, triple), frac_bits=frac_bits, pair=pair)
 
 
-def fxp_mul_public(party: Party, x: np.ndarray, k: float, *, fxp: FixedPoint) -> np.ndarray:
-    """[k x] for a public real k: multiply by its encoding (local), then truncate (local)."""
-    return truncate(party, x * fxp.encode(k, name="k"), frac_bits=fxp.frac_bits)
+def fxp_mul_public(party: Party, x: np.ndarray, k: float, *, fxp: FixedPoint, pair: TripleShare) -> np.ndarray:
+    """[k x] for a public real k: multiply by its encoding (local), then truncate (one round)."""
+    return truncate(party, x * fxp.encode(k, name="k"), frac_bits=fxp.frac_bits, pair=pair)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -353,11 +395,11 @@ def secure_sum(values: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, tra
 
 
 def _binary_party(party: Party, x: Any, y: Any, shape_x: tuple, shape_y: tuple, triple: TripleShare,
-                  frac_bits: int, op: str) -> np.ndarray:
+                  frac_bits: int, op: str, pair: TripleShare | None = None) -> np.ndarray:
     xs, ys = share_inputs(party, x if party.party_id == 0 else y, owners=(0, 1), shapes=(shape_x, shape_y))
     z = beaver_multiply(party, xs, ys, triple) if op == "mul" else beaver_matmul(party, xs, ys, triple)
     if frac_bits:
-        z = truncate(party, z, frac_bits=frac_bits)
+        z = truncate(party, z, frac_bits=frac_bits, pair=pair)
     return open_shares(party, z)
 
 
@@ -372,11 +414,17 @@ def _binary(op: str, x: Any, y: Any, fxp: FixedPoint | None, transport: str, tim
         raise ShareMismatchError(f"x and y must have the same shape, got {xe.shape} and {ye.shape}")
     if op == "matmul" and (xe.ndim not in (1, 2) or ye.ndim not in (1, 2) or xe.shape[-1] != ye.shape[0]):
         raise ShareMismatchError(f"cannot multiply shapes {xe.shape} and {ye.shape}: inner dimensions differ")
+    if fxp is not None:  # validate before any triple is issued: |each product (sum)| < 2^(62 - 2f)
+        ax, ay = np.abs(fxp.decode(xe)), np.abs(fxp.decode(ye))
+        fxp.check_product("x * y" if op == "mul" else "x @ y", ax * ay if op == "mul" else np.matmul(ax, ay))
     g = resolve_rng(rng)
     dealer = dealer or TrustedDealer(2, rng=g)
     triple = dealer.multiplication_triple(xe.shape) if op == "mul" else dealer.matmul_triple(xe.shape, ye.shape)
     f = fxp.frac_bits if fxp else 0
-    args = [(xe, None, xe.shape, ye.shape, triple[0], f, op), (None, ye, xe.shape, ye.shape, triple[1], f, op)]
+    out_shape = xe.shape if op == "mul" else np.matmul(np.zeros(xe.shape), np.zeros(ye.shape)).shape
+    pair = dealer.truncation_pair(out_shape, frac_bits=f) if fxp else [None, None]
+    args = [(xe, None, xe.shape, ye.shape, triple[0], f, op, pair[0]),
+            (None, ye, xe.shape, ye.shape, triple[1], f, op, pair[1])]
     run = run_protocol(_binary_party, args, transport=transport, timeout=timeout, rng=g)
     out = run.outputs[0]
     return SecureResult(fxp.decode(out) if fxp else out.view(np.int64), run)
@@ -384,14 +432,15 @@ def _binary(op: str, x: Any, y: Any, fxp: FixedPoint | None, transport: str, tim
 
 def secure_multiply(x: Any, y: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, transport: str = "inprocess",
                     timeout: float = 60.0, rng: RNGLike = None, dealer: TrustedDealer | None = None) -> SecureResult:
-    """Element-wise x * y, x held by party 0 and y by party 1; both learn the product. 3 rounds
-    (both input sharings at once, one opening of d and e, one output opening)."""
+    """Element-wise x * y, x held by party 0 and y by party 1; both learn the product. 3 rounds in the
+    ring (both input sharings at once, one opening of d and e, one output opening), 4 in fixed point (one
+    more to truncate exactly). PrecisionError if some |x y| >= 2^(62 - 2 frac_bits)."""
     return _binary("mul", x, y, fxp, transport, timeout, rng, dealer)
 
 
 def secure_dot(x: Any, y: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, transport: str = "inprocess",
                timeout: float = 60.0, rng: RNGLike = None, dealer: TrustedDealer | None = None) -> SecureResult:
-    """<x, y> for vectors held by parties 0 and 1 (a 1-D matrix triple). 3 rounds."""
+    """<x, y> for vectors held by parties 0 and 1 (a 1-D matrix triple). 3 rounds (4 in fixed point)."""
     for name, v in (("x", x), ("y", y)):
         if np.ndim(v) != 1:
             raise ShareMismatchError(f"{name} must be a vector for secure_dot, got shape {np.shape(v)}")
@@ -400,7 +449,9 @@ def secure_dot(x: Any, y: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, 
 
 def secure_matmul(x: Any, y: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, transport: str = "inprocess",
                   timeout: float = 60.0, rng: RNGLike = None, dealer: TrustedDealer | None = None) -> SecureResult:
-    """X @ Y for X held by party 0 and Y by party 1 (one matrix triple). 3 rounds."""
+    """X @ Y for X held by party 0 and Y by party 1 (one matrix triple). 3 rounds (4 in fixed point).
+
+    PrecisionError if some entry of |X| @ |Y| reaches 2^(62 - 2 frac_bits) (exact truncation's bound)."""
     return _binary("matmul", x, y, fxp, transport, timeout, rng, dealer)
 
 
@@ -411,14 +462,17 @@ def _inference_party(party: Party, wb: Any, x: Any, n: int, d: int, triples: dic
     wb_s, x_s = share_inputs(party, wb if party.party_id == owner else x, owners=(owner, hospital),
                              shapes=((d + 1,), (n, d)))
     f = fxp.frac_bits
-    z = fxp_matmul(party, x_s, wb_s[:d].copy(), triples["matmul"], frac_bits=f)  # [z] = [X][w]
+    z = fxp_matmul(party, x_s, wb_s[:d].copy(), triples["matmul"], frac_bits=f, pair=triples["t_matmul"])  # [X][w]
     z += wb_s[d]  # + [b]: local
     if logistic:
         c0, c1, c3 = SIGMOID_COEFFS
-        z2 = fxp_multiply(party, z, z, triples["square"], frac_bits=f)
-        z3 = fxp_multiply(party, z2, z, triples["cube"], frac_bits=f)
-        # [s] = c0 + c1 [z] + c3 [z^3]   (Kim et al. 2018 degree-3 sigmoid)
-        s = fxp_mul_public(party, z, c1, fxp=fxp) + fxp_mul_public(party, z3, c3, fxp=fxp)
+        z2 = fxp_multiply(party, z, z, triples["square"], frac_bits=f, pair=triples["t_square"])
+        z3 = fxp_multiply(party, z2, z, triples["cube"], frac_bits=f, pair=triples["t_cube"])
+        # [s] = c0 + c1 [z] + c3 [z^3]   (Kim et al. 2018 degree-3 sigmoid): both public products carry 2f
+        # fractional bits, so they are added first and truncated once
+        with np.errstate(over="ignore"):
+            s2f = z * fxp.encode(c1) + z3 * fxp.encode(c3)
+        s = truncate(party, s2f, frac_bits=f, pair=triples["t_poly"])
         if party.party_id == 0:
             s += fxp.encode(c0)
         z = s
@@ -432,7 +486,9 @@ def secure_inference(x: Any, weights: Any, bias: float = 0.0, *, kind: str = "lo
     """Model owner (party 0, ``weights``, ``bias``) scores a hospital's records (party 1, ``x``).
 
     ``kind='linear'`` reveals X w + b, ``'logistic'`` reveals the polynomial sigmoid of it -- to the
-    hospital only; the model owner learns nothing but the shapes. Linear: 3 rounds; logistic: 5.
+    hospital only; the model owner learns nothing but the shapes. Linear: 4 rounds; logistic: 9 (each
+    product is truncated exactly, one opening each). Raises PrecisionError if |X w + b| (or its square
+    or cube, for 'logistic') would reach the truncation bound 2^(62 - 2f).
     """
     check_choice("kind", kind, ("linear", "logistic"))
     X = check_array("x", x, ndim=2)
@@ -441,16 +497,28 @@ def secure_inference(x: Any, weights: Any, bias: float = 0.0, *, kind: str = "lo
     if X.shape[1] != w.shape[0]:
         raise ShareMismatchError(f"x has {X.shape[1]} features but weights has {w.shape[0]}")
     n, d = X.shape
+    wb = fxp.encode(np.r_[w, b], name="weights")
+    xe = fxp.encode(X, name="x")
+    # validate before any triple is issued: every value truncated must stay below 2^(62 - 2f)
+    zmax = np.abs(fxp.decode(xe)) @ np.abs(fxp.decode(wb[:d])) + abs(float(fxp.decode(wb[d])))  # >= |z|
+    fxp.check_product("x @ weights", zmax)
+    if kind == "logistic":
+        c0, c1, c3 = SIGMOID_COEFFS
+        fxp.check_product("z^2 (z = x @ weights + bias)", zmax**2)
+        fxp.check_product("z^3 (z = x @ weights + bias)", zmax**3)
+        fxp.check_product("the sigmoid polynomial's terms", abs(c1) * zmax + abs(c3) * zmax**3)
     g = resolve_rng(rng)
     dealer = dealer or TrustedDealer(2, rng=g)
+    f = fxp.frac_bits
     per: list[dict[str, TripleShare]] = [{}, {}]
-    for key, tr in [("matmul", dealer.matmul_triple((n, d), (d,)))] + (
-        [("square", dealer.multiplication_triple((n,))), ("cube", dealer.multiplication_triple((n,)))]
+    for key, tr in [("matmul", dealer.matmul_triple((n, d), (d,))),
+                    ("t_matmul", dealer.truncation_pair((n,), frac_bits=f))] + (
+        [("square", dealer.multiplication_triple((n,))), ("t_square", dealer.truncation_pair((n,), frac_bits=f)),
+         ("cube", dealer.multiplication_triple((n,))), ("t_cube", dealer.truncation_pair((n,), frac_bits=f)),
+         ("t_poly", dealer.truncation_pair((n,), frac_bits=f))]
         if kind == "logistic" else []
     ):
         per[0][key], per[1][key] = tr[0], tr[1]
-    wb = fxp.encode(np.r_[w, b], name="weights")
-    xe = fxp.encode(X, name="x")
     args = [(wb, None, n, d, per[0], fxp, kind == "logistic"), (None, xe, n, d, per[1], fxp, kind == "logistic")]
     run = run_protocol(_inference_party, args, transport=transport, timeout=timeout, rng=g)
     return SecureResult(run.outputs[1], run)

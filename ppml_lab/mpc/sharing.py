@@ -28,6 +28,13 @@ Public API (other modules, e.g. secure aggregation, build on it)::
 Shares carry their scheme, modulus, index, threshold and a random ``sharing_id``; reconstructing a mix of
 sharings, moduli, shapes or schemes raises :class:`~ppml_lab.exceptions.ShareMismatchError`, and too few
 shares raise :class:`~ppml_lab.exceptions.InsufficientSharesError`. ``repr`` never shows share values.
+
+Secrets must be representable: over a prime p, integers in [-(p // 2), p - 1] (so that the unsigned or the
+``signed=True`` reading gives them back); over Z_2^64, [-2^63, 2^64). Anything else would be silently
+reduced mod the modulus and reconstruct to a different number, so it raises
+:class:`~ppml_lab.exceptions.PrecisionError` naming the bound and the value. Shamir with ``threshold=1`` is
+refused (:class:`~ppml_lab.exceptions.InsecureParameterError`): a degree-0 polynomial makes every share equal
+to the secret.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ import numpy as np
 
 from ppml_lab._rng import RNGLike, resolve_rng
 from ppml_lab._validation import check_int, check_type
-from ppml_lab.exceptions import InsufficientSharesError, ShareMismatchError
+from ppml_lab.exceptions import InsecureParameterError, InsufficientSharesError, PrecisionError, ShareMismatchError
 
 __all__ = [
     "RING_BITS",
@@ -134,8 +141,41 @@ def random_elements(shape: tuple[int, ...], *, modulus: int, rng: RNGLike = None
     return (acc % modulus).reshape(shape)
 
 
-def _encode(secret: Any, modulus: int) -> np.ndarray:
-    """Integers (any sign) -> residues mod ``modulus`` in the back end's dtype."""
+def _secret_range(modulus: int) -> tuple[int, int]:
+    """Inclusive range of integers a sharing mod ``modulus`` gives back unchanged (unsigned or signed)."""
+    if modulus == RING_MODULUS:
+        return -(2**63), 2**64 - 1
+    return -(modulus // 2), modulus - 1
+
+
+def _check_secret_range(arr: np.ndarray, modulus: int, name: str = "secret") -> None:
+    """PrecisionError if any element lies outside _secret_range (it would be reduced silently)."""
+    if arr.size == 0:
+        return
+    lo, hi = _secret_range(modulus)
+    if arr.dtype == object:
+        vals = [int(v) for v in arr.flat]
+        bad = next((v for v in vals if v < lo or v > hi), None)
+    else:
+        a = arr
+        if a.dtype.kind == "u" and hi >= int(np.iinfo(a.dtype).max) and lo <= 0:
+            return  # every unsigned value of this width fits
+        mx, mn = int(a.max()), int(a.min())
+        bad = mx if mx > hi else (mn if mn < lo else None)
+    if bad is not None:
+        mod = "2**64" if modulus == RING_MODULUS else str(modulus)
+        raise PrecisionError(
+            f"{name} must lie in [{lo}, {hi}] to be shared modulo {mod} without being reduced, got {bad}; "
+            "use a larger prime (MERSENNE_61, MERSENNE_127) or split the value"
+        )
+
+
+def _encode(secret: Any, modulus: int, *, check_range: bool = False) -> np.ndarray:
+    """Integers (any sign) -> residues mod ``modulus`` in the back end's dtype.
+
+    ``check_range=True`` (secrets) refuses values a reduction would change (PrecisionError); public
+    constants in share arithmetic are reduced as ring/field elements.
+    """
     if isinstance(secret, np.ndarray) and secret.dtype == object:
         if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in secret.flat):
             raise TypeError("secret must contain integers, got an object array with non-integers")
@@ -151,6 +191,10 @@ def _encode(secret: Any, modulus: int) -> np.ndarray:
             raise TypeError(
                 f"secret must contain integers (encode reals with ppml_lab.mpc.fixed_point), got dtype {arr.dtype}"
             )
+    if arr.dtype == object and not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in arr.flat):
+        raise TypeError("secret must contain integers, got an object array with non-integers")
+    if check_range:
+        _check_secret_range(arr, modulus)
     if modulus == RING_MODULUS:
         if arr.dtype == object:
             return np.array([int(v) % RING_MODULUS for v in arr.flat], dtype=np.uint64).reshape(arr.shape)
@@ -331,7 +375,7 @@ def share(
     if m != RING_MODULUS:
         m = _check_prime(m)
     g = resolve_rng(rng)
-    x = _encode(secret, m)
+    x = _encode(secret, m, check_range=True)
     shape = tuple(np.shape(x))
     randoms = [random_elements(shape, modulus=m, rng=g) for _ in range(n - 1)]
     last = x
@@ -404,16 +448,23 @@ def shamir_share(
 
     f(z) = x + a_1 z + ... + a_{t-1} z^{t-1} with uniform a_j; holder i (i = 1..n) gets f(i).
     Vectorised over elements and holders (Horner's rule on an (n, *shape) array).
+    ``threshold`` must be >= 2 (t = 1 gives every holder the secret itself: InsecureParameterError);
+    ``secret`` must lie in [-(prime // 2), prime - 1] (PrecisionError otherwise).
     """
-    n = check_int("n_shares", n_shares, low=1)
+    n = check_int("n_shares", n_shares, low=2)
     t = check_int("threshold", threshold, low=1)
+    if t < 2:
+        raise InsecureParameterError(
+            f"threshold must be >= 2, got {t}: with threshold=1 the polynomial is the constant x and every "
+            "share equals the secret; use threshold >= 2 (e.g. a majority of n_shares)"
+        )
     if t > n:
-        raise ValueError(f"threshold must be an integer in [1, n_shares={n}], got {t}")
+        raise ValueError(f"threshold must be an integer in [2, n_shares={n}], got {t}")
     p = _check_prime(prime)
     if n >= p:
         raise ValueError(f"n_shares must be < prime={p} (distinct nonzero evaluation points), got {n}")
     g = resolve_rng(rng)
-    x = _encode(secret, p)
+    x = _encode(secret, p, check_range=True)
     shape = tuple(np.shape(x))
     drawn = random_elements((t - 1, *shape), modulus=p, rng=g)  # a_1..a_{t-1}, one CSPRNG call for all
     coeffs = [drawn[j] for j in range(t - 1)]

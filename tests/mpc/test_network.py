@@ -98,3 +98,214 @@ def test_bad_arguments_raise():
         run_protocol(3, [(1,), (2,)])
     with pytest.raises(ValueError, match="timeout must be a finite number > 0"):
         run_protocol(_echo_party, [(1,), (2,)], timeout=0)
+
+
+# ---- Beaver triple reuse: each party's ledger, on every transport --------------------------------
+import copy  # noqa: E402
+import pickle  # noqa: E402
+import socket  # noqa: E402
+
+from ppml_lab.exceptions import FrameTooLargeError  # noqa: E402
+from ppml_lab.mpc.beaver import TrustedDealer  # noqa: E402
+from ppml_lab.mpc.network import (  # noqa: E402
+    _HEADER,
+    _HELLO,
+    TripleLedger,
+    _accept_peers,
+    _SocketChannel,
+)
+from ppml_lab.mpc.protocols import beaver_multiply_shares, share_input  # noqa: E402
+
+
+def _opening_party(party, x, triple, copy_inside):
+    """Beaver's first step, as an eavesdropper records it: open d = x - a (public in the protocol).
+
+    With ``copy_inside`` the party also tries the same triple again through a deep copy (a fresh
+    ``used`` flag), as a bug or a careless prototype would."""
+    xs = share_input(party, x, owner=0, shape=(3,))
+    a, _b, _c = party.use_triple(triple)
+    d = open_shares(party, xs - a)
+    if copy_inside:
+        a2, _b2, _c2 = party.use_triple(copy.deepcopy(triple))
+        return d, open_shares(party, xs - a2)
+    return d
+
+
+X1 = np.array([37, 61, 45], dtype=np.int64).view(np.uint64)
+X2 = np.array([52, 58, 45], dtype=np.int64).view(np.uint64)
+
+
+@pytest.mark.attack
+def test_triple_reuse_leaks_the_difference_on_the_raw_path():
+    # raw level: the openings of two multiplications under one triple, the second through a deep copy
+    t = TrustedDealer(2, rng=0).multiplication_triple((3,))
+    t_copy = copy.deepcopy(t)  # fresh `used` flags: the only guard beaver_multiply_shares has
+    y = np.arange(3, dtype=np.uint64)
+    x1s, x2s, ys = [X1 - np.uint64(9), np.full(3, 9, np.uint64)], [X2 - np.uint64(4), np.full(3, 4, np.uint64)], [y, y * 0]
+    _, d1, _ = beaver_multiply_shares(x1s, ys, t, return_openings=True)
+    _, d2, _ = beaver_multiply_shares(x2s, ys, t_copy, return_openings=True)
+    np.testing.assert_array_equal((d1 - d2).view(np.int64), X1.view(np.int64) - X2.view(np.int64))  # x1 - x2 leaks
+
+
+@pytest.mark.attack
+@pytest.mark.parametrize("transport", ["inprocess", "processes"])
+def test_triple_reuse_across_runs_leaks_without_ledgers_and_is_refused_by_default(transport):
+    t = TrustedDealer(2, rng=0).multiplication_triple((3,))
+    kw = dict(transport=transport, timeout=20, start_method="fork")
+    # raw: parties that forget what they used (a fresh ledger per run, as when each run had its own
+    # pickled copy) open d1 and d2 under the same triple -> everyone learns x1 - x2
+    forgetful = lambda: [TripleLedger(), TripleLedger()]  # noqa: E731
+    r1 = run_protocol(_opening_party, [(X1, copy.deepcopy(t[0]), False), (None, copy.deepcopy(t[1]), False)],
+                      ledgers=forgetful(), **kw)
+    r2 = run_protocol(_opening_party, [(X2, copy.deepcopy(t[0]), False), (None, copy.deepcopy(t[1]), False)],
+                      ledgers=forgetful(), **kw)
+    leak = (r1.outputs[1] - r2.outputs[1]).view(np.int64)
+    np.testing.assert_array_equal(leak, X1.view(np.int64) - X2.view(np.int64))
+    # default: every party's ledger outlives the run, so the second run is refused whatever copy it gets
+    fresh = TrustedDealer(2, rng=0).multiplication_triple((3,))
+    run_protocol(_opening_party, [(X1, fresh[0], False), (None, fresh[1], False)], **kw)
+    assert not fresh[0].used or transport == "inprocess"  # processes: the caller's objects look unused
+    with pytest.raises(TripleReuseError, match=r"party [01] already used Beaver triple \d+"):
+        run_protocol(_opening_party, [(X2, copy.deepcopy(fresh[0]), False), (None, copy.deepcopy(fresh[1]), False)], **kw)
+
+
+@pytest.mark.attack
+@pytest.mark.parametrize("transport", ["inprocess", "processes"])
+def test_deep_copied_triple_within_one_run_is_refused_by_every_party(transport):
+    t = TrustedDealer(2, rng=1).multiplication_triple((3,))
+    books = [TripleLedger(), TripleLedger()]
+    with pytest.raises(TripleReuseError, match="already used Beaver triple"):
+        run_protocol(_opening_party, [(X1, t[0], True), (None, t[1], True)], transport=transport, timeout=20,
+                     start_method="fork", ledgers=books)
+    assert t[0].triple_id in books[0] and t[1].triple_id in books[1]  # both parties recorded it
+    assert len(books[0]) == len(books[1]) == 1
+
+
+def test_pickled_triple_share_is_refused_by_its_party_ledger():
+    t = TrustedDealer(2, rng=2).multiplication_triple((3,))
+    book = TripleLedger()
+    book.claim(t[0].triple_id, party=0)
+    clone = pickle.loads(pickle.dumps(t[0]))
+    assert not clone.used  # the copy's own flag says fresh ...
+    with pytest.raises(TripleReuseError, match="party 0 already used"):
+        book.claim(clone.triple_id, party=0)  # ... the ledger does not
+
+
+def test_ledger_cannot_be_copied_or_pickled():
+    book = TripleLedger()
+    with pytest.raises(TypeError, match="must not be pickled or copied"):
+        copy.deepcopy(book)
+    with pytest.raises(TypeError, match="must not be pickled or copied"):
+        pickle.dumps(book)
+
+
+def test_dealers_seeded_alike_issue_distinct_triple_ids():
+    a = TrustedDealer(2, rng=5).multiplication_triple((2,))
+    b = TrustedDealer(2, rng=5).multiplication_triple((2,))
+    assert a[0].triple_id != b[0].triple_id
+
+
+def test_bad_ledgers_argument_raises():
+    with pytest.raises(ValueError, match="ledgers must be a list of 2 TripleLedger objects"):
+        run_protocol(_echo_party, [(1,), (2,)], ledgers=[TripleLedger()])
+    with pytest.raises(TypeError, match=r"ledgers\[1\] must be a TripleLedger, got set"):
+        run_protocol(_echo_party, [(1,), (2,)], ledgers=[TripleLedger(), set()])
+
+
+def test_triple_of_another_party_is_refused():
+    t = TrustedDealer(2, rng=3).multiplication_triple((3,))
+    with pytest.raises(ValueError, match="triple share belongs to party 1, not party 0"):
+        run_protocol(_opening_party, [(X1, t[1], False), (None, t[0], False)], timeout=5)
+
+
+# ---- the mesh: bounded frames, validated peers ----------------------------------------------------
+def _big_party(party, n):
+    return open_shares(party, np.zeros(n, dtype=np.uint64))
+
+
+@pytest.mark.parametrize("transport", ["inprocess", "processes"])
+def test_oversized_message_is_refused_before_sending(transport):
+    with pytest.raises(FrameTooLargeError, match="a message of 800 bytes to party 1 exceeds max_frame_bytes=512"):
+        run_protocol(_big_party, [(100,), (100,)], transport=transport, timeout=10, start_method="fork",
+                     max_frame_bytes=512)
+    run = run_protocol(_big_party, [(64,), (64,)], transport=transport, timeout=10, start_method="fork",
+                       max_frame_bytes=512)
+    assert run.outputs[0].shape == (64,)
+
+
+def _channel_pair(max_frame_bytes=1024):
+    a, b = socket.socketpair()
+    return _SocketChannel(0, {1: a}, max_frame_bytes), b
+
+
+def test_frame_announcing_too_many_bytes_is_refused_without_allocating():
+    ch, peer = _channel_pair()
+    try:
+        peer.sendall(_HEADER.pack(2**40, 0, 1, 2**37, 0, 0, 0))  # "a 1 TiB array follows"
+        with pytest.raises(FrameTooLargeError, match=r"announces 1099511627776 bytes, above max_frame_bytes=1024"):
+            ch.recv(1, time.monotonic() + 5)
+    finally:
+        ch.close()
+        peer.close()
+
+
+def test_frame_whose_shape_does_not_match_its_size_is_refused():
+    ch, peer = _channel_pair()
+    try:
+        peer.sendall(_HEADER.pack(16, 0, 2, 2**32, 2**32, 0, 0))  # shape 2^64 elements claimed as 16 bytes
+        with pytest.raises(ProtocolError, match=r"frame size mismatch from party 1: shape \(4294967296, 4294967296\)"):
+            ch.recv(1, time.monotonic() + 5)
+    finally:
+        ch.close()
+        peer.close()
+
+
+def test_frame_with_unknown_dtype_or_too_many_dims_is_refused():
+    for header in (_HEADER.pack(8, 9, 1, 1, 0, 0, 0), _HEADER.pack(8, 0, 5, 1, 0, 0, 0)):
+        ch, peer = _channel_pair()
+        try:
+            peer.sendall(header)
+            with pytest.raises(ProtocolError, match="malformed frame from party 1"):
+                ch.recv(1, time.monotonic() + 5)
+        finally:
+            ch.close()
+            peer.close()
+
+
+def test_mesh_rejects_wrong_token_and_unexpected_or_duplicate_peer_ids():
+    token = b"t" * 16
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(8)
+    port = lst.getsockname()[1]
+    clients = []
+
+    def dial(tok, pid):
+        c = socket.create_connection(("127.0.0.1", port))
+        c.sendall(_HELLO.pack(tok, pid))
+        clients.append(c)
+
+    try:
+        dial(b"x" * 16, 2)  # a stray process without the run token
+        dial(token, 0)  # party 0 is not a peer that connects to party 0
+        dial(token, 7)  # no such party
+        dial(token, 1)  # the real party 1
+        dial(token, 1)  # an impostor claiming id 1 again
+        dial(token, 2)  # the real party 2
+        socks = _accept_peers(0, 3, lst, token, 5.0)
+        assert sorted(socks) == [1, 2]
+        for s in socks.values():
+            s.close()
+        # nobody valid arrives: the error names what was rejected
+        dial(token, 9)
+        with pytest.raises(ProtocolError, match=r"parties \[1\] did not connect .*party id 9 is not one of the expected \[1\]"):
+            _accept_peers(0, 2, lst, token, 0.5)
+    finally:
+        for c in clients:
+            c.close()
+        lst.close()
+
+
+def test_bad_max_frame_bytes_raises():
+    with pytest.raises(ValueError, match="max_frame_bytes must be an integer >= 1, got 0"):
+        run_protocol(_echo_party, [(1,), (2,)], max_frame_bytes=0)

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from ppml_lab.exceptions import InsufficientSharesError, ShareMismatchError
+from ppml_lab.exceptions import InsecureParameterError, InsufficientSharesError, PrecisionError, ShareMismatchError
 from ppml_lab.mpc.sharing import (
     DEFAULT_PRIME,
     MERSENNE_127,
@@ -57,9 +57,9 @@ def test_additive_linearity(values, k, c):
 
 
 @settings(max_examples=60, deadline=None)
-@given(field_elems, st.integers(1, 7), st.data())
+@given(field_elems, st.integers(2, 7), st.data())
 def test_shamir_any_t_of_n(values, n, data):
-    t = data.draw(st.integers(1, n))
+    t = data.draw(st.integers(2, n))
     subset = data.draw(st.lists(st.integers(0, n - 1), min_size=t, max_size=n, unique=True))
     x = np.array(values, dtype=np.int64)
     shares = shamir_share(x, threshold=t, n_shares=n)
@@ -146,7 +146,7 @@ def test_additive_n_minus_1_ring_shares_do_not_depend_on_secret():
 
 # ---- bad input ------------------------------------------------------------------------------
 def test_threshold_above_n_raises():
-    with pytest.raises(ValueError, match=r"threshold must be an integer in \[1, n_shares=3\], got 4"):
+    with pytest.raises(ValueError, match=r"threshold must be an integer in \[2, n_shares=3\], got 4"):
         shamir_share([1], threshold=4, n_shares=3)
 
 
@@ -199,7 +199,7 @@ def test_mixed_moduli_raise():
 def test_mixed_schemes_raise():
     with pytest.raises(ShareMismatchError, match="expected shamir shares"):
         shamir_reconstruct(share([1], n_shares=2))
-    a = shamir_share([1], threshold=1, n_shares=2)
+    a = shamir_share([1], threshold=2, n_shares=2)
     with pytest.raises(ShareMismatchError, match="expected additive shares"):
         reconstruct(a)
 
@@ -247,3 +247,46 @@ def test_primality():
     assert is_probable_prime(DEFAULT_PRIME) and is_probable_prime(MERSENNE_127)
     assert not is_probable_prime(2**31 + 1) and not is_probable_prime(3215031751)  # strong pseudoprime to 2,3,5,7
     assert RING_MODULUS == 2**64 and Share.__repr__
+
+
+# ---- refusals: secrets a reduction would change, threshold 1 -------------------------------------
+def test_shamir_threshold_one_is_refused():
+    # t = 1: f is the constant x, so every share IS the secret
+    with pytest.raises(InsecureParameterError, match="threshold must be >= 2, got 1: .*every share equals the secret"):
+        shamir_share([42], threshold=1, n_shares=3)
+
+
+def test_shamir_secret_at_or_above_the_prime_is_refused():
+    p = DEFAULT_PRIME
+    with pytest.raises(PrecisionError, match=rf"secret must lie in \[-{p // 2}, {p - 1}\] .* got {p}"):
+        shamir_share([1, p], threshold=2, n_shares=3)
+    with pytest.raises(PrecisionError, match=f"got {2**40}"):
+        shamir_share(np.array([2**40]), threshold=2, n_shares=3)
+    with pytest.raises(PrecisionError, match=f"got {2**127}"):  # wide prime: object back end
+        shamir_share(np.array([2**127], dtype=object), threshold=2, n_shares=3, prime=MERSENNE_127)
+
+
+def test_shamir_secret_below_the_signed_range_is_refused():
+    p = DEFAULT_PRIME
+    with pytest.raises(PrecisionError, match=f"got {-(p // 2) - 1}"):
+        shamir_share([-(p // 2) - 1], threshold=2, n_shares=3)
+
+
+def test_additive_field_and_ring_secrets_out_of_range_are_refused():
+    with pytest.raises(PrecisionError, match=f"got {DEFAULT_PRIME + 5}"):
+        share([DEFAULT_PRIME + 5], modulus=DEFAULT_PRIME)
+    with pytest.raises(PrecisionError, match=rf"modulo 2\*\*64 .* got {2**64}"):
+        share(2**64)
+    with pytest.raises(PrecisionError, match=f"got {-(2**63) - 1}"):
+        share(np.array([-(2**63) - 1], dtype=object))
+
+
+def test_secrets_at_the_edges_of_the_range_round_trip():
+    p = DEFAULT_PRIME
+    edge = np.array([-(p // 2), p - 1, 0, p // 2])
+    sh = shamir_share(edge, threshold=2, n_shares=3, rng=1)
+    np.testing.assert_array_equal(shamir_reconstruct(sh[:2]) % p, edge % p)
+    assert shamir_reconstruct(sh[1:], signed=True)[0] == -(p // 2)
+    assert shamir_reconstruct(sh[1:])[1] == p - 1
+    big = np.array([2**64 - 1, -(2**63)], dtype=object)
+    assert [int(v) for v in reconstruct(share(big, rng=2))] == [2**64 - 1, 2**63]
