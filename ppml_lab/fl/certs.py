@@ -8,13 +8,20 @@ private key whose public half the operator registered with ``flwr supernode regi
 refuses nodes it does not know.
 
 Threat model: a network attacker (eavesdrop, impersonate the server, join as a fake hospital); the CA key
-here lives on the same machine, so this is a teaching set-up, not a PKI.
+here lives on the same machine, so this is a teaching set-up, not a PKI. Files are written as another
+local user could not exploit: every file is created new (``O_CREAT | O_EXCL``: nothing pre-planted is
+reused or truncated), never through a symbolic link (``O_NOFOLLOW``; a planted link is refused, not
+followed), private keys with mode 0600 from the first byte (no window in which they are 0644 before a
+chmod), and directories created here with mode 0700. An existing output directory must be a real
+directory (not a link), owned by this user and not writable by group or others.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +30,14 @@ from ppml_lab._validation import check_int, check_type
 from ppml_lab.exceptions import DeploymentError
 
 __all__ = [
+    "UnsafePathError",
+    "secure_directory",
+    "write_new_file",
     "TLSFiles",
     "NodeKeys",
     "generate_tls_files",
     "generate_node_keys",
+    "generate_signing_key",
     "check_tls_files",
     "LOOPBACK",
 ]
@@ -60,10 +71,91 @@ def _ec():  # noqa: ANN202 - lazy import keeps `import ppml_lab.fl` light
     return ec
 
 
+class UnsafePathError(DeploymentError):
+    """An output path could let another local user read a key or redirect a write (symlink, foreign owner,
+    group/world-writable directory, file already present); nothing was written."""
+
+
+#: Modes of what this module creates: private keys and directories are the owner's alone.
+PRIVATE_FILE_MODE = 0o600
+PUBLIC_FILE_MODE = 0o644
+DIRECTORY_MODE = 0o700
+
+
+def secure_directory(directory: str | Path) -> Path:
+    """Return ``directory``, created with mode 0700 (parents too) if missing; refuse an unsafe existing one.
+
+    An existing directory must not be a symbolic link (a planted link would redirect every key written into
+    it), must belong to this user, and must not be writable by group or others (they could swap files).
+    Raises :class:`UnsafePathError` naming the path and what is wrong.
+    """
+    check_type("directory", directory, (str, Path))
+    out = Path(directory)
+    missing: list[Path] = []
+    p = out
+    while not os.path.lexists(p):
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, DIRECTORY_MODE)  # umask can only remove bits from 0700
+        except FileExistsError:  # created meanwhile by someone else: checked below like any existing one
+            pass
+    st = os.lstat(out)
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafePathError(
+            f"directory {out} is a symbolic link (to {os.readlink(out)!r}); keys are never written through a "
+            "link - pass a real directory"
+        )
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafePathError(f"directory {out} exists and is not a directory (mode {stat.filemode(st.st_mode)})")
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        raise UnsafePathError(
+            f"directory {out} belongs to uid {st.st_uid}, not to this user (uid {os.geteuid()}); "
+            "pass a directory you own"
+        )
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise UnsafePathError(
+            f"directory {out} is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o}, must be at "
+            "most 0755 without group/other write); pass a private directory"
+        )
+    return out
+
+
+def write_new_file(path: str | Path, data: bytes, *, private: bool) -> Path:
+    """Create ``path`` (it must not exist), never through a symlink, with mode 0600 (``private``) or 0644.
+
+    ``os.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode)``: the mode applies from creation, so
+    a private key is never readable by others, not even for an instant; ``O_EXCL`` refuses a file or a
+    dangling symlink planted at ``path`` (it is neither followed nor truncated). Raises
+    :class:`UnsafePathError` if anything already exists at ``path``.
+    """
+    target = Path(path)
+    mode = PRIVATE_FILE_MODE if private else PUBLIC_FILE_MODE
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(target, flags, mode)
+    except FileExistsError:
+        what = "a symbolic link" if os.path.islink(target) else "a file"
+        raise UnsafePathError(
+            f"{target} already exists ({what}); key files are only ever created new - remove it or use an "
+            "empty directory"
+        ) from None
+    try:
+        if private:
+            os.fchmod(fd, PRIVATE_FILE_MODE)  # exact 0600 whatever the umask
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    return target
+
+
 def _write(path: Path, data: bytes, *, private: bool = False) -> None:
-    path.write_bytes(data)
-    if private:
-        path.chmod(0o600)
+    write_new_file(path, data, private=private)
 
 
 def _name(common_name: str) -> Any:
@@ -106,8 +198,7 @@ def generate_tls_files(
             sans.append(x509.IPAddress(ipaddress.ip_address(h)))
         except ValueError:
             sans.append(x509.DNSName(h))
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    out = secure_directory(directory)
     ec = _ec()
     now = _dt.datetime.now(_dt.timezone.utc)
     start, end = now - _dt.timedelta(minutes=5), now + _dt.timedelta(days=valid_days)
@@ -179,8 +270,7 @@ def generate_node_keys(directory: str | Path, name: str) -> NodeKeys:
     check_type("name", name, str)
     if not name or "/" in name:
         raise ValueError(f"name must be a non-empty file name without '/', got {name!r}")
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    out = secure_directory(directory)
     ec = _ec()
     key = ec.generate_private_key(ec.SECP384R1())
     keys = NodeKeys(private_key=out / name, public_key=out / f"{name}.pub")
@@ -242,3 +332,34 @@ def check_tls_files(files: TLSFiles, *, host: str = LOOPBACK) -> None:
             f"server_cert {files.server_cert} does not list {host} as a SAN (has {sorted(names)}); "
             "TLS clients dialling that address would refuse it"
         )
+
+
+def generate_signing_key(directory: str | Path, name: str) -> NodeKeys:
+    """Create an app publisher's Ed25519 key pair ``<name>`` / ``<name>.pub`` (OpenSSH format).
+
+    Flower 1.42 verifies app (FAB) signatures with Ed25519 keys only
+    (``flwr/supernode/cli/flower_supernode.py`` ``_validate_public_keys_ed25519``); the public half goes
+    into each SuperNode's ``--trusted-entities`` file. Written like every key here (0600, O_EXCL, no links).
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    check_type("directory", directory, (str, Path))
+    check_type("name", name, str)
+    if not name or "/" in name:
+        raise ValueError(f"name must be a non-empty file name without '/', got {name!r}")
+    out = secure_directory(directory)
+    key = ed25519.Ed25519PrivateKey.generate()  # OS CSPRNG (OpenSSL)
+    keys = NodeKeys(private_key=out / name, public_key=out / f"{name}.pub")
+    _write(
+        keys.private_key,
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        ),
+        private=True,
+    )
+    _write(
+        keys.public_key,
+        key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH),
+    )
+    return keys

@@ -1,0 +1,88 @@
+"""Command line of the loopback launcher: ``python -m ppml_lab.fl.deploy --supernodes 3 --rounds 3``.
+
+Exit codes: 0 success; 1 the deployment failed (a :class:`~ppml_lab.exceptions.DeploymentError`, e.g. a
+round aggregated fewer clients than its minimum - :class:`~ppml_lab.fl.deploy.RoundFailedError`); 2 bad
+arguments; 130 interrupted (every process started was ended).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ppml_lab.exceptions import DeploymentError
+from ppml_lab.fl.certs import TLSFiles
+from ppml_lab.fl.deploy.config import DeploymentConfig
+from ppml_lab.fl.deploy.engine import run_deployment
+
+__all__ = ["main"]
+
+_DESCRIPTION = "Launch the course's FL task on Flower's Deployment Engine on loopback: one SuperLink, N SuperNodes."
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m ppml_lab.fl.deploy", description=_DESCRIPTION)
+    ap.add_argument("--supernodes", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--local-epochs", type=int, default=5)
+    ap.add_argument("--lr", type=float, default=0.5)
+    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--no-secagg", action="store_true", help="plain FedAvg (no SecAgg+)")
+    ap.add_argument("--threshold", type=int, default=None, help="SecAgg+ reconstruction threshold")
+    ap.add_argument("--insecure", action="store_true", help="no TLS and no node authentication")
+    ap.add_argument("--no-node-auth", action="store_true")
+    ap.add_argument("--no-app-signing", action="store_true",
+                    help="SuperNodes run any app submitted (no publisher signature check)")
+    ap.add_argument("--dp-noise-multiplier", type=float, default=0.0)
+    ap.add_argument("--dp-clipping-norm", type=float, default=1.0)
+    ap.add_argument("--kill-partition", type=int, default=None, help="kill this SuperNode mid-round")
+    ap.add_argument("--kill-at-round", type=int, default=1)
+    ap.add_argument("--port", type=int, default=None, help="SuperLink port (default: a free one)")
+    ap.add_argument("--certs-dir", type=Path, default=None, help="use ca.crt/server.pem/server.key from here")
+    ap.add_argument("--run-timeout", type=float, default=300.0)
+    ap.add_argument("--json", type=Path, default=None, help="also write the result here")
+    args = ap.parse_args(argv)
+    certs = None
+    if args.certs_dir is not None:
+        d = args.certs_dir
+        certs = TLSFiles(ca_cert=d / "ca.crt", server_cert=d / "server.pem", server_key=d / "server.key")
+    try:
+        cfg = DeploymentConfig(
+            n_supernodes=args.supernodes, rounds=args.rounds, local_epochs=args.local_epochs, lr=args.lr,
+            seed=args.seed, secagg=not args.no_secagg, threshold=args.threshold, tls=not args.insecure,
+            node_auth=not (args.insecure or args.no_node_auth), sign_app=not args.no_app_signing, dp_noise_multiplier=args.dp_noise_multiplier,
+            dp_clipping_norm=args.dp_clipping_norm, kill_partition=args.kill_partition,
+            kill_at_round=args.kill_at_round, superlink_port=args.port, certs=certs, run_timeout=args.run_timeout,
+        )
+    except (TypeError, ValueError, DeploymentError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+    def _sigterm(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        result = run_deployment(cfg)
+    except KeyboardInterrupt:
+        print("interrupted: every process started was ended", file=sys.stderr)
+        return 130
+    except DeploymentError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"{'round':>5} {'clients':>7} {'loss':>8} {'accuracy':>8}")
+    for r, c in zip(result.rounds, result.clients_per_round):
+        print(f"{r['round']:>5} {c:>7} {r['loss']:>8.4f} {r['accuracy']:>8.4f}")
+    print(f"seconds={result.seconds:.1f} peak_rss_MiB={result.peak_rss_bytes / 2**20:.0f} "
+          f"killed_partition={result.killed_partition}")
+    if result.epsilon is not None:
+        print(f"central DP: noise_multiplier={cfg.dp_noise_multiplier} clipping_norm={cfg.dp_clipping_norm} "
+              f"-> epsilon={result.epsilon:.2f} at delta={cfg.dp_delta:g} (hospital-level, RDP accountant)")
+    if args.json is not None:
+        args.json.write_text(json.dumps(result.to_dict(), indent=1, default=str))
+    return 0

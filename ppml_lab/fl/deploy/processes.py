@@ -1,0 +1,185 @@
+"""Process bookkeeping for the Flower launchers: environment, ports, spawning, ending by PID.
+
+Every process a launcher starts is (1) ended by PID on ``stop()``, on error, on Ctrl-C and at interpreter
+exit, and (2) dies with the launcher even when the launcher gets no chance to clean up (SIGKILL, a
+Jupyter kernel restart, an OOM kill): it is started through a small exec shim that sets Linux's
+parent-death signal, ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (prctl(2)), and then ``execv``'s the real
+program in the same process, so the kernel kills it the moment the launcher dies. The processes Flower
+starts below it (SuperExec, ServerApp, ClientApps) watch their parent's PID (flwr 1.42,
+``flwr/supercore/app_utils.py`` ``start_parent_process_monitor``, every 0.2 s) and exit when it is gone,
+so the whole tree follows. ``tests/fl/test_deploy_orphans.py`` SIGKILLs a launcher mid-round and checks.
+
+Caveat of the mechanism (prctl(2)): the signal fires when the *thread* that forked the child exits, so
+launchers must start processes from a thread that lives as long as the deployment (the main thread;
+the monitor thread started here never spawns).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ppml_lab.fl.certs import LOOPBACK
+
+__all__ = [
+    "BIN",
+    "offline_env",
+    "free_port",
+    "port_free",
+    "port_open",
+    "pdeathsig_argv",
+    "PDEATHSIG_AVAILABLE",
+]
+
+BIN = Path(sys.executable).parent  # the venv's bin (not resolved: the venv python is a symlink)
+
+#: Linux only: other systems fall back to the launcher's own clean-up (stop(), atexit).
+PDEATHSIG_AVAILABLE = sys.platform.startswith("linux")
+
+# The shim: set PR_SET_PDEATHSIG (1) to SIGKILL, then make sure the launcher did not die before that
+# (the signal would never come: we would have been re-parented already), then exec the real program.
+# -I -S: no site-packages, no user paths - only ctypes from the standard library is needed.
+_SHIM = (
+    "import ctypes,os,sys\n"
+    "if ctypes.CDLL(None, use_errno=True).prctl(1, int(sys.argv[1]), 0, 0, 0) != 0:\n"
+    "    sys.exit('prctl(PR_SET_PDEATHSIG) failed: errno %d' % ctypes.get_errno())\n"
+    "if os.getppid() != int(sys.argv[2]):\n"
+    "    os._exit(137)\n"
+    "os.execv(sys.argv[3], sys.argv[3:])\n"
+)
+
+
+def pdeathsig_argv(argv: Sequence[str], *, sig: int = signal.SIGKILL) -> list[str]:
+    """``argv`` prefixed with the exec shim: the program runs in the same PID and receives ``sig`` when
+    the calling process dies. On non-Linux systems ``argv`` is returned unchanged."""
+    argv = [str(a) for a in argv]
+    if not PDEATHSIG_AVAILABLE:
+        return argv
+    return [sys.executable, "-I", "-S", "-c", _SHIM, str(int(sig)), str(os.getpid()), *argv]
+
+
+def offline_env(flwr_home: str | Path, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for every Flower process: private FLWR_HOME, no telemetry, no update checks, no Ray
+    usage stats, and this venv's ``bin`` first on PATH (SuperLink/SuperNode spawn ``flwr-serverapp`` and
+    ``flwr-clientapp`` by name). The one copy of this set-up (deployment and simulation both use it)."""
+    env = dict(os.environ if base is None else base)
+    env.update(
+        FLWR_HOME=str(flwr_home),
+        FLWR_TELEMETRY_ENABLED="0",
+        FLWR_DISABLE_UPDATE_CHECK="1",
+        RAY_USAGE_STATS_ENABLED="0",
+        PYTHONUNBUFFERED="1",
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        NO_COLOR="1",  # the CLI's --format json must stay parseable ...
+        TERM="dumb",
+    )
+    for var in ("FORCE_COLOR", "CLICOLOR_FORCE"):  # ... also under Jupyter, whose kernel sets these
+        env.pop(var, None)
+    env.setdefault("RAY_TMPDIR", str(Path(flwr_home).parent / "ray_tmp"))
+    return env
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port the OS reports free on ``host`` right now (bind to port 0, read it, release it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_free(port: int, host: str = LOOPBACK) -> bool:
+    """True if a listening socket could bind ``host:port`` now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def port_open(port: int, host: str = LOOPBACK) -> bool:
+    """True if something accepts TCP connections on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def descendants(pid: int) -> list[int]:
+    import psutil
+
+    try:
+        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def same_process(pid: int, create_time: float) -> bool:
+    """True if ``pid`` is alive, not a zombie, and started at ``create_time`` (not a reused PID)."""
+    import psutil
+
+    try:
+        q = psutil.Process(pid)
+        return abs(q.create_time() - create_time) < 1e-3 and q.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def end_pids(pids: Sequence[int], *, grace: float = 5.0) -> None:
+    """SIGTERM then, after ``grace`` seconds, SIGKILL - only the given PIDs."""
+    import psutil
+
+    procs = []
+    for pid in pids:
+        try:
+            procs.append(psutil.Process(pid))
+        except psutil.Error:
+            continue
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=grace)
+    for p in alive:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    psutil.wait_procs(alive, timeout=grace)
+
+
+@dataclass
+class Proc:
+    """One process started by a launcher, its log, and every descendant seen (pid -> start time)."""
+
+    name: str
+    popen: subprocess.Popen
+    log: Path
+    seen: dict[int, float] = field(default_factory=dict)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+
+def spawn(name: str, argv: Sequence[str], *, env: dict[str, str], cwd: Path, log_dir: Path) -> Proc:
+    """Start ``argv`` with the parent-death shim, its own session (ended as one group, never by name),
+    stdout+stderr to ``log_dir/<name>.log``."""
+    log = log_dir / f"{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(log, "ab")  # noqa: SIM115 - the child inherits it; ours is closed right after the fork
+    try:
+        popen = subprocess.Popen(
+            pdeathsig_argv(argv), stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            cwd=cwd, start_new_session=True,
+        )
+    finally:
+        fh.close()
+    return Proc(name, popen, log)
+
+
+def run_bounded(argv: Sequence[str], *, env: dict[str, str], cwd: Path, timeout: float) -> subprocess.CompletedProcess:
+    """Run a short command (a ``flwr`` CLI call) to completion within ``timeout`` s; it dies with us too."""
+    return subprocess.run(pdeathsig_argv(argv), env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
