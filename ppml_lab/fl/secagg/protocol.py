@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ppml_lab._rng import RNGLike
+from ppml_lab._rng import RNGLike, key_rng
 from ppml_lab._validation import check_array, check_int
 from ppml_lab.exceptions import PrecisionError
 from ppml_lab.fl.secagg.client import RawSecAggClient, SecAggClient
@@ -82,6 +82,7 @@ def make_round(inputs: Mapping[int, np.ndarray], *, threshold: int, level: str =
     The PKI stands in for a trusted setup done once, outside the protocol (Sec. 6.3).
     """
     _check_level(level)
+    rng = key_rng(rng, insecure_seeded_keys=insecure_seeded_keys)  # resolve once: one stream for all parties
     session = new_session_id(rng, insecure_seeded_keys=insecure_seeded_keys)
     length = int(np.asarray(next(iter(inputs.values()))).size)
     if level == "raw":
