@@ -27,13 +27,16 @@ SCHEMES: tuple[str, ...] = ("iid", "dirichlet", "quantity")
 
 
 def quantity_skew_indices(
-    n_samples: int, n_parts: int, *, beta: float, min_size: int = 1, rng: RNGLike = None, max_tries: int = 100
+    n_samples: int, n_parts: int, *, beta: float, min_size: int = 1, rng: RNGLike = None
 ) -> list[np.ndarray]:
     """Split ``range(n_samples)`` into ``n_parts`` random parts of Dirichlet(beta)-distributed sizes.
 
-    q ~ Dir(beta * 1); part k gets about q_k * n samples drawn uniformly (Li et al. 2022, Sec. III-B).
-    Small beta (0.5): a few large clients and several tiny ones; large beta (100): near-equal sizes.
-    Redrawn (up to ``max_tries``) until every part has at least ``min_size`` samples.
+    q ~ Dir(beta * 1) (Li et al. 2022, Sec. III-B). Every part first gets ``min_size`` samples; the other
+    r = n - k * min_size samples are cut at the Dirichlet proportions, so part k gets about
+    min_size + q_k * r. Small beta (0.5): a few large clients and several tiny ones; large beta (100):
+    near-equal sizes. Li et al. redraw q until every part is large enough, which can fail for valid
+    inputs (n = 10, k = 8, beta = 0.25: most draws leave a part empty); giving the minimum first never
+    fails. Raises ValueError only when the inputs cannot be met (k > n or min_size * k > n).
     """
     n = check_int("n_samples", n_samples, low=1)
     k = check_int("n_parts", n_parts, low=1)
@@ -45,17 +48,12 @@ def quantity_skew_indices(
         raise ValueError(f"min_size * n_parts must be <= the number of samples ({n}), got {min_size} * {k}")
     g = resolve_rng(rng)
     sampler = g if isinstance(g, np.random.Generator) else np.random.default_rng(g.integers(0, 2**62))
-    for _ in range(max_tries):
-        q = sampler.dirichlet(np.full(k, b))  # q ~ Dir(beta)
-        cuts = (np.cumsum(q)[:-1] * n).astype(int)
-        sizes = np.diff(np.concatenate([[0], cuts, [n]]))
-        if sizes.min() >= min_size:
-            perm = sampler.permutation(n)
-            return [np.sort(p) for p in np.split(perm, cuts)]
-    raise ValueError(
-        f"could not give every one of {k} parts at least min_size={min_size} samples with beta={b} in "
-        f"{max_tries} tries; raise beta or lower min_size"
-    )
+    q = sampler.dirichlet(np.full(k, b))  # q ~ Dir(beta)
+    rest = n - min_size * k
+    extra_cuts = np.minimum((np.cumsum(q)[:-1] * rest).astype(int), rest)  # cut the rest at q's proportions
+    sizes = min_size + np.diff(np.concatenate([[0], extra_cuts, [rest]]))  # each >= min_size, sum = n
+    perm = sampler.permutation(n)
+    return [np.sort(p) for p in np.split(perm, np.cumsum(sizes)[:-1])]
 
 
 def partition(

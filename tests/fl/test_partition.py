@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ppml_lab.data import partition_indices
@@ -22,13 +22,32 @@ def _is_partition(parts, n):
     return len(allidx) == n and np.array_equal(np.sort(allidx), np.arange(n))
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.integers(10, 300), st.integers(1, 8), st.floats(0.2, 50.0), st.integers(0, 2**31 - 1))
-def test_quantity_skew_is_a_partition(n, k, beta, seed):
+# derandomize: the same examples on every run (no latent random failure in make test); the function must
+# hold for every valid input anyway, and the @example pins the draw that used to fail
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.integers(10, 300), st.integers(1, 8), st.floats(0.05, 50.0), st.integers(0, 2**31 - 1),
+       st.integers(0, 5))
+@example(10, 8, 0.25, 0, 1)
+def test_quantity_skew_is_a_partition(n, k, beta, seed, min_size):
     k = min(k, n)
-    parts = quantity_skew_indices(n, k, beta=beta, rng=seed, min_size=1, max_tries=1000)
+    min_size = min(min_size, n // k)
+    parts = quantity_skew_indices(n, k, beta=beta, rng=seed, min_size=min_size)
     assert len(parts) == k and _is_partition(parts, n)
-    assert min(len(p) for p in parts) >= 1
+    assert min(len(p) for p in parts) >= min_size
+
+
+def test_quantity_skew_never_fails_where_redrawing_did():
+    # n=10, k=8, beta=0.25, seed=0: the old redraw-until-large-enough loop gave up after 1000 tries
+    for seed in range(200):
+        parts = quantity_skew_indices(10, 8, beta=0.25, rng=seed, min_size=1)
+        assert _is_partition(parts, 10) and min(len(p) for p in parts) >= 1
+    parts = quantity_skew_indices(12, 4, beta=0.01, rng=0, min_size=3)  # the minimum exactly fills n
+    assert sorted(len(p) for p in parts) == [3, 3, 3, 3]
+
+
+def test_min_size_too_large():
+    with pytest.raises(ValueError, match=r"min_size \* n_parts must be <= the number of samples \(10\), got 3 \* 4"):
+        quantity_skew_indices(10, 4, beta=1.0, min_size=3)
 
 
 def test_quantity_skew_sizes_spread_more_for_small_beta():
