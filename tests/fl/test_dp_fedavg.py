@@ -1,4 +1,5 @@
-"""DP-FedAvg (McMahan et al. 2018): clipping, noise, accounting against the DP core and Opacus."""
+"""DP-FedAvg (McMahan et al. 2018): clipping, noise, the fixed denominator, accounting against the DP core
+and Opacus; distributed discrete Gaussian noise (KLS21) without amplification against the sampling server."""
 
 import math
 
@@ -71,22 +72,11 @@ def test_secure_aggregation_changes_nothing_but_who_sees_the_sum(setup):
         assert np.max(np.abs(x - y)) <= 2.0**-20
 
 
-def test_distributed_noise_adds_up_to_at_least_the_central_noise():
-    z, s, t = 1.2, 0.8, 6
-    std = dpf.distributed_noise_std(noise_multiplier=z, max_update_norm=s, threshold=t)
-    assert std == pytest.approx(z * s / math.sqrt(6))
-    # any t of the m shares sum to variance t * std^2 = (zS)^2; all m give m/t times more
-    g = np.random.default_rng(5)
-    draws = g.normal(0, std, size=(200_000, t)).sum(axis=1)
-    # sample variance of 200k normals: relative sd sqrt(2/200k) ~ 0.003; 6 sd tolerance
-    assert np.var(draws) == pytest.approx((z * s) ** 2, rel=0.02)
-
-
 def test_dp_model_still_learns_and_poisson_cohorts_vary(setup):
     task, clients, test = setup
     server = dpf.run_dp_fedavg(task, clients, rounds=15, test=test, sample_rate=0.5, noise_multiplier=0.5,
-                               max_update_norm=2.0, noise="distributed", secure_aggregation=True,
-                               batch_size=None, lr=0.5, rng=6)
+                               max_update_norm=2.0, noise="distributed", secure_aggregation=True, min_clients=4,
+                               colluding_clients=1, batch_size=None, lr=0.5, rng=6)
     assert server.history.final_accuracy > 0.85  # chance is 0.63 on this test split
     assert len(set(server.cohort_sizes)) > 1  # Poisson sampling: the cohort size is random
 
@@ -102,6 +92,15 @@ def test_dp_model_still_learns_and_poisson_cohorts_vary(setup):
         ({"noise": "local"}, ValueError, "noise must be one of 'central', 'distributed'"),
         ({"noise": "distributed"}, ValueError, "noise='distributed' needs secure_aggregation=True"),
         ({"secure_aggregation": 1}, TypeError, "secure_aggregation must be True or False"),
+        ({"min_clients": 3}, ValueError, "min_clients, colluding_clients and max_participations apply only to"),
+        ({"noise": "distributed", "secure_aggregation": True, "noise_multiplier": 0.0}, ValueError,
+         "noise_multiplier must be > 0 for noise='distributed', got 0.0"),
+        ({"noise": "distributed", "secure_aggregation": True, "min_clients": 1}, ValueError,
+         r"min_clients must be an integer in \[2, 20\], got 1"),
+        ({"noise": "distributed", "secure_aggregation": True, "min_clients": 4, "colluding_clients": 4}, ValueError,
+         r"colluding_clients must be < min_clients \(4\)"),
+        ({"noise": "distributed", "secure_aggregation": True, "max_participations": 0}, ValueError,
+         "max_participations must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_parameters(setup, kwargs, exc, pattern):
@@ -117,7 +116,125 @@ def test_bad_helper_inputs():
         dpf.clip_update([1.0], max_update_norm=-1)
     with pytest.raises(ValueError, match="update must not be empty"):
         dpf.clip_update([], max_update_norm=1.0)
-    with pytest.raises(ValueError, match="threshold must be an integer >= 1, got 0"):
-        dpf.distributed_noise_std(noise_multiplier=1.0, max_update_norm=1.0, threshold=0)
+    with pytest.raises(ValueError, match="expected_cohort must be a finite number > 0, got 0.0"):
+        dpf.dp_fedavg_aggregate([[1.0]], dim=1, max_update_norm=1.0, noise_multiplier=1.0, expected_cohort=0.0)
+    with pytest.raises(ValueError, match="updates must have dim=2 coordinates, got 1"):
+        dpf.dp_fedavg_aggregate([[1.0]], dim=2, max_update_norm=1.0, noise_multiplier=1.0, expected_cohort=1.0)
     with pytest.raises(ValueError, match="rounds must be an integer >= 0"):
         dpf.dp_fedavg_epsilon(sample_rate=0.1, noise_multiplier=1.0, rounds=-1, delta=1e-5)
+
+
+# ------------------------------------------------------------------ the fixed denominator q K
+
+
+def _flat(params):
+    return np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in params])
+
+
+@pytest.mark.parametrize("noise", ["central", "distributed"])
+def test_average_divides_by_q_k_not_by_the_cohort_at_q_below_one(setup, noise):
+    """w_1 = w_0 + sum_k Delta_k / (q K): the realised cohort m differs from q K = 10 here."""
+    task, clients, test = setup
+    kw = dict(sample_rate=0.5, max_update_norm=1e3, batch_size=None, lr=0.5, rng=21)
+    if noise == "central":
+        server = dpf.DPFedAvgServer(task, clients, test=test, noise_multiplier=0.0, **kw)
+    else:  # distributed noise must be > 0: z = 1e-7 of S = 1e3 gives noise std ~ 1e-4 on the sum
+        server = dpf.DPFedAvgServer(task, clients, test=test, noise_multiplier=1e-7, noise="distributed",
+                                    secure_aggregation=True, min_clients=2, **kw)
+    w0 = _flat(server.params)
+    init = server.params
+    server.run(1)
+    cohort = server.history.clients[-1]
+    assert len(cohort) not in (0, 10)  # precondition: m != q K, so the two estimators differ
+    deltas = [_flat(server.client_update(k, init)[0]) if noise == "central" else
+              _flat(dpf.FedAvgServer.client_update(server, k, init)[0]) - w0 for k in cohort]
+    expected = w0 + np.sum(deltas, axis=0) / (0.5 * len(clients))
+    wrong = w0 + np.sum(deltas, axis=0) / len(cohort)
+    got = _flat(server.params)
+    assert np.allclose(got, expected, atol=1e-3)
+    assert not np.allclose(got, wrong, atol=1e-3)
+
+
+def test_pure_aggregate_is_the_noisy_sum_over_q_k():
+    ups = [np.array([3.0, 4.0]), np.array([0.1, 0.0]), np.array([0.0, 0.2])]
+    out = dpf.dp_fedavg_aggregate(ups, dim=2, max_update_norm=1.0, noise_multiplier=0.0, expected_cohort=4.0)
+    assert np.allclose(out, (np.array([0.6, 0.8]) + [0.1, 0.0] + [0.0, 0.2]) / 4.0)
+    # an empty round still adds N(0, (zS)^2): its output is pure noise, not a visible "nobody came"
+    empty = dpf.dp_fedavg_aggregate([], dim=2000, max_update_norm=2.0, noise_multiplier=1.5, expected_cohort=4.0,
+                                    rng=0)
+    # 2000 draws of N(0, (3/4)^2): sample sd within 5 standard errors (~1e-6 false failure)
+    assert abs(np.std(empty) - 0.75) < 5 * 0.75 / np.sqrt(2 * 2000)
+
+
+def test_central_noise_is_added_in_rounds_nobody_joins(setup):
+    task, clients, test = setup
+    server = dpf.DPFedAvgServer(task, clients, test=test, sample_rate=0.01, noise_multiplier=1.0,
+                                max_update_norm=1.0, rng=5)
+    w0 = _flat(server.params)
+    server.run(1)
+    assert server.cohort_sizes == [0]
+    assert not np.allclose(_flat(server.params), w0)
+    assert server.epsilon_against_server == math.inf  # central noise: the server saw the exact sum
+
+
+# ------------------------------------------------------------------ distributed noise: honest accounting
+
+
+def _participations(server):
+    counts = np.zeros(len(server.clients), dtype=int)
+    for cohort in server.history.clients:
+        counts[list(cohort)] += 1
+    return counts
+
+
+def test_distributed_epsilon_has_no_amplification_against_the_sampling_server(setup):
+    """Fails on the old code, which reported the subsampled (q = 0.5) epsilon for distributed noise."""
+    task, clients, test = setup
+    kw = dict(min_clients=3, colluding_clients=1)
+    try:
+        server = dpf.DPFedAvgServer(task, clients, test=test, sample_rate=0.5, noise_multiplier=1.0,
+                                    max_update_norm=1.0, noise="distributed", secure_aggregation=True,
+                                    batch_size=None, lr=0.5, rng=7, **kw)
+    except TypeError:  # the old signature had no min_clients / colluding_clients
+        server = dpf.DPFedAvgServer(task, clients, test=test, sample_rate=0.5, noise_multiplier=1.0,
+                                    max_update_norm=1.0, noise="distributed", secure_aggregation=True,
+                                    batch_size=None, lr=0.5, rng=7)
+    server.run(4)
+    worst = int(_participations(server).max())
+    assert worst >= 1
+    honest = dpf.dp_fedavg_epsilon(sample_rate=1.0, noise_multiplier=1.0, rounds=worst, delta=server.delta)
+    assert server.epsilon >= honest * (1 - 1e-9)
+    assert server.epsilon == pytest.approx(server.accountant.get_epsilon(server.delta))
+    assert server.epsilon_against_server == server.epsilon
+
+
+def test_max_participations_bounds_epsilon_before_the_run(setup):
+    task, clients, test = setup
+    server = dpf.DPFedAvgServer(task, clients, test=test, sample_rate=0.6, noise_multiplier=1.0,
+                                max_update_norm=1.0, noise="distributed", secure_aggregation=True,
+                                min_clients=2, colluding_clients=1, max_participations=2,
+                                batch_size=None, lr=0.5, rng=8)
+    bound = server.epsilon_bound(6)
+    server.run(6)
+    counts = _participations(server)
+    assert counts.max() == 2 and np.array_equal(counts, server.participations)
+    assert server.epsilon == pytest.approx(bound, rel=1e-12)
+    assert bound == pytest.approx(dpf.dp_fedavg_epsilon(sample_rate=1.0, noise_multiplier=1.0, rounds=2,
+                                                        delta=1e-5), rel=1e-9)
+
+
+def test_rounds_below_min_clients_are_skipped_and_not_charged(setup):
+    task, clients, test = setup
+    server = dpf.DPFedAvgServer(task, clients, test=test, sample_rate=0.15, noise_multiplier=1.0,
+                                max_update_norm=1.0, noise="distributed", secure_aggregation=True,
+                                min_clients=4, colluding_clients=1, batch_size=None, lr=0.5, rng=9)
+    before = []
+    for _ in range(6):
+        before.append(_flat(server.params))
+        server.step()
+    assert server.skipped_rounds  # with q K = 3 < 4, some rounds are too small
+    for r in server.skipped_rounds:
+        assert server.cohort_sizes[r - 1] < 4
+        assert np.array_equal(_flat(server.params) if r == 6 else before[r], before[r - 1])
+    steps = sum(h[2] for h in server.accountant.history)
+    assert steps == int(server.participations.max())
