@@ -42,6 +42,8 @@ from torch import nn
 
 from ppml_lab._rng import torch_generator
 from ppml_lab._validation import check_choice, check_int, check_nonnegative, check_positive, check_type
+from ppml_lab.dp.clipping import clip_per_sample, clip_tensors
+from ppml_lab.dp.dp_sgd import noisy_mean, per_sample_gradients
 
 __all__ = [
     "IMAGE_SHAPE",
@@ -222,10 +224,8 @@ def clip_and_noise(
     c = check_positive("max_grad_norm", max_grad_norm)
     z = check_positive("noise_multiplier", noise_multiplier)
     gen = torch_generator(None if seed is None else check_int("seed", seed))
-    scale = torch.clamp(c / (_global_norm(gradients) + 1e-12), max=1.0)  # g * min(1, C / ||g||)
-    return tuple(
-        g.float() * scale + z * c * torch.randn(g.shape, generator=gen) for g in gradients  # + N(0, z^2 C^2)
-    )
+    clipped, _ = clip_tensors(gradients, max_grad_norm=c)  # g * min(1, C / ||g||): ppml_lab.dp.clipping
+    return tuple(g + z * c * torch.randn(g.shape, generator=gen) for g in clipped)  # + N(0, z^2 C^2)
 
 
 def dp_client_update(
@@ -248,23 +248,12 @@ def dp_client_update(
     c = check_positive("max_grad_norm", max_grad_norm)
     z = check_positive("noise_multiplier", noise_multiplier)
     gen = torch_generator(None if seed is None else check_int("seed", seed))
-    from torch.func import functional_call, grad, vmap
-
-    params = {k: v.detach() for k, v in model.named_parameters()}
-
-    def one_loss(p: dict[str, torch.Tensor], xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
-        return nn.functional.cross_entropy(functional_call(model, p, (xi[None],)), yi[None])
-
-    per_ex = vmap(grad(one_loss), in_dims=(None, 0, 0))(params, x, y)  # {name: (B, *shape)}
-    flat = [per_ex[k] for k in params]
-    norms = torch.sqrt(sum((g.reshape(g.shape[0], -1) ** 2).sum(1) for g in flat))  # ||g_i||_2
-    factor = torch.clamp(c / (norms + 1e-12), max=1.0)  # g_i / max(1, ||g_i|| / C)
-    batch = x.shape[0]
-    return tuple(
-        ((g * factor.view(-1, *([1] * (g.ndim - 1)))).sum(0) + z * c * torch.randn(g.shape[1:], generator=gen))
-        / batch  # (sum_i clip(g_i) + N(0, sigma^2 C^2 I)) / B
-        for g in flat
-    )
+    # the very DP-SGD step of ppml_lab.dp.dp_sgd (notebook 03): per-example gradients, the package's one
+    # clipping, Gaussian noise on the sum, division by the batch size
+    grads = per_sample_gradients(model, nn.functional.cross_entropy, x, y)
+    clipped, _ = clip_per_sample(grads, max_grad_norm=c)  # g_i * min(1, C / ||g_i||)
+    noisy = noisy_mean(clipped, noise_multiplier=z, max_grad_norm=c, expected_batch_size=x.shape[0], generator=gen)
+    return tuple(noisy[name] for name, _ in model.named_parameters())  # (sum_i clip(g_i) + N(0, z^2 C^2 I)) / B
 
 
 def aggregate_updates(updates: Sequence[Sequence[torch.Tensor]]) -> _Grads:

@@ -44,6 +44,7 @@ from ppml_lab._validation import (
     check_positive,
     check_type,
 )
+from ppml_lab.dp.clipping import clip_per_sample, per_sample_norms  # the one home of clipping
 from ppml_lab.exceptions import UnsupportedModuleError
 
 __all__ = [
@@ -159,28 +160,6 @@ def per_sample_gradients(
 
     # g_i = grad_theta l(theta; x_i, y_i) for every i at once (Abadi et al. 2016, Alg. 1, "compute gradient")
     return vmap(grad(loss_one), in_dims=(None, 0, 0), randomness="different")(params, x, y)
-
-
-def per_sample_norms(grads: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """||g_i||_2 over ALL parameters of record i (flat clipping), shape (B,)."""
-    flat = [g.reshape(g.shape[0], int(np.prod(g.shape[1:]))) for g in grads.values()]
-    # ||g_i|| = sqrt(sum over parameter tensors of ||g_i^(p)||^2)
-    return torch.stack([f.norm(2, dim=1) for f in flat], dim=1).norm(2, dim=1)
-
-
-def clip_per_sample(
-    grads: Mapping[str, torch.Tensor], *, max_grad_norm: float
-) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Scale each record's gradient to norm at most C: g_i * min(1, C / ||g_i||) (Alg. 1, "clip gradient").
-
-    Returns the clipped gradients and the norms before clipping. Uses Opacus' C / (||g_i|| + 1e-6) so
-    the two agree bit for bit; the 1e-6 keeps a zero gradient finite and the bound strict.
-    """
-    c = check_positive("max_grad_norm", max_grad_norm)
-    norms = per_sample_norms(grads)
-    factor = (c / (norms + 1e-6)).clamp(max=1.0)  # min(1, C / ||g_i||)
-    clipped = {k: g * factor.view(-1, *([1] * (g.dim() - 1))) for k, g in grads.items()}
-    return clipped, norms
 
 
 def noisy_mean(

@@ -1,0 +1,67 @@
+"""Clipping lives once, in ppml_lab.dp.clipping: every DP path of the package uses the same factor."""
+
+import numpy as np
+import pytest
+import torch
+
+from ppml_lab._rng import torch_generator
+from ppml_lab.attacks.gradient_inversion import clip_and_noise, client_update, dp_client_update, make_model
+from ppml_lab.dp import clipping
+from ppml_lab.dp.dp_sgd import noisy_mean, per_sample_gradients
+
+
+def test_factor_is_opacus_min_one_c_over_norm_plus_guard():
+    norms = np.array([0.0, 0.5, 1.0, 2.0, 1e6])
+    expected = np.minimum(1.0, 1.0 / (norms + 1e-6))  # opacus/optimizers/optimizer.py clip_and_accumulate
+    np.testing.assert_array_equal(clipping.clip_factor(norms, max_grad_norm=1.0), expected)
+    t = clipping.clip_factor(torch.tensor(norms), max_grad_norm=1.0)
+    np.testing.assert_allclose(t.numpy(), expected, rtol=0, atol=0)
+
+
+def test_clipped_norm_is_at_most_the_bound_up_to_one_rounding():
+    rng = np.random.default_rng(0)
+    for scale in (1e-3, 1.0, 1e3, 1e9):
+        u = rng.normal(size=1000) * scale
+        clipped, norm = clipping.clip_update(u, max_update_norm=0.7)
+        assert norm == pytest.approx(np.linalg.norm(u))
+        assert np.linalg.norm(clipped) <= 0.7 * (1 + 2.0**-50)
+
+
+def test_a_norm_equal_to_the_bound_is_scaled_by_c_over_c_plus_guard():
+    # the constant matters where the norm is the bound itself: 1e-12 here would give another mechanism
+    g = {"w": torch.tensor([[3.0, 4.0]])}  # norm 5
+    clipped, norms = clipping.clip_per_sample(g, max_grad_norm=5.0)
+    assert float(norms[0]) == 5.0
+    assert float(clipped["w"].norm()) == pytest.approx(5.0 * 5.0 / (5.0 + 1e-6), rel=1e-7)
+    assert float(clipped["w"].norm()) < 5.0 - 5e-7
+
+
+def test_gradient_inversion_defence_is_the_dp_sgd_step():
+    # notebook 10's "DP-SGD" defence is notebook 03's DP-SGD: same gradients, same clip, same noise
+    torch.manual_seed(0)
+    model = make_model(seed=1)
+    x, y = torch.rand(4, 1, 8, 8), torch.tensor([0, 3, 5, 9])
+    ours = dp_client_update(model, x, y, max_grad_norm=0.5, noise_multiplier=0.3, seed=11)
+    grads = per_sample_gradients(model, torch.nn.functional.cross_entropy, x, y)
+    clipped, _ = clipping.clip_per_sample(grads, max_grad_norm=0.5)
+    ref = noisy_mean(clipped, noise_multiplier=0.3, max_grad_norm=0.5, expected_batch_size=4, generator=torch_generator(11))
+    for a, (name, _) in zip(ours, model.named_parameters(), strict=True):
+        assert torch.equal(a, ref[name])
+
+
+def test_client_level_clip_and_noise_uses_the_same_factor():
+    model = make_model(seed=2)
+    g = client_update(model, torch.rand(1, 1, 8, 8), torch.tensor([4]))
+    out = clip_and_noise(g, max_grad_norm=0.01, noise_multiplier=1e-9, seed=0)
+    norm = float(torch.sqrt(sum((t.double() ** 2).sum() for t in g)))
+    factor = 0.01 / (norm + 1e-6)
+    for a, b in zip(out, g, strict=True):
+        torch.testing.assert_close(a, b.float() * factor, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan")])
+def test_bad_bound_is_refused(bad):
+    with pytest.raises(ValueError, match="max_update_norm must be a finite number"):
+        clipping.clip_update(np.ones(3), max_update_norm=bad)
+    with pytest.raises(ValueError, match="max_grad_norm must be a finite number"):
+        clipping.clip_factor(np.ones(3), max_grad_norm=bad)
