@@ -40,6 +40,24 @@ def check_total_epsilon(answer: Any, *, releases: tuple[float, ...] = (0.5, 0.5,
     return failed(name, f"{v:g} is not the total", "Add the epsilons of all releases.")
 
 
+def check_group_privacy(answer: Any, *, epsilon: float = 0.02, group_size: int = 50) -> CheckResult:
+    """Epsilon per hospital of a pure-DP release at ``epsilon`` per patient, hospitals of at most ``group_size`` patients."""
+    name = "group privacy"
+    if answer is None:
+        return not_answered(name, "Removing one hospital removes up to group_size patients, one neighbour step each.")
+    try:
+        v = float(answer)
+    except (TypeError, ValueError):
+        return failed(name, f"expected a number, got {answer!r}")
+    truth = epsilon * group_size  # Dwork & Roth 2014, Thm 2.2
+    if math.isclose(v, truth, rel_tol=1e-9):
+        return passed(name, f"{group_size} x {epsilon:g} = {truth:g} per hospital (group privacy, Dwork & Roth 2014, Thm 2.2)")
+    if math.isclose(v, epsilon, rel_tol=1e-9):
+        return failed(name, "that is the epsilon per patient, a different unit",
+                      "One hospital is a group of patients: epsilons grow with the group size.")
+    return failed(name, f"{v:g} is not right", "Group privacy multiplies epsilon by the group size k.")
+
+
 def check_secagg_gap(answer: Any) -> CheckResult:
     """Which threat does secure aggregation WITHOUT DP leave open?
 

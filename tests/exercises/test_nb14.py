@@ -22,3 +22,14 @@ def test_secagg_gap():
     assert not nb14.check_secagg_gap("c")
     assert not nb14.check_secagg_gap("d")
     assert not nb14.check_secagg_gap(None).answered
+
+
+def test_group_privacy():
+    from ppml_lab.dp.ledger import group_privacy
+
+    assert nb14.check_group_privacy(1.0)
+    assert nb14.check_group_privacy(group_privacy(epsilon=0.02, group_size=50)[0])  # the ledger's conversion
+    assert not nb14.check_group_privacy(0.02)
+    assert "different unit" in nb14.check_group_privacy(0.02).message
+    assert not nb14.check_group_privacy("x")
+    assert not nb14.check_group_privacy(None).answered
