@@ -266,3 +266,18 @@ def test_key_material_ignores_a_teaching_seed_unless_flagged():
     assert first_y(rng=5) != first_y(rng=5)  # keys and masks from the OS CSPRNG
     assert first_y(rng=5, insecure_seeded_keys=True) == first_y(rng=5, insecure_seeded_keys=True)
     assert new_session_id(5) != new_session_id(5)
+
+
+def test_signatures_count_only_from_members_of_u3():
+    # clients 3 and 4 dropped after ShareKeys and collude with the server: their signatures on U3 = {0, 1, 2}
+    # are genuine, but they are not in U3, so they must not make up the t signatures the client requires
+    from ppml_lab.fl.secagg.messages import consistency_payload
+
+    clients, server = make_round(_inputs(5), threshold=3)
+    keys = server.collect_keys([c.advertise_keys() for c in clients.values()])
+    inbox = server.route_shares({u: c.share_keys(keys) for u, c in clients.items()})
+    u3 = server.collect_masked([clients[u].masked_input(inbox[u]) for u in (0, 1, 2)])
+    sig0 = clients[0].consistency_check(u3).signature
+    colluders = {v: clients[v]._signing_key.sign(consistency_payload(server.session, 0, v, u3)) for v in (3, 4)}
+    with pytest.raises(UnmaskRefusedError, match=r"only 1 valid signatures on U3=\[0, 1, 2\]"):
+        clients[0].unmask(UnmaskRequest(server.session, 0, tuple(u3), {0: sig0, **colluders}))
