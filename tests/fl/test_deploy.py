@@ -228,3 +228,54 @@ def test_dp_epsilon_is_the_package_accountant_for_full_participation() -> None:
         dp_epsilon(noise_multiplier=0.0, rounds=1, delta=delta)
     with pytest.raises(ValueError, match="dp_delta must be"):
         DeploymentConfig(dp_noise_multiplier=1.0, dp_delta=0.0)
+
+
+# ---- failure is loud: a round below its minimum is an error, not a result ------------------------------
+
+
+def test_round_that_aggregated_zero_clients_is_an_error() -> None:
+    from ppml_lab.fl.deploy import RoundFailedError, check_rounds
+
+    rows = [{"round": 1, "clients": 3}, {"round": 2, "clients": 0}]
+    with pytest.raises(RoundFailedError, match=r"must be >= min_clients \(2\), got round 2: 0") as info:
+        check_rounds(rows, expected_rounds=2, min_clients=2)
+    assert info.value.rounds == rows
+    assert isinstance(info.value, DeploymentError)
+
+
+def test_round_below_the_minimum_is_an_error_and_at_the_minimum_is_not() -> None:
+    from ppml_lab.fl.deploy import RoundFailedError, check_rounds
+
+    with pytest.raises(RoundFailedError, match=r"got round 1: 1"):
+        check_rounds([{"round": 1, "clients": 1}], expected_rounds=1, min_clients=2)
+    check_rounds([{"round": 1, "clients": 2}, {"round": 2, "clients": 3}], expected_rounds=2, min_clients=2)
+
+
+def test_missing_round_is_an_error() -> None:
+    from ppml_lab.fl.deploy import RoundFailedError, check_rounds
+
+    with pytest.raises(RoundFailedError, match=r"rounds \[3\] of 3 produced no result"):
+        check_rounds([{"round": 1, "clients": 2}, {"round": 2, "clients": 2}], expected_rounds=3, min_clients=2)
+    with pytest.raises(ValueError, match="min_clients must be an integer >= 1"):
+        check_rounds([], expected_rounds=1, min_clients=0)
+
+
+def test_run_config_carries_the_app_signature_key_the_app_declares() -> None:
+    import tomllib
+
+    declared = tomllib.loads((APP_DIR / "pyproject.toml").read_text())["tool"]["flwr"]["app"]["config"]
+    overrides = DeploymentConfig().run_config(results_path=Path("r"), progress_dir=Path("p"), app_signature="s")
+    assert set(overrides) <= set(declared)  # flwr run refuses keys the app does not declare
+    assert overrides["app-signature"] == "s"
+    with pytest.raises(TypeError, match="sign_app must be True or False"):
+        DeploymentConfig(sign_app=1)
+
+
+def test_old_import_paths_still_work() -> None:
+    from ppml_lab.fl import deploy
+    from ppml_lab.fl.app_simulation import FlowerSimulation, run_simulation_reference
+
+    for name in ("DeploymentConfig", "DeploymentResult", "FlowerDeployment", "NodeRefused", "run_deployment",
+                 "dp_epsilon", "reference_fedavg", "free_port", "offline_env", "APP_DIR"):
+        assert hasattr(deploy, name), name
+    assert FlowerSimulation is deploy.FlowerSimulation and run_simulation_reference is deploy.run_simulation_reference

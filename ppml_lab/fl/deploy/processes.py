@@ -2,12 +2,14 @@
 
 Every process a launcher starts is (1) ended by PID on ``stop()``, on error, on Ctrl-C and at interpreter
 exit, and (2) dies with the launcher even when the launcher gets no chance to clean up (SIGKILL, a
-Jupyter kernel restart, an OOM kill): it is started through a small exec shim that sets Linux's
-parent-death signal, ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (prctl(2)), and then ``execv``'s the real
-program in the same process, so the kernel kills it the moment the launcher dies. The processes Flower
-starts below it (SuperExec, ServerApp, ClientApps) watch their parent's PID (flwr 1.42,
-``flwr/supercore/app_utils.py`` ``start_parent_process_monitor``, every 0.2 s) and exit when it is gone,
-so the whole tree follows. ``tests/fl/test_deploy_orphans.py`` SIGKILLs a launcher mid-round and checks.
+Jupyter kernel restart, an OOM kill): it runs under a small reaper shim (``_reaper.py``) that holds
+Linux's parent-death signal, ``prctl(PR_SET_PDEATHSIG)``, and is a child subreaper,
+``prctl(PR_SET_CHILD_SUBREAPER)`` (prctl(2)). When the launcher dies the kernel signals the shim, which
+ends the program and every process below it - including those Flower starts in a new session
+(SuperExec, ServerApp, ClientApps), which would otherwise be re-parented to init and keep running:
+Flower's own parent-PID watch (``flwr/supercore/app_utils.py`` ``start_parent_process_monitor``) raises
+SIGINT in them, and a SuperExec and its ServerApp were measured still running 10 s after the launcher's
+SIGKILL. ``tests/fl/test_deploy_orphans.py`` SIGKILLs a launcher mid-round and checks.
 
 Caveat of the mechanism (prctl(2)): the signal fires when the *thread* that forked the child exits, so
 launchers must start processes from a thread that lives as long as the deployment (the main thread;
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -43,26 +44,19 @@ BIN = Path(sys.executable).parent  # the venv's bin (not resolved: the venv pyth
 #: Linux only: other systems fall back to the launcher's own clean-up (stop(), atexit).
 PDEATHSIG_AVAILABLE = sys.platform.startswith("linux")
 
-# The shim: set PR_SET_PDEATHSIG (1) to SIGKILL, then make sure the launcher did not die before that
-# (the signal would never come: we would have been re-parented already), then exec the real program.
-# -I -S: no site-packages, no user paths - only ctypes from the standard library is needed.
-_SHIM = (
-    "import ctypes,os,sys\n"
-    "if ctypes.CDLL(None, use_errno=True).prctl(1, int(sys.argv[1]), 0, 0, 0) != 0:\n"
-    "    sys.exit('prctl(PR_SET_PDEATHSIG) failed: errno %d' % ctypes.get_errno())\n"
-    "if os.getppid() != int(sys.argv[2]):\n"
-    "    os._exit(137)\n"
-    "os.execv(sys.argv[3], sys.argv[3:])\n"
-)
+_REAPER = Path(__file__).with_name("_reaper.py")
+
+#: Seconds a program gets to shut down after SIGTERM before its whole tree is SIGKILLed.
+SHUTDOWN_GRACE = 3.0
 
 
-def pdeathsig_argv(argv: Sequence[str], *, sig: int = signal.SIGKILL) -> list[str]:
-    """``argv`` prefixed with the exec shim: the program runs in the same PID and receives ``sig`` when
-    the calling process dies. On non-Linux systems ``argv`` is returned unchanged."""
+def pdeathsig_argv(argv: Sequence[str], *, grace: float = SHUTDOWN_GRACE) -> list[str]:
+    """``argv`` run under the reaper shim (:mod:`ppml_lab.fl.deploy._reaper`): the program and every
+    process below it die when the calling process dies, SIGKILL included. Non-Linux: ``argv`` unchanged."""
     argv = [str(a) for a in argv]
     if not PDEATHSIG_AVAILABLE:
         return argv
-    return [sys.executable, "-I", "-S", "-c", _SHIM, str(int(sig)), str(os.getpid()), *argv]
+    return [sys.executable, "-I", "-S", str(_REAPER), str(os.getpid()), f"{float(grace):g}", *argv]
 
 
 def offline_env(flwr_home: str | Path, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -94,8 +88,10 @@ def free_port(host: str = LOOPBACK) -> int:
 
 
 def port_free(port: int, host: str = LOOPBACK) -> bool:
-    """True if a listening socket could bind ``host:port`` now."""
+    """True if a server could bind ``host:port`` now (with SO_REUSEADDR, as servers - uvicorn, gRPC - do:
+    connections of a dead process in TIME_WAIT do not count, a live listener does)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
