@@ -7,7 +7,11 @@ One process, alternating ours/raw per repetition so background load hits both al
 - packed_speedup_vs_naive: logistic-regression scores on breast cancer, end to end (encrypt, compute,
   decrypt), per sample: one ciphertext per patient with an encrypted dot product (naive) vs one ciphertext
   per feature (packed, ppml_lab.he.ckks.encrypted_logistic) (target >= 50);
-- encrypted_vs_plaintext: packed encrypted inference time / numpy inference time on the same samples.
+- encrypted_vs_plaintext: packed encrypted inference time / numpy inference time on the same samples;
+- release_vs_decrypt: decrypt_for_release (noise flooding) time / raw decrypt time, and the flooding std a
+  released value carries at the 40-bit and 50-bit presets (the precision a safe release costs);
+- attack_s: time of the Li-Micciancio key recovery from two raw full-slot decryptions at N=8192, with
+  whether it recovered the key from raw (must be 1) and from released values (must be 0).
 
 ``--quick`` times fewer repetitions and the naive path on a subset (its per-sample time is what matters).
 """
@@ -21,7 +25,8 @@ import numpy as np
 import tenseal as ts
 
 from ppml_lab.data import load_dataset
-from ppml_lab.he.ckks import CKKSContext, encrypted_logistic, fit_sigmoid, preset
+from ppml_lab.attacks.ckks_key_recovery import recover_secret_key
+from ppml_lab.he.ckks import CKKSContext, decrypt_for_release, encrypted_logistic, fit_sigmoid, flooding_std, preset
 
 
 def _time(fn, reps: int) -> float:
@@ -119,6 +124,34 @@ def inference(n_naive: int, reps: int) -> dict[str, float]:
     }
 
 
+def release(reps: int) -> dict[str, float]:
+    owner = CKKSContext(preset("depth2-n8192"))
+    server = owner.make_public(galois_keys=False)
+    slots = owner.params.slots
+    rng = np.random.default_rng(0)
+    cts = [server.encrypt(rng.uniform(-1, 1, slots)) for _ in range(3)]
+    sums = [cts[0] + cts[1], cts[1] + cts[2]]
+    mine = [owner.load_vector(c.serialize(), slots, noise_std=c.noise_std, magnitude=c.magnitude) for c in sums]
+    t_raw, t_rel = [], []
+    for _ in range(reps):  # alternate
+        t_raw.append(_time(lambda: mine[0].decrypt(), 1))
+        t_rel.append(_time(lambda: decrypt_for_release(mine[0]), 1))
+    t0 = time.perf_counter()
+    raw_key = recover_secret_key(sums, [m.decrypt() for m in mine])
+    t_attack = time.perf_counter() - t0
+    released_key = recover_secret_key(sums, [decrypt_for_release(m) for m in mine])
+    big = CKKSContext(preset("depth1-n8192-release"))
+    x = np.linspace(-1, 1, slots)
+    return {
+        "release_vs_decrypt": min(t_rel) / min(t_raw),
+        "std_40": flooding_std(owner.encrypt(x)),
+        "std_50": flooding_std(big.encrypt(x)),
+        "attack_s": t_attack,
+        "attack_raw_ok": float(raw_key.matches(owner)),
+        "attack_released_ok": float(released_key.matches(owner)),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, naive on 40 samples")
@@ -138,9 +171,19 @@ def main() -> None:
           f"agreement {inf['agree_naive']:.4f}")
     print(f"  plaintext numpy: total {1e6 * inf['plain_total_s']:.1f} us")
     print(f"  packed speed-up vs naive (per sample): {inf['speedup']:.1f}x; encrypted/plaintext: {inf['enc_vs_plain']:.0f}x")
+    rel = release(reps)
+    print()
+    print("release (N=8192, 4096 slots, 30-bit statistical security)")
+    print(f"  decrypt_for_release / decrypt time: {rel['release_vs_decrypt']:.2f}x")
+    print(f"  flooding std of a fresh released value: {rel['std_40']:.1e} at scale 2^40, {rel['std_50']:.1e} at 2^50")
+    print(f"  key recovery from 2 raw decryptions: {rel['attack_s']:.2f} s, key recovered: {bool(rel['attack_raw_ok'])}; "
+          f"from 2 released: {bool(rel['attack_released_ok'])}")
     print(
         f"RESULT wrapper_overhead_vs_tenseal={ratio:.3f} packed_speedup_vs_naive={inf['speedup']:.1f} "
-        f"encrypted_vs_plaintext={inf['enc_vs_plain']:.0f}"
+        f"encrypted_vs_plaintext={inf['enc_vs_plain']:.0f} release_vs_decrypt={rel['release_vs_decrypt']:.2f} "
+        f"release_std_scale40={rel['std_40']:.1e} release_std_scale50={rel['std_50']:.1e} "
+        f"attack_s={rel['attack_s']:.2f} attack_raw_recovers={int(rel['attack_raw_ok'])} "
+        f"attack_released_recovers={int(rel['attack_released_ok'])}"
     )
 
 
