@@ -14,17 +14,18 @@ _TOY_M, _TOY_R = 200, 5
 TOY_N = TOY_P * TOY_Q
 TOY_CIPHERTEXT = (1 + _TOY_M * TOY_N) * pow(_TOY_R, TOY_N, TOY_N**2) % TOY_N**2
 
-#: Exercise 2: two salaries encrypted with the SAME randomness r (a bug). Seed for the challenge key.
-REUSE_SEED = 505
+#: Exercise 2: two salaries encrypted with the SAME randomness r (a bug).
 _SALARIES = (73_000, 58_500)
 
 
 @lru_cache(maxsize=1)
 def reused_randomness_challenge() -> tuple[Any, int, int]:
-    """(public_key, c1, c2): Enc(s1; r) and Enc(s2; r) under a 512-bit teaching key, same r in both."""
+    """(public_key, c1, c2): Enc(s1; r) and Enc(s2; r) under a 512-bit teaching key, same r in both.
+
+    The key comes from the OS CSPRNG (a new one per process): the exercise needs no private key at all."""
     from ppml_lab.he.paillier import generate_paillier_keypair
 
-    pub, _ = generate_paillier_keypair(key_bits=512, allow_insecure=True, rng=REUSE_SEED)
+    pub, _ = generate_paillier_keypair(key_bits=512, allow_insecure=True)
     r = 3**200 % pub.n
     return pub, pub.raw_encrypt(_SALARIES[0], r=r), pub.raw_encrypt(_SALARIES[1], r=r)
 

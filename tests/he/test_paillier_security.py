@@ -4,6 +4,7 @@ seed does not make keys predictable — each claim with the attack it stops (mar
 import json
 import math
 
+import numpy as np
 import phe
 import pytest
 
@@ -413,3 +414,21 @@ def test_attack_teaching_seed_reveals_the_private_key():
     with pytest.raises(KeyMismatchError):
         stolen.decrypt(pub2.encrypt(-99.5))
     assert pub2 != pub
+
+
+def test_dot_bound_is_element_bound_times_sum_of_weights():
+    b = PUB.max_int // 3
+    v = PUB.encrypt_vector([1, -1], bound=b)
+    assert v.dot(np.array([1, 2])).bound == 3 * b and PRIV.decrypt(v.dot(np.array([1, 2]))) == -1
+    with pytest.raises(PrecisionError, match="the dot product could exceed"):
+        v.dot(np.array([2, 2]))  # 4 b > max_int: [b, b] . [2, 2] would wrap
+
+
+def test_keygen_redraws_close_primes(monkeypatch):
+    # FIPS 186-4 B.3.3 step 5.4 inside the generator: a too-close pair is drawn again, never returned or raised
+    p, q_close = _close_primes(1024)
+    good = [K._generate_prime(1024, None), K._generate_prime(1024, None)]
+    draws = iter([p, q_close, *good])
+    monkeypatch.setattr(K, "_generate_prime", lambda bits, src: next(draws))
+    pub, priv = generate_paillier_keypair(key_bits=2048)
+    assert {priv.p, priv.q} == set(good)
