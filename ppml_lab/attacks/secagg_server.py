@@ -94,11 +94,11 @@ def ask_twice_attack(inputs: Any, *, victim: int, threshold: int | None = None, 
         server.collect_signatures([clients[u].consistency_check(u3) for u in u3])
     first = server.unmask_request()  # the honest request: b shares of everyone in U3
     r1 = {u: clients[u].unmask(first) for u in others}
-    b_v = reconstruct_secret(_shares(r1, "b", victim), what=f"b_{victim}")
+    b_v = reconstruct_secret(_shares(r1, "b", victim), threshold=server.threshold, what=f"b_{victim}")
     # the lie: "the victim dropped" — a second request for its key shares
     second = _request(server, u3=others, signatures=server.signatures, dropped=[victim], survivors=others)
     r2 = {u: clients[u].unmask(second) for u in others}
-    s_v = reconstruct_secret(_shares(r2, "sk", victim), what=f"s_{victim}^SK")
+    s_v = reconstruct_secret(_shares(r2, "sk", victim), threshold=server.threshold, what=f"s_{victim}^SK")
     pairs = {w: agree(s_v, keys[w].s_pk) for w in server.u2 if w != victim}  # s_vw = KA(s_v^SK, s_w^PK)
     return _strip(server.ys[victim], victim=victim, b_v=b_v, pair_secrets=pairs, server=server)
 
@@ -136,10 +136,10 @@ def false_dropout_attack(inputs: Any, *, victim: int, threshold: int | None = No
         key = tuple(sorted(surv))
         responses[u] = clients[u].unmask(_request(server, u3=key, signatures=signatures.get(key, {}),
                                                   dropped=drop, survivors=surv))
-    b_v = reconstruct_secret(_shares(responses, "b", victim), what=f"b_{victim}")
+    b_v = reconstruct_secret(_shares(responses, "b", victim), threshold=server.threshold, what=f"b_{victim}")
     pairs = {}
     for r in reduced:
-        s_r = reconstruct_secret(_shares(responses, "sk", r), what=f"s_{r}^SK")
+        s_r = reconstruct_secret(_shares(responses, "sk", r), threshold=server.threshold, what=f"s_{r}^SK")
         pairs[r] = agree(s_r, keys[victim].s_pk)  # s_vr = KA(s_r^SK, s_v^PK)
     return _strip(server.ys[victim], victim=victim, b_v=b_v, pair_secrets=pairs, server=server)
 
@@ -165,7 +165,7 @@ def key_swap_attack(inputs: Any, *, victim: int, threshold: int | None = None, l
     for w, ct in out.items():
         plain = AESGCM(chans[w]).decrypt(ct[:12], ct[12:], share_aad(server.session, server.round_id, victim, w))
         b_shares.append(ShareBundle.from_bytes(plain).share("b"))
-    b_v = reconstruct_secret(b_shares, what=f"b_{victim}")
+    b_v = reconstruct_secret(b_shares, threshold=server.threshold, what=f"b_{victim}")
     # forge well-formed bundles "from" the fake peers so the victim goes on to Round 2
     forged = {}
     for w in fake:
@@ -194,6 +194,6 @@ def late_input_attack(inputs: Any, *, victim: int, threshold: int | None = None,
         server.collect_signatures([clients[u].consistency_check(others) for u in others])
     request = server.unmask_request()
     responses = {u: clients[u].unmask(request) for u in others}
-    s_v = reconstruct_secret(_shares(responses, "sk", victim), what=f"s_{victim}^SK")
+    s_v = reconstruct_secret(_shares(responses, "sk", victim), threshold=server.threshold, what=f"s_{victim}^SK")
     pairs = {w: agree(s_v, keys[w].s_pk) for w in server.u2 if w != victim}
     return _strip(y_v, victim=victim, b_v=None, pair_secrets=pairs, server=server)

@@ -57,17 +57,23 @@ class PlaintextAggregator:
 
 
 class MaskingAggregator:
-    """Bonawitz et al. masking (this module), float updates via fixed point."""
+    """Bonawitz et al. masking (:mod:`ppml_lab.fl.secagg`), float updates via fixed point.
+
+    ``level="hardened"`` (default): signed keys, ConsistencyCheck, answer-once unmasking; ``"raw"``: the
+    honest-but-curious protocol (teaching), kept here to measure what the hardening costs.
+    """
 
     method = "masking (Bonawitz et al.)"
-    trust = "no single party sees an update; t colluding clients + server could"
+    trust = "no single party sees an update; the server learns only the sum if t > (n + c) / 2 for c clients colluding with it"
 
-    def __init__(self, *, threshold: int | None = None, rng: RNGLike = None) -> None:
-        self.threshold, self.rng = threshold, rng
+    def __init__(self, *, threshold: int | None = None, level: str = "hardened", rng: RNGLike = None) -> None:
+        self.threshold, self.level, self.rng = threshold, level, rng
+        if level != "hardened":
+            self.method = f"masking (Bonawitz et al., {level})"
 
     def aggregate(self, updates: Sequence[np.ndarray]) -> AggregationResult:
         start = time.perf_counter()
-        total, res = secure_aggregate_floats(list(updates), threshold=self.threshold, rng=self.rng)
+        total, res = secure_aggregate_floats(list(updates), threshold=self.threshold, level=self.level, rng=self.rng)
         size = int(np.asarray(updates[0]).size)
         return AggregationResult(self.method, total, time.perf_counter() - start, res.mean_bytes_sent, 8 * size, self.trust)
 

@@ -334,7 +334,12 @@ class SecAggClient:
                                      f"U3={list(self._signed_u3)}; refused")
         assert self.pki is not None
         payload = {v: consistency_payload(self.session, self.round_id, v, u3) for v in u3}
-        valid = [v for v, sig in request.signatures.items() if v in payload and self.pki.is_valid(v, sig, payload[v])]
+        valid: list[int] = []
+        for v, sig in request.signatures.items():  # stop at t: the rule needs t valid signatures, not all of them
+            if len(valid) >= self.threshold:
+                break
+            if v in payload and self.pki.is_valid(v, sig, payload[v]):
+                valid.append(v)
         if len(valid) < self.threshold:
             # U4 subset of U3, |U4| >= t, SIG.ver(d_v^PK, U3, sigma'_v) for all v in U4 (Fig. 5, Round 4)
             raise UnmaskRefusedError(f"client {self.id}: only {len(valid)} valid signatures on U3={list(u3)}, "

@@ -35,10 +35,16 @@ from ppml_lab.mpc.sharing import shamir_reconstruct
 __all__ = ["SecAggServer", "RawSecAggServer", "reconstruct_secret"]
 
 
-def reconstruct_secret(shares: list[Any], *, what: str) -> bytes:
-    """A 32-byte secret from >= t Shamir shares, through :func:`ppml_lab.mpc.sharing.shamir_reconstruct`."""
+def reconstruct_secret(shares: list[Any], *, threshold: int, what: str) -> bytes:
+    """A 32-byte secret from >= t Shamir shares, through :func:`ppml_lab.mpc.sharing.shamir_reconstruct`.
+
+    Any t shares determine the polynomial; the first t are used (Lagrange costs O(t^2) per secret). The
+    threshold is the round's, not the one a share claims.
+    """
+    if len(shares) < threshold:
+        raise DropoutThresholdError(f"only {len(shares)} shares of {what} arrived, threshold is {threshold}")
     try:
-        elements = shamir_reconstruct(shares)  # f(0) = sum_w lambda_w f(x_w)  (mod 2^31 - 1)
+        elements = shamir_reconstruct(shares[:threshold])  # f(0) = sum_w lambda_w f(x_w)  (mod 2^31 - 1)
         return masks.elements_to_secret(np.asarray(elements))
     except ShareMismatchError as err:
         raise ProtocolError(f"the shares of {what} do not belong together: {err}") from err
@@ -174,10 +180,10 @@ class SecAggServer:
         total = np.zeros(self.length, dtype=np.uint64)
         for u in self.u3:
             total += self.ys[u]  # sum_u y_u  (mod 2^64)
-        self_seeds = {u: reconstruct_secret(shares("b", u), what=f"b_{u}") for u in self.u3}
+        self_seeds = {u: reconstruct_secret(shares("b", u), threshold=self.threshold, what=f"b_{u}") for u in self.u3}
         dangling: dict[tuple[int, int], bytes] = {}
         for v in dropped:
-            s_v_sk = reconstruct_secret(shares("sk", v), what=f"s_{v}^SK")
+            s_v_sk = reconstruct_secret(shares("sk", v), threshold=self.threshold, what=f"s_{v}^SK")
             for u in self.u3:
                 dangling[(u, v)] = agree(s_v_sk, self.keys[u].s_pk)  # s_uv = KA(s_v^SK, s_u^PK)
         return masks.remove_masks(total, self_seeds=self_seeds, dangling=dangling,

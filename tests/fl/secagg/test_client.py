@@ -281,3 +281,30 @@ def test_signatures_count_only_from_members_of_u3():
     colluders = {v: clients[v]._signing_key.sign(consistency_payload(server.session, 0, v, u3)) for v in (3, 4)}
     with pytest.raises(UnmaskRefusedError, match=r"only 1 valid signatures on U3=\[0, 1, 2\]"):
         clients[0].unmask(UnmaskRequest(server.session, 0, tuple(u3), {0: sig0, **colluders}))
+
+
+def test_server_refuses_corrupt_missing_or_mixed_shares():
+    import dataclasses
+
+    from ppml_lab.mpc.sharing import Share
+
+    clients, server, _ = _signed()
+    request = server.unmask_request()
+    responses = {u: c.unmask(request) for u, c in clients.items()}
+
+    def tamper(resp, value=None, sharing_id=None):
+        s = resp.b_shares[0]
+        bad = Share(s.scheme, s.index, s.value if value is None else value, s.modulus, s.n_shares, s.threshold,
+                    s.sharing_id if sharing_id is None else sharing_id)
+        return dataclasses.replace(resp, b_shares={**resp.b_shares, 0: bad})
+
+    with pytest.raises(ProtocolError, match="reconstructing b_0 failed"):
+        server.unmask({**responses, 0: tamper(responses[0], value=(responses[0].b_shares[0].value + 12345) % (2**31 - 1))})
+    with pytest.raises(ProtocolError, match="the shares of b_0 do not belong together"):
+        server.unmask({**responses, 0: tamper(responses[0], sharing_id=1)})
+    missing = dataclasses.replace(responses[1], b_shares={k: v for k, v in responses[1].b_shares.items() if k != 0})
+    with pytest.raises(ProtocolError, match="client 1 did not send its b share of client 0"):
+        server.unmask({**responses, 1: missing})
+    with pytest.raises(DropoutThresholdError, match="only 2 clients remain after the unmask phase"):
+        server.unmask({u: responses[u] for u in (0, 1)})
+    assert np.array_equal(server.unmask(responses), sum(_inputs(5).values(), np.zeros(4, np.uint64)))
