@@ -307,6 +307,12 @@ class PrivacyLedger:
 
         ``unit=None`` means the ledger's unit. Another unit needs ``group_size`` (group privacy); without
         it :class:`PrivacyUnitError` is raised. Raises :class:`PrivacyBudgetExceeded` if over budget.
+
+        ``group_size`` k is the largest number of ``unit``-level neighbour steps that one change of the
+        ledger's unit can take, and choosing it is the caller's claim. Examples: a patient-level count
+        into a hospital ledger under add/remove neighbours needs k = a public cap on patients per hospital;
+        a hospital-level (add/remove one hospital) guarantee into a patient ledger needs k = 2, because
+        changing one patient's data replaces that hospital's data (remove it, add it back changed).
         """
         self._check_text(mechanism, purpose, parameters)
         converted = self._convert(epsilon, delta, unit, group_size)
