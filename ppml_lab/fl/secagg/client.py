@@ -156,6 +156,10 @@ class SecAggClient:
                 raise TypeError(f"pki must be a SigningPKI on the hardened level, got {type(pki).__name__}")
             if self.id not in pki:
                 raise ValueError(f"client {self.id} is not in the PKI")
+            if self.threshold < masks.minimum_threshold(max(len(pki), 2)):
+                # two disjoint survivor sets must not both reach t: t > n/2 (and t > (n + c)/2 with c colluders)
+                raise ValueError(f"threshold must be a strict majority of the {len(pki)} clients in the PKI "
+                                 f"(>= {masks.minimum_threshold(max(len(pki), 2))}), got {self.threshold}")
         self._signing_key = signing_key
         self.pki = pki
         self._rng = key_rng(rng, insecure_seeded_keys=insecure_seeded_keys)

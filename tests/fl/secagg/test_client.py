@@ -235,6 +235,9 @@ def test_constructor_refusals():
         SecAggClient(0, x, threshold=2, session=SESSION, signing_key=keys[0])
     with pytest.raises(ValueError, match="client 5 is not in the PKI"):
         SecAggClient(5, x, threshold=2, session=SESSION, signing_key=Ed25519PrivateKey.generate(), pki=pki)
+    keys5, pki5 = make_identities(range(5))
+    with pytest.raises(ValueError, match=r"threshold must be a strict majority of the 5 clients in the PKI \(>= 3\), got 2"):
+        SecAggClient(0, x, threshold=2, session=SESSION, signing_key=keys5[0], pki=pki5)
     with pytest.raises(ValueError, match="session must be 16 bytes"):
         RawSecAggClient(0, x, threshold=2, session=b"short")
     with pytest.raises(TypeError, match="x must be a non-empty 1-D uint64 vector"):
