@@ -2,18 +2,22 @@
 
 Modules: :mod:`~ppml_lab.dp.mechanisms` (randomized response, Laplace, Gaussian, geometric, discrete
 Gaussian, exponential, clipped queries), :mod:`~ppml_lab.dp.samplers` (textbook vs grid vs exact
-samplers), :mod:`~ppml_lab.dp.accountant` (composition, zCDP, RDP of the subsampled Gaussian),
+samplers), :mod:`~ppml_lab.dp.accounting` (composition, zCDP, RDP and PLD accountants; every accountant answers
+``get_epsilon(delta)``),
 :mod:`~ppml_lab.dp.ledger` (PrivacyLedger) and :mod:`~ppml_lab.dp.audit` (epsilon lower bounds).
 DP-SGD (``dp_sgd``) and synthetic data (``synthetic``) live in their own modules and are imported
 explicitly.
 """
 
-from ppml_lab.dp.accountant import (
+from ppml_lab.dp.accounting import (
     DEFAULT_ORDERS,
+    PLDAccountant,
+    PrivacyAccountant,
     RDPAccountant,
     ZCDPAccountant,
     advanced_composition,
     basic_composition,
+    compute_pld_epsilon,
     compute_rdp,
     find_noise_multiplier,
     rdp_to_epsilon,
@@ -42,10 +46,13 @@ from ppml_lab.dp.mechanisms import (
 
 __all__ = [
     "DEFAULT_ORDERS",
+    "PLDAccountant",
+    "PrivacyAccountant",
     "RDPAccountant",
     "ZCDPAccountant",
     "advanced_composition",
     "basic_composition",
+    "compute_pld_epsilon",
     "compute_rdp",
     "find_noise_multiplier",
     "rdp_to_epsilon",

@@ -1,5 +1,7 @@
-"""The accountant against Opacus (RDP, conversion, noise search), exact arithmetic, and the theorems."""
+"""The RDP accountant against Opacus and dp_accounting (RDP, conversion, noise search), exact arithmetic,
+the composition and zCDP theorems, and the one shape every accountant shares (``get_epsilon(delta)``)."""
 
+import logging
 import math
 import warnings
 
@@ -12,15 +14,22 @@ from opacus.accountants.analysis import rdp as opacus_rdp
 from opacus.accountants.utils import get_noise_multiplier
 
 from ppml_lab.dp import accountant as acc
-from ppml_lab.dp.accountant import (
+from ppml_lab.dp.accounting import (
     DEFAULT_ORDERS,
+    DP_ACCOUNTING_ORDERS,
+    OPACUS_ORDERS,
+    PLDAccountant,
+    PrivacyAccountant,
     RDPAccountant,
+    ZCDPAccountant,
     compute_rdp,
     find_noise_multiplier,
     rdp_to_epsilon,
 )
 
 mpmath = pytest.importorskip("mpmath")
+dp_accounting = pytest.importorskip("dp_accounting")
+from dp_accounting.rdp import rdp_privacy_accountant as dpa_rdp  # noqa: E402
 
 
 def _opacus_eps(q, sigma, steps, delta):
@@ -31,8 +40,41 @@ def _opacus_eps(q, sigma, steps, delta):
         return o.get_epsilon(delta)
 
 
-def test_defaults_equal_opacus():
-    assert list(DEFAULT_ORDERS) == [float(a) for a in OpacusRDP.DEFAULT_ALPHAS]
+def test_order_lists_are_the_libraries_defaults():
+    assert list(OPACUS_ORDERS) == [float(a) for a in OpacusRDP.DEFAULT_ALPHAS]
+    assert list(DP_ACCOUNTING_ORDERS) == [float(a) for a in dpa_rdp.DEFAULT_RDP_ORDERS]
+    assert list(DEFAULT_ORDERS) == sorted(set(OPACUS_ORDERS) | set(DP_ACCOUNTING_ORDERS))
+    assert max(DEFAULT_ORDERS) == 1024.0
+
+
+def _dp_accounting_rdp_eps(q, sigma, steps, delta):
+    a = dpa_rdp.RdpAccountant()  # its default orders, 1.1 ... 1024
+    a.compose(dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(sigma)), steps)
+    logging.disable(logging.WARNING)  # "failed to converge ... excluding this order" for tiny fractional orders
+    try:
+        return a.get_epsilon(delta)
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+@pytest.mark.parametrize("q, sigma, steps", [(0.01, 5.0, 100), (1.0, 30.0, 1), (256 / 60000, 4.0, 1000)])
+def test_large_orders_lower_epsilon_and_equal_dp_accounting(q, sigma, steps):
+    # much noise: the best order lies above Opacus' last order, 63
+    ours = RDPAccountant()
+    ours.step(noise_multiplier=sigma, sample_rate=q, steps=steps)
+    eps, best_order = ours.get_privacy_spent(delta=1e-5)
+    assert best_order >= 128
+    assert eps == pytest.approx(_dp_accounting_rdp_eps(q, sigma, steps, 1e-5), rel=1e-6)
+    assert eps < 0.95 * _opacus_eps(q, sigma, steps, 1e-5)  # Opacus' orders stop at 63
+
+
+def test_large_orders_pinned():
+    a = RDPAccountant()
+    a.step(noise_multiplier=5.0, sample_rate=0.01, steps=100)
+    assert a.get_epsilon(1e-5) == pytest.approx(0.0722, abs=1e-4)
+    b = RDPAccountant(orders=OPACUS_ORDERS)
+    b.step(noise_multiplier=5.0, sample_rate=0.01, steps=100)
+    assert b.get_epsilon(1e-5) == pytest.approx(0.1161, abs=1e-4)
 
 
 def test_mnist_setting_equals_opacus():
@@ -50,13 +92,13 @@ def test_mnist_setting_equals_opacus():
 )
 def test_epsilon_grid_equals_opacus(q, sigma):
     # one RDP curve per (q, sigma); steps and delta only rescale / shift it, so they are looped here
-    rdp1 = compute_rdp(sample_rate=q, noise_multiplier=sigma, steps=1, orders=DEFAULT_ORDERS)
+    rdp1 = compute_rdp(sample_rate=q, noise_multiplier=sigma, steps=1, orders=OPACUS_ORDERS)
     ref1 = np.asarray(
         opacus_rdp.compute_rdp(q=q, noise_multiplier=sigma, steps=1, orders=OpacusRDP.DEFAULT_ALPHAS)
     )
     for steps in (1, 100, 14062):
         for delta in (1e-3, 1e-5, 1e-8):
-            ours, _ = rdp_to_epsilon(orders=DEFAULT_ORDERS, rdp=rdp1 * steps, delta=delta)
+            ours, _ = rdp_to_epsilon(orders=OPACUS_ORDERS, rdp=rdp1 * steps, delta=delta)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 ref, _ = opacus_rdp.get_privacy_spent(orders=OpacusRDP.DEFAULT_ALPHAS, rdp=ref1 * steps, delta=delta)
@@ -66,7 +108,7 @@ def test_epsilon_grid_equals_opacus(q, sigma):
 def test_rdp_curve_equals_opacus_where_well_conditioned():
     # where A_alpha is far from 1 both codes agree to round-off
     ours = compute_rdp(sample_rate=0.01, noise_multiplier=1.0, steps=1, orders=DEFAULT_ORDERS)
-    ref = opacus_rdp.compute_rdp(q=0.01, noise_multiplier=1.0, steps=1, orders=OpacusRDP.DEFAULT_ALPHAS)
+    ref = opacus_rdp.compute_rdp(q=0.01, noise_multiplier=1.0, steps=1, orders=DEFAULT_ORDERS)
     np.testing.assert_allclose(ours, ref, rtol=1e-8)
 
 
@@ -137,6 +179,22 @@ def test_accountant_merges_history_and_composes():
     assert "steps=13" in repr(a)
 
 
+@pytest.mark.parametrize("n", [1, 7, 500])
+def test_step_twice_equals_one_step_of_twice_the_steps(n):
+    # merging two equal segments must add n steps, not 1 (a merge that adds 1 understates epsilon)
+    twice = RDPAccountant()
+    twice.step(noise_multiplier=1.1, sample_rate=0.01, steps=n)
+    twice.step(noise_multiplier=1.1, sample_rate=0.01, steps=n)
+    once = RDPAccountant()
+    once.step(noise_multiplier=1.1, sample_rate=0.01, steps=2 * n)
+    assert twice.history == once.history == [(1.1, 0.01, 2 * n)]
+    assert twice.get_epsilon(1e-5) == once.get_epsilon(1e-5)
+    fewer = RDPAccountant()
+    fewer.step(noise_multiplier=1.1, sample_rate=0.01, steps=n + 1)
+    if n > 1:
+        assert twice.get_epsilon(1e-5) > fewer.get_epsilon(1e-5)
+
+
 @pytest.mark.parametrize(
     "target, q, steps", [(1.0, 256 / 60000, 14062), (2.0, 0.02, 500)]
 )
@@ -194,6 +252,27 @@ def test_zcdp_conversions():
     z.add_pure(epsilon=0.1)
     assert z.rho == pytest.approx(0.505)
     np.testing.assert_allclose(acc.zcdp_to_rdp(rho=0.5, orders=[2.0, 3.0]), [1.0, 1.5])
+
+
+# --- one question, one shape ----------------------------------------------------------------------
+def test_every_accountant_answers_get_epsilon_of_delta():
+    # the same two Gaussian releases (sigma = 2, no subsampling) through each accountant
+    rdp, pld, zcdp = RDPAccountant(), PLDAccountant(), ZCDPAccountant()
+    for a in (rdp, pld, zcdp):
+        assert isinstance(a, PrivacyAccountant)
+        assert a.get_epsilon(1e-5) == 0.0  # nothing spent yet
+        a.step(noise_multiplier=2.0, sample_rate=1.0, steps=2)
+    eps = {type(a).__name__: a.get_epsilon(1e-5) for a in (rdp, pld, zcdp)}  # positional delta everywhere
+    # PLD is exact up to discretisation; RDP loses in the conversion; zCDP (Bun-Steinke) loses more
+    assert 0 < eps["PLDAccountant"] < eps["RDPAccountant"] < eps["ZCDPAccountant"]
+    assert not isinstance(object(), PrivacyAccountant)
+
+
+def test_zcdp_step_refuses_subsampling():
+    z = ZCDPAccountant()
+    with pytest.raises(ValueError, match=r"sample_rate must be 1 for zCDP accounting .* got 0.01"):
+        z.step(noise_multiplier=1.0, sample_rate=0.01)
+    assert z.rho == 0.0
 
 
 # --- bad input -----------------------------------------------------------------------------------
