@@ -538,6 +538,8 @@ def _round_sig(x: float, *, up: bool) -> str:
     if x == 0 or not math.isfinite(x):
         return f"{x:g}"
     shown = float(f"{x:.4g}")
+    if abs(shown - x) <= _SLACK * abs(x):  # float noise of the sums (3 - 2.7), not a rounding
+        return f"{shown:g}"
     if (up and shown < x) or (not up and shown > x):
         step = 10.0 ** (math.floor(math.log10(abs(x))) - 3)
         shown = shown + step if up else shown - step

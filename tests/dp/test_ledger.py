@@ -376,6 +376,10 @@ def test_a_mechanism_failing_after_the_charge_stays_charged():
 def test_printed_spends_are_never_rounded_down():
     assert format_spend(19.0512) == "19.06" and format_spend(0.5) == "0.5" and format_spend(1.2236) == "1.224"
     assert format_spend(1.22301) == "1.224"
+    ledger3 = PrivacyLedger(epsilon_budget=3.0)
+    for e in (0.5, 1.0, 1.2):
+        ledger3.spend(mechanism="laplace", epsilon=e, purpose="q")
+    assert "| remaining | 0.3 |" in ledger3.report_markdown()  # 3 - 2.7 in floats is not a rounding
     ledger = PrivacyLedger(epsilon_budget=25.0, delta_budget=1e-5, unit="hospital")
     ledger.spend(mechanism="DP-FedAvg", epsilon=19.0512, delta=1e-5, purpose="model")
     md = ledger.report_markdown()
