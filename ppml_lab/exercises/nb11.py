@@ -27,7 +27,7 @@ def check_noise_on_mean(answer: Any, *, noise_multiplier: float = 1.1, max_updat
 
 def check_epsilon_after(answer: Any, *, sample_rate: float = 0.1, noise_multiplier: float = 1.0,
                         rounds: int = 100, delta: float = 1e-5) -> CheckResult:
-    """Client-level epsilon after ``rounds`` rounds of DP-FedAvg."""
+    """Client-level epsilon after ``rounds`` rounds of central-noise DP-FedAvg (server trusted, cohort secret)."""
     from ppml_lab.fl.dp_fedavg import dp_fedavg_epsilon
 
     name = f"epsilon after {rounds} rounds"
@@ -38,9 +38,36 @@ def check_epsilon_after(answer: Any, *, sample_rate: float = 0.1, noise_multipli
         return v
     truth = dp_fedavg_epsilon(sample_rate=sample_rate, noise_multiplier=noise_multiplier, rounds=rounds, delta=delta)
     if math.isclose(v, truth, rel_tol=1e-3):
-        return passed(name, f"epsilon = {truth:.3f} at delta = {delta:g}")
+        return passed(name, f"epsilon = {truth:.3f} per client at delta = {delta:g}")
     return failed(name, f"{v:.4g} differs from {truth:.4g}",
                   "Pass sample_rate, noise_multiplier, rounds and delta exactly as given.")
+
+
+def check_distributed_epsilon(answer: Any, *, noise_multiplier: float = 1.0, participations: int = 10,
+                              sample_rate: float = 0.1, delta: float = 1e-5) -> CheckResult:
+    """Epsilon against the sampling server of a client that took part in ``participations`` distributed-noise rounds.
+
+    The server knows the cohort, so there is no amplification by subsampling: the Gaussian at sample rate 1,
+    composed over the rounds the client took part in (the discrete Gaussian's tau term is 0 at these sizes).
+    """
+    from ppml_lab.fl.dp_fedavg import dp_fedavg_epsilon
+
+    name = f"epsilon against the server after {participations} participations"
+    if answer is None:
+        return not_answered(name, "Who picks the cohort? Then: which sample rate may the accountant use?")
+    v = as_number(name, answer)
+    if isinstance(v, CheckResult):
+        return v
+    truth = dp_fedavg_epsilon(sample_rate=1.0, noise_multiplier=noise_multiplier, rounds=participations, delta=delta)
+    if math.isclose(v, truth, rel_tol=1e-3):
+        return passed(name, f"epsilon = {truth:.3f} per client: sample rate 1 over the {participations} rounds it joined")
+    amplified = dp_fedavg_epsilon(sample_rate=sample_rate, noise_multiplier=noise_multiplier,
+                                  rounds=round(participations / sample_rate), delta=delta)
+    if math.isclose(v, amplified, rel_tol=1e-3):
+        return failed(name, "that is the amplified figure, which assumes the cohort is secret",
+                      "The server that samples knows who joined: use sample_rate=1 over the participations.")
+    return failed(name, f"{v:.4g} differs from {truth:.4g}",
+                  "RDPAccountant (or dp_fedavg_epsilon) with sample_rate=1 and steps = participations.")
 
 
 def check_more_clients_or_higher_rate(answer: Any) -> CheckResult:
