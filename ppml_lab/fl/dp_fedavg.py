@@ -52,7 +52,7 @@ from ppml_lab._validation import (
     check_nonnegative,
     check_positive,
 )
-from ppml_lab.dp.accountant import DEFAULT_ORDERS, RDPAccountant
+from ppml_lab.dp.accountant import DEFAULT_ORDERS, RDPAccountant, compute_rdp, rdp_to_epsilon
 from ppml_lab.dp.distributed_noise import (
     DDGParams,
     ddg_aggregate,
@@ -225,7 +225,9 @@ class DPFedAvgServer(FedAvgServer):
         self.max_participations = (None if max_participations is None
                                    else check_int("max_participations", max_participations, low=1))
         self.accountant = RDPAccountant()
-        self.epsilons: list[float] = []
+        self._steps = 0  # accountant steps charged so far (all with the same parameters)
+        self._steps_after_round: list[int] = []
+        self._rdp_step: np.ndarray | None = None
         self.cohort_sizes: list[int] = []
         self.skipped_rounds: list[int] = []
         super().__init__(
@@ -255,6 +257,27 @@ class DPFedAvgServer(FedAvgServer):
         return self.accountant.get_epsilon(self.delta)
 
     @property
+    def epsilons(self) -> list[float]:
+        """Epsilon after each round so far (for plots), computed on demand.
+
+        Every step this server records has the same (noise multiplier, sample rate), so after n steps the
+        accountant's RDP curve is n times the one-step curve of :func:`compute_rdp`; the last entry equals
+        ``accountant.get_epsilon(delta)``.
+        """
+        if self.noise_multiplier == 0:
+            return [math.inf] * len(self._steps_after_round)
+        sigma, q = self._step_parameters()
+        if self._rdp_step is None:
+            self._rdp_step = compute_rdp(sample_rate=q, noise_multiplier=sigma, steps=1, orders=self.accountant.orders)
+        cache: dict[int, float] = {0: 0.0}
+        out = []
+        for n in self._steps_after_round:
+            if n not in cache:
+                cache[n] = rdp_to_epsilon(orders=self.accountant.orders, rdp=self._rdp_step * n, delta=self.delta)[0]
+            out.append(cache[n])
+        return out
+
+    @property
     def epsilon_against_server(self) -> float:
         """Central noise: inf (the server sees the un-noised sum). Distributed: the same as ``epsilon``."""
         if self.noise == "central":
@@ -269,21 +292,29 @@ class DPFedAvgServer(FedAvgServer):
                 return math.inf if r > 0 else 0.0
             return dp_fedavg_epsilon(sample_rate=self.sample_rate, noise_multiplier=self.noise_multiplier,
                                      rounds=r, delta=self.delta, orders=self.accountant.orders)
-        assert self.ddg is not None
+        if self.ddg is None:  # pragma: no cover - noise is 'central' or 'distributed'
+            raise RuntimeError("distributed noise without parameters")
         cap = r if self.max_participations is None else min(r, self.max_participations)
         return ddg_epsilon(self.ddg, participations=cap, delta=self.delta)
 
+    def _step_parameters(self) -> tuple[float, float]:
+        """(noise multiplier, sample rate) of every accountant step: (z, q) central; (z_eff, 1) distributed."""
+        if self.ddg is None:
+            return self.noise_multiplier, self.sample_rate
+        return ddg_effective_noise_multiplier(self.ddg), 1.0
+
     def _charge(self, selected: np.ndarray) -> None:
         """Record the round in the accountant (validate, then charge, then compute)."""
-        if self.noise == "central":
-            if self.noise_multiplier > 0:
-                self.accountant.step(noise_multiplier=self.noise_multiplier, sample_rate=self.sample_rate)
-            return
-        assert self.ddg is not None
-        before = int(self.participations.max())
-        self.participations[selected] += 1
-        if int(self.participations.max()) > before:  # the most-exposed client took part once more
-            self.accountant.step(noise_multiplier=ddg_effective_noise_multiplier(self.ddg), sample_rate=1.0)
+        if self.noise_multiplier == 0:
+            return  # no noise: epsilon is inf, nothing to account
+        if self.ddg is not None:
+            before = int(self.participations.max())
+            self.participations[selected] += 1
+            if int(self.participations.max()) == before:  # the most-exposed client did not take part again
+                return
+        sigma, q = self._step_parameters()
+        self.accountant.step(noise_multiplier=sigma, sample_rate=q)
+        self._steps += 1
 
     # ---------------------------------------------------------------- the round
     def sample_clients(self) -> np.ndarray:
@@ -343,13 +374,13 @@ class DPFedAvgServer(FedAvgServer):
             # too few clients to carry the calibrated noise: the round is aborted (as SecAgg would), the
             # model is unchanged and nothing is charged; no claim relies on hiding the cohort size
             self.skipped_rounds.append(self.round)
-            self.epsilons.append(self.epsilon)
+            self._steps_after_round.append(self._steps)
             self._record(())
             return
         self._charge(selected)  # charge before the release is computed
         messages = [self.client_update(int(k), self.params)[0] for k in selected]
         self.params = self.aggregate(messages, [1.0] * m)
-        self.epsilons.append(self.epsilon)
+        self._steps_after_round.append(self._steps)
         self._record(selected)
 
 

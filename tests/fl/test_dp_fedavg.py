@@ -44,7 +44,11 @@ def test_epsilon_matches_the_accountant_and_opacus(setup):
     for _ in range(5):
         op.step(noise_multiplier=1.1, sample_rate=0.5)
     assert server.epsilon == pytest.approx(op.get_epsilon(delta=1e-5), rel=1e-6)
-    assert np.all(np.diff(server.epsilons) > 0)
+    assert np.all(np.diff(server.epsilons) > 0) and len(server.epsilons) == 5
+    assert server.epsilons[-1] == pytest.approx(server.accountant.get_epsilon(1e-5), rel=1e-12)
+    acc3 = RDPAccountant()
+    acc3.step(noise_multiplier=1.1, sample_rate=0.5, steps=3)
+    assert server.epsilons[2] == pytest.approx(acc3.get_epsilon(1e-5), rel=1e-12)
 
 
 def test_without_noise_or_clipping_it_is_fedavg(setup):
@@ -238,3 +242,7 @@ def test_rounds_below_min_clients_are_skipped_and_not_charged(setup):
         assert np.array_equal(_flat(server.params) if r == 6 else before[r], before[r - 1])
     steps = sum(h[2] for h in server.accountant.history)
     assert steps == int(server.participations.max())
+    eps = server.epsilons  # flat across skipped rounds, the accountant's value at the end
+    for r in server.skipped_rounds:
+        assert eps[r - 1] == (eps[r - 2] if r > 1 else 0.0)
+    assert eps[-1] == pytest.approx(server.accountant.get_epsilon(server.delta), rel=1e-12)
