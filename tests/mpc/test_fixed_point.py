@@ -199,6 +199,9 @@ def test_check_product_names_bound_and_value():
     with pytest.raises(PrecisionError, match=r"z must stay below .* got inf"):
         FXP.check_product("z", [1.0, np.inf])
     FXP.check_product("z", [])  # nothing to truncate
+    FXP.check_product("z", [2.0**30 - 1])  # just inside
+    with pytest.raises(PrecisionError, match=r"got 1.07374e\+09"):
+        FXP.check_product("z", [2.0**30])  # the bound itself is outside
 
 
 def _trunc_party(party, z_share, pair):

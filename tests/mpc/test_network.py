@@ -280,24 +280,25 @@ def test_mesh_rejects_wrong_token_and_unexpected_or_duplicate_peer_ids():
     port = lst.getsockname()[1]
     clients = []
 
-    def dial(tok, pid):
+    def dial(tok, pid, who):
         c = socket.create_connection(("127.0.0.1", port))
-        c.sendall(_HELLO.pack(tok, pid))
+        c.sendall(_HELLO.pack(tok, pid) + who)  # `who` marks which dialer the acceptor ended up with
         clients.append(c)
 
     try:
-        dial(b"x" * 16, 2)  # a stray process without the run token
-        dial(token, 0)  # party 0 is not a peer that connects to party 0
-        dial(token, 7)  # no such party
-        dial(token, 1)  # the real party 1
-        dial(token, 1)  # an impostor claiming id 1 again
-        dial(token, 2)  # the real party 2
+        dial(b"x" * 16, 2, b"S")  # a stray process without the run token, claiming id 2
+        dial(token, 0, b"Z")  # party 0 is not a peer that connects to party 0
+        dial(token, 7, b"N")  # no such party
+        dial(token, 1, b"1")  # the real party 1
+        dial(token, 1, b"I")  # an impostor claiming id 1 again
+        dial(token, 2, b"2")  # the real party 2
         socks = _accept_peers(0, 3, lst, token, 5.0)
         assert sorted(socks) == [1, 2]
+        assert socks[1].recv(1) == b"1" and socks[2].recv(1) == b"2"  # the real peers, nobody else
         for s in socks.values():
             s.close()
         # nobody valid arrives: the error names what was rejected
-        dial(token, 9)
+        dial(token, 9, b"N")
         with pytest.raises(ProtocolError, match=r"parties \[1\] did not connect .*party id 9 is not one of the expected \[1\]"):
             _accept_peers(0, 2, lst, token, 0.5)
     finally:
