@@ -49,7 +49,12 @@ import numpy as np
 
 from ppml_lab._rng import RNGLike, resolve_rng
 from ppml_lab._validation import check_int, check_type
-from ppml_lab.exceptions import InsecureParameterError, InsufficientSharesError, PrecisionError, ShareMismatchError
+from ppml_lab.exceptions import (
+    InsecureParameterError,
+    InsufficientSharesError,
+    PrecisionError,
+    ShareMismatchError,
+)
 
 __all__ = [
     "RING_BITS",

@@ -6,7 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from ppml_lab.exceptions import InsecureParameterError, InsufficientSharesError, PrecisionError, ShareMismatchError
+from ppml_lab.exceptions import (
+    InsecureParameterError,
+    InsufficientSharesError,
+    PrecisionError,
+    ShareMismatchError,
+)
 from ppml_lab.mpc.sharing import (
     DEFAULT_PRIME,
     MERSENNE_127,
