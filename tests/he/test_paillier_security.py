@@ -432,3 +432,24 @@ def test_keygen_redraws_close_primes(monkeypatch):
     monkeypatch.setattr(K, "_generate_prime", lambda bits, src: next(draws))
     pub, priv = generate_paillier_keypair(key_bits=2048)
     assert {priv.p, priv.q} == set(good)
+
+
+def test_pickle_and_deepcopy_rebuild_through_the_checks(monkeypatch):
+    import copy
+    import pickle
+
+    for key in (PUB, PRIV):
+        assert pickle.loads(pickle.dumps(key)) == key and copy.deepcopy(key) == key
+    toy = PaillierPublicKey(TOY_N, allow_insecure=True)
+    assert pickle.loads(pickle.dumps(toy)).allow_insecure is True
+    # the rebuild runs the constructor's checks: a key object that slipped past them (built here while the
+    # size limit is lowered) does not survive a pickle round trip
+    monkeypatch.setattr(K, "MIN_SECURE_KEY_BITS", 0)
+    K._check_modulus.cache_clear()
+    slipped = PaillierPublicKey(PUB.n)
+    monkeypatch.setattr(K, "MIN_SECURE_KEY_BITS", 2048)
+    K._check_modulus.cache_clear()
+    with pytest.raises(InsecureParameterError):
+        pickle.loads(pickle.dumps(slipped))
+    with pytest.raises(InsecureParameterError):
+        copy.deepcopy(slipped)

@@ -11,6 +11,7 @@ decryption by CRT in Sect. 7). Threat model: IND-CPA against anyone without the 
   prime factor below :data:`TRIAL_DIVISION_LIMIT` — both waived only by ``allow_insecure=True`` (toy keys
   for teaching). A public key alone cannot prove n = pq is balanced; trial division catches a gross
   imbalance such as 65537 x P.
+  Unpickling and ``copy.deepcopy`` rebuild keys through the constructor too.
 * private key: p, q distinct probable primes with p * q == n and gcd(n, (p-1)(q-1)) = 1 (always, since
   decryption is wrong otherwise); balanced — the same bit length and |p - q| > 2^(bits(p) - 100), FIPS 186-4
   Appendix B.3.3 step 5.4 (FIPS 186-5 Appendix A.1.3) — waived only by the public key's ``allow_insecure``.
@@ -227,6 +228,10 @@ class PaillierPublicKey:
     def __repr__(self) -> str:
         return f"PaillierPublicKey(key_bits={self.key_bits}, fingerprint='{self.fingerprint}')"
 
+    def __reduce__(self) -> tuple:
+        # pickle and deepcopy rebuild through the constructor, so they run the same checks as every path
+        return (_rebuild_public_key, (self.n, self.allow_insecure))
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PaillierPublicKey) and other.n == self.n
 
@@ -408,6 +413,9 @@ class PaillierPrivateKey:
         pk = self.public_key
         return f"PaillierPrivateKey(key_bits={pk.key_bits}, fingerprint='{pk.fingerprint}', secret=<hidden>)"
 
+    def __reduce__(self) -> tuple:
+        return (_rebuild_private_key, (self.public_key, self.p, self.q))
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PaillierPrivateKey) and {other.p, other.q} == {self.p, self.q}
 
@@ -526,6 +534,14 @@ class PaillierPrivateKey:
         from ppml_lab.he.paillier.interop import private_key_from_phe
 
         return private_key_from_phe(key, allow_insecure=allow_insecure)
+
+
+def _rebuild_public_key(n: int, allow_insecure: bool) -> PaillierPublicKey:
+    return PaillierPublicKey(n, allow_insecure=allow_insecure)
+
+
+def _rebuild_private_key(public_key: PaillierPublicKey, p: int, q: int) -> PaillierPrivateKey:
+    return PaillierPrivateKey(public_key, p, q)
 
 
 def generate_paillier_keypair(
