@@ -5,6 +5,9 @@
   vs raw numpy sampling (PCG64, no hardening: the speed limit).
 - Accountant: epsilon for a grid of (q, sigma, steps) settings, ours vs Opacus ``RDPAccountant``; the
   largest relative difference and the time ratio.
+- PLD accountant: epsilon of Opacus' MNIST example (q = 256/60000, sigma = 1.1, 60 epochs = 14,062 steps,
+  delta = 1e-5), ours (``ppml_lab.dp.accounting.PLDAccountant``) vs dp_accounting 0.6.0's
+  ``PLDAccountant``, both at the default discretisation 1e-4: relative difference and speed-up.
 
 Runs alternate (ours, reference, ours, ...) and report medians. Ratios are what to quote: absolute times
 on a shared machine are noise. ``--quick`` shrinks the repetitions (used by ``make bench``).
@@ -53,7 +56,7 @@ def bench_noise(n: int, dpl_calls: int, rounds: int) -> dict[str, float]:
 def bench_accountant(n_settings: int) -> dict[str, float]:
     from opacus.accountants import RDPAccountant as OpacusRDP
 
-    from ppml_lab.dp.accountant import RDPAccountant
+    from ppml_lab.dp.accounting import OPACUS_ORDERS, RDPAccountant
 
     g = np.random.default_rng(0)  # the grid of settings only, not noise
     settings = [
@@ -69,7 +72,7 @@ def bench_accountant(n_settings: int) -> dict[str, float]:
     warnings.filterwarnings("ignore", message="Optimal order is the")
     for q, s, t in settings:  # alternate per setting
         t0 = time.perf_counter()
-        a = RDPAccountant()
+        a = RDPAccountant(orders=OPACUS_ORDERS)  # the same orders as Opacus: equal work, equal answer
         a.step(noise_multiplier=s, sample_rate=q, steps=t)
         e_ours = a.get_epsilon(1e-5)
         t_ours += time.perf_counter() - t0
@@ -82,6 +85,36 @@ def bench_accountant(n_settings: int) -> dict[str, float]:
     return {"t_ours": t_ours, "t_opacus": t_opacus, "max_rel": max_rel, "n": len(settings)}
 
 
+def bench_pld(rounds: int) -> dict[str, float]:
+    import dp_accounting
+    from dp_accounting.pld import pld_privacy_accountant
+
+    from ppml_lab.dp.accounting import PLDAccountant
+
+    q, sigma, steps, delta = 256 / 60000, 1.1, 14062, 1e-5
+    t_ours: list[float] = []
+    t_ref: list[float] = []
+    e_ours = e_ref = float("nan")
+    for _ in range(rounds):  # alternate; a fresh accountant each time (no cache)
+        t0 = time.perf_counter()
+        a = PLDAccountant()
+        a.step(noise_multiplier=sigma, sample_rate=q, steps=steps)
+        e_ours = a.get_epsilon(delta)
+        t_ours.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        r = pld_privacy_accountant.PLDAccountant()
+        r.compose(dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(sigma)), steps)
+        e_ref = r.get_epsilon(delta)
+        t_ref.append(time.perf_counter() - t0)
+    return {
+        "eps_ours": e_ours,
+        "eps_ref": e_ref,
+        "t_ours": statistics.median(t_ours),
+        "t_ref": statistics.median(t_ref),
+        "rel": abs(e_ours - e_ref) / e_ref,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and settings (about 15 s on an idle machine)")
@@ -89,6 +122,7 @@ def main() -> None:
     n = 1_000_000
     noise = bench_noise(n, dpl_calls=2_000 if args.quick else 20_000, rounds=3 if args.quick else 7)
     acct = bench_accountant(20 if args.quick else 100)
+    pld = bench_pld(3 if args.quick else 7)
 
     print(f"Noise on {n:,} values (median of alternating runs; diffprivlib scaled from per-call timing)")
     print(f"{'mechanism':<10} {'ours (CSPRNG, grid)':>20} {'numpy (PCG64)':>15} {'diffprivlib':>14} "
@@ -101,13 +135,20 @@ def main() -> None:
     print(f"Accountant: epsilon at delta=1e-5 for {acct['n']} (q, sigma, steps) settings")
     print(f"  ours {acct['t_ours']:.2f} s, Opacus {acct['t_opacus']:.2f} s, "
           f"max relative difference {acct['max_rel']:.1e}")
+    print()
+    print("PLD accountant, Opacus MNIST setting (q=256/60000, sigma=1.1, 14062 steps, delta=1e-5), median of "
+          "alternating runs")
+    print(f"  ours epsilon {pld['eps_ours']:.6f} in {pld['t_ours']:.2f} s; dp_accounting {pld['eps_ref']:.6f} "
+          f"in {pld['t_ref']:.2f} s; relative difference {pld['rel']:.1e}")
     print(
         "RESULT "
         f"laplace_speedup_vs_diffprivlib={noise['lap_dpl'] / noise['lap_ours']:.1f} "
         f"gaussian_speedup_vs_diffprivlib={noise['gau_dpl'] / noise['gau_ours']:.1f} "
         f"laplace_slowdown_vs_numpy={noise['lap_ours'] / noise['lap_np']:.2f} "
         f"accountant_max_rel_err_vs_opacus={acct['max_rel']:.2e} "
-        f"accountant_time_ratio_vs_opacus={acct['t_ours'] / acct['t_opacus']:.3f}"
+        f"accountant_time_ratio_vs_opacus={acct['t_ours'] / acct['t_opacus']:.3f} "
+        f"pld_rel_err_vs_dp_accounting={pld['rel']:.2e} "
+        f"pld_speedup_vs_dp_accounting={pld['t_ref'] / pld['t_ours']:.2f}"
     )
 
 

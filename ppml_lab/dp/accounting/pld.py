@@ -216,21 +216,9 @@ class DiscretePLD:
         if self.infinity_mass > d:
             return math.inf
         losses, probs = self.losses, self.probs
-
-        def delta_at(k: int) -> float:  # delta(l_k): only losses strictly above l_k count
-            return self.infinity_mass + float(np.dot(probs[k + 1 :], -np.expm1(losses[k] - losses[k + 1 :])))
-
-        lo, hi = 0, probs.size - 1  # invariant: delta_at(hi) <= d (true at the top: only the +inf atom)
-        if delta_at(0) <= d:
-            hi = 0
-        else:
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                if delta_at(mid) <= d:
-                    hi = mid
-                else:
-                    lo = mid
-        k = hi
+        curve = self._delta_at_grid()
+        # delta(l_k) never increases with k and delta(l_last) = m <= d: k = first grid loss meeting d
+        k = int(np.argmax(curve <= d))
         # on [l_{k-1}, l_k): delta(eps) = m + U_k - e^(eps - l_k) W'_k with W'_k = sum_{i>=k} p_i e^(l_k - l_i)
         u = self.infinity_mass + float(probs[k:].sum())
         w = float(np.dot(probs[k:], np.exp(losses[k] - losses[k:])))
@@ -238,6 +226,20 @@ class DiscretePLD:
             return 0.0
         eps = losses[k] + math.log((u - d) / w)
         return max(eps, 0.0)
+
+    def _delta_at_grid(self) -> np.ndarray:
+        """delta(l_k) for every grid loss l_k, in one O(size) pass.
+
+        delta(l_k) = m + sum_{j>k} p_j - sum_{j>k} p_j e^(-(j-k) h); the last sum obeys
+        W_k = e^-h (W_{k+1} + p_{k+1}), a stable first-order recursion (scipy's lfilter runs it in C).
+        """
+        p = self.probs
+        decay = math.exp(-self.interval)
+        rev = p[::-1]
+        # on the reversed array: y[n] = decay * (y[n-1] + x[n-1]), y[0] = 0
+        w_rev = signal.lfilter([0.0, decay], [1.0, -decay], rev)
+        u_rev = np.concatenate([[0.0], np.cumsum(rev)[:-1]])  # sum of the masses strictly above
+        return np.maximum(self.infinity_mass + (u_rev - w_rev)[::-1], 0.0)
 
 
 def _connect_the_dots(eps_grid_lo: int, eps_grid_hi: int, deltas: np.ndarray, h: float) -> tuple[np.ndarray, float]:
@@ -324,9 +326,12 @@ def _chernoff_window(probs: np.ndarray, n: int, tail: float) -> tuple[int, int]:
     size = probs.size
     hi, lo = (size - 1) * n, 0
     ts = np.concatenate([np.arange(-20, 0), np.arange(1, 21)]) / size
-    idx = np.arange(size)
+    x = np.linspace(0.0, 1.0, size)  # index / (size - 1): t * index = (t (size - 1)) * x
+    c = ts * (size - 1)
+    expo = c[:, None] * x[None, :]
+    top = np.maximum(c, 0.0)  # the largest exponent of each row (x in [0, 1])
     with np.errstate(divide="ignore"):
-        log_mgf = special.logsumexp(ts[:, None] * idx[None, :], b=probs[None, :], axis=1)
+        log_mgf = np.log(np.exp(expo - top[:, None]) @ probs) + top
     bounds = (n * log_mgf + math.log(2.0 / tail)) / ts
     ok = np.isfinite(bounds)
     pos, neg = ok & (ts > 0), ok & (ts < 0)
