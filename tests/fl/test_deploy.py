@@ -279,3 +279,25 @@ def test_old_import_paths_still_work() -> None:
                  "dp_epsilon", "reference_fedavg", "free_port", "offline_env", "APP_DIR"):
         assert hasattr(deploy, name), name
     assert FlowerSimulation is deploy.FlowerSimulation and run_simulation_reference is deploy.run_simulation_reference
+
+
+def test_default_processes_are_the_guarded_superlink_and_verifying_supernodes(tmp_path: Path, tls: TLSFiles) -> None:
+    # What start() launches, without launching it: the SuperLink behind superlink_guard (Control/Runtime
+    # APIs local-only) and SuperNodes that verify the app signature against the publisher key.
+    dep = FlowerDeployment(DeploymentConfig(n_supernodes=2, certs=tls), workdir=tmp_path)
+    try:
+        dep.port, dep.site_paths = 40000, ("site0", "site1")
+        dep.node_keys = [generate_node_keys(tmp_path / "keys", f"node{k}") for k in range(2)]
+        dep.trusted_entities = tmp_path / "trusted.yaml"
+        link = dep.superlink_argv()
+        assert link[1:3] == ["-m", "ppml_lab.fl.deploy.superlink_guard"]
+        assert {"--host", "127.0.0.1", "--enable-supernode-auth", "--ssl-keyfile"} <= set(link)
+        node = dep.supernode_argv(1)
+        assert node[1:3] == ["-m", "ppml_lab.fl.deploy.supernode_verify"]
+        assert node[node.index("--trusted-entities") + 1] == str(dep.trusted_entities)
+        assert node[node.index("--auth-supernode-private-key") + 1] == str(dep.node_keys[1].private_key)
+        assert "--insecure" not in node
+        # The raw path, on request only: Flower's plain SuperNode runs any app submitted.
+        assert dep.supernode_argv(1, trusted_entities=None)[0].endswith("flower-supernode")
+    finally:
+        dep.stop()

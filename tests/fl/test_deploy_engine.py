@@ -1,19 +1,33 @@
 """End-to-end on Flower's Deployment Engine, on loopback (pytest marker ``deployment``; slow).
 
-One federation (3 SuperNodes, SecAgg+, TLS + SuperNode authentication) serves the four refusal cases and
-the end-to-end run, whose metrics must equal the package's from-scratch FedAvg on the same task up to
-SecAgg+'s quantisation; a second federation loses a SuperNode mid-round; a third (plain transport) runs
-central DP. Every wait is bounded and every process started is checked gone afterwards.
+One federation (3 SuperNodes, SecAgg+, TLS + SuperNode authentication, signed app, local-only Control
+API) serves the four refusal cases, the two code-submission attacks (a foreign app, signed or not, is
+refused by every SuperNode and the run ends in RoundFailedError; the Control API turns a non-loopback
+peer away) and the end-to-end run, whose metrics must equal the package's from-scratch FedAvg on the same
+task up to SecAgg+'s quantisation; a second federation loses a SuperNode mid-round; a third (plain
+transport, no app signing: the raw path, where the foreign app does run) runs central DP. Every wait is
+bounded and every process started is checked gone afterwards.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from ppml_lab.fl.certs import generate_node_keys, generate_tls_files
-from ppml_lab.fl.deploy import DeploymentConfig, FlowerDeployment, dp_epsilon, reference_fedavg
+from ppml_lab.fl.certs import generate_node_keys, generate_signing_key, generate_tls_files
+from ppml_lab.fl.deploy import (
+    APP_DIR,
+    DeploymentConfig,
+    FlowerDeployment,
+    RoundFailedError,
+    dp_epsilon,
+    reference_fedavg,
+    sign_fab,
+)
+from ppml_lab.fl.deploy.signing import build_fab
 
 pytestmark = [pytest.mark.deployment, pytest.mark.slow]
 
@@ -38,6 +52,15 @@ def federation() -> Iterator[FlowerDeployment]:
     finally:
         dep.stop()
         assert dep.leftover_pids() == []  # no orphan: SuperLink, SuperNodes, ServerApp, ClientApps all gone
+
+
+def _foreign_app(directory: Path, marker: Path) -> Path:
+    """The course's app plus one attacker's line in the ClientApp: it writes ``marker`` when imported."""
+    app = directory / "foreign_app"
+    shutil.copytree(APP_DIR, app, ignore=shutil.ignore_patterns("__pycache__"))
+    client = app / "ppml_hospitals" / "client_app.py"
+    client.write_text(client.read_text() + f"\nPath({str(marker)!r}).write_text('attacker code ran')\n")
+    return app
 
 
 # ---- the four refusal cases (a registered node joins; these do not) --------------------------------
@@ -69,6 +92,51 @@ def test_client_without_the_ca_is_refused(federation: FlowerDeployment) -> None:
                                       max_wait_time=20)
     log = federation.expect_refused(proc, timeout=45)
     assert "CERTIFICATE_VERIFY_FAILED" in log, log
+
+
+# ---- code submission: only the publisher's app runs; the Control API is not served to other hosts -------
+
+
+@pytest.mark.attack
+@pytest.mark.parametrize("signer", ["unsigned", "attacker"])
+def test_foreign_app_is_refused_by_every_supernode(federation: FlowerDeployment, tmp_path: Path,
+                                                   signer: str) -> None:
+    marker = tmp_path / "pwned"
+    app = _foreign_app(tmp_path, marker)
+    signature = ""
+    if signer == "attacker":  # the attacker's own Ed25519 key, presented under the publisher's key id
+        key = generate_signing_key(tmp_path / "attacker", "attacker")
+        signature = sign_fab(build_fab(app), key.private_key)
+    with pytest.raises(RoundFailedError, match=r"must be >= min_clients \(2\), got round 1: 0, round 2: 0"):
+        federation.run(app_dir=app, app_signature=signature)
+    assert not marker.exists()  # not one hospital imported the attacker's ClientApp
+    for k in range(3):
+        assert "FAB verification failed" in federation.log_tail(f"supernode{k}", 200_000) or \
+            "could not be verified" in federation.log_tail(f"supernode{k}", 200_000)
+
+
+@pytest.mark.attack
+def test_control_api_is_not_served_to_a_non_loopback_peer(federation: FlowerDeployment) -> None:
+    import http.client
+    import ssl
+
+    assert federation.tls_files is not None
+    ctx = ssl.create_default_context(cafile=str(federation.tls_files.ca_cert))
+
+    def post(source: str, path: str) -> int:
+        conn = http.client.HTTPSConnection("127.0.0.1", federation.port, context=ctx, timeout=30,
+                                           source_address=(source, 0))
+        try:
+            conn.request("POST", path, body=b"", headers={"Content-Type": "application/protobuf"})
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    # 127.0.0.2 stands in for another host: a different source address than the SuperLink's own.
+    assert post("127.0.0.2", "/v1/control/start-run") == 403
+    assert post("127.0.0.2", "/v1/runtime/acquire-task") == 403
+    assert post("127.0.0.1", "/v1/control/list-runs") != 403  # the operator's CLI, on the machine itself
+    assert post("127.0.0.2", "/v1/fleet/pull-messages") != 403  # hospitals still reach the Fleet API
 
 
 # ---- end to end --------------------------------------------------------------------------------------
@@ -127,13 +195,18 @@ def test_central_dp_runs_on_the_engine_with_the_accounted_epsilon() -> None:
 
     sigma, clip, n = 0.5, 1.5, 3
     cfg = DeploymentConfig(n_supernodes=n, rounds=ROUNDS, local_epochs=EPOCHS, lr=LR, seed=SEED, secagg=False,
-                           tls=False, node_auth=False, dp_noise_multiplier=sigma, dp_clipping_norm=clip,
-                           startup_timeout=240.0, run_timeout=600.0)
+                           tls=False, node_auth=False, sign_app=False, dp_noise_multiplier=sigma,
+                           dp_clipping_norm=clip, startup_timeout=240.0, run_timeout=600.0)
     dep = FlowerDeployment(cfg)
+    marker = dep.workdir / "pwned"
     try:
         with dep:
             result = dep.run()
             server_log = dep.log_tail("serverapp", 200_000)
+            # Raw path of the code-submission attack: Flower's SuperNode without --trusted-entities runs
+            # whatever app is submitted - the attacker's line executed at the hospitals.
+            dep.run(app_dir=_foreign_app(dep.workdir, marker))
+            raw_attack_ran = marker.exists()
     finally:
         assert dep.leftover_pids() == []
     norms: list[float] = []
@@ -150,3 +223,4 @@ def test_central_dp_runs_on_the_engine_with_the_accounted_epsilon() -> None:
     assert max(norms) < clip  # clipping inert: without noise the run would equal the reference exactly
     assert abs(result.final_loss - ref[-1][0]) > 1e-6  # the noise was really added
     assert result.final_accuracy > chance
+    assert raw_attack_ran

@@ -251,7 +251,8 @@ class FlowerDeployment:
             lines.append("insecure = true")
         (self.flwr_home / "config.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    def start_superlink(self) -> Proc:
+    def superlink_argv(self) -> list[str]:
+        """The SuperLink's command line (before the reaper shim)."""
         cfg = self.config
         # Flower's SuperLink behind superlink_guard: Control and Runtime routes answer local peers only.
         argv = [sys.executable, "-m", "ppml_lab.fl.deploy.superlink_guard", "--host", LOOPBACK, "--port", str(self.port),
@@ -267,7 +268,11 @@ class FlowerDeployment:
         if cfg.node_auth:
             argv.append("--enable-supernode-auth")
         argv += self._superlink_extra_args()
-        proc = self._spawn("superlink", argv)
+        return argv
+
+    def start_superlink(self) -> Proc:
+        cfg = self.config
+        proc = self._spawn("superlink", self.superlink_argv())
         deadline = time.monotonic() + cfg.startup_timeout
         while time.monotonic() < deadline:
             if not proc.alive():
@@ -292,12 +297,12 @@ class FlowerDeployment:
         """More ``flwr run`` flags (the simulation launcher adds ``--federation-config``)."""
         return []
 
-    def start_supernode(
+    def supernode_argv(
         self, partition_id: int, *, private_key: Path | None | str = "registered", insecure: bool | None = None,
-        root_certificates: Path | None | str = "ca", max_wait_time: float | None = None, name: str | None = None,
+        root_certificates: Path | None | str = "ca", max_wait_time: float | None = None,
         trusted_entities: Path | None | str = "publisher",
-    ) -> Proc:
-        """Start one SuperNode for ``partition_id``. The keyword arguments build the refusal cases:
+    ) -> list[str]:
+        """One SuperNode's command line for ``partition_id``. The keyword arguments build the refusal cases:
         ``private_key=None`` (no key), another key's path (unregistered), ``insecure=True`` (plain text
         against a TLS SuperLink), ``root_certificates=None`` (no CA: the system trust store) or another CA.
         ``trusted_entities``: the publisher keys whose apps it runs (default: this launcher's, when
@@ -331,6 +336,17 @@ class FlowerDeployment:
             argv += ["--auth-supernode-private-key", str(private_key)]
         if max_wait_time is not None:
             argv += ["--max-wait-time", str(float(max_wait_time))]
+        return argv
+
+    def start_supernode(
+        self, partition_id: int, *, private_key: Path | None | str = "registered", insecure: bool | None = None,
+        root_certificates: Path | None | str = "ca", max_wait_time: float | None = None, name: str | None = None,
+        trusted_entities: Path | None | str = "publisher",
+    ) -> Proc:
+        """Start one SuperNode for ``partition_id`` (see :meth:`supernode_argv` for the keyword arguments)."""
+        argv = self.supernode_argv(partition_id, private_key=private_key, insecure=insecure,
+                                   root_certificates=root_certificates, max_wait_time=max_wait_time,
+                                   trusted_entities=trusted_entities)
         proc = self._spawn(name or f"supernode{partition_id}", argv)
         if name is None:
             self.supernodes[partition_id] = proc
