@@ -14,7 +14,7 @@ decryption by CRT in Sect. 7). Threat model: IND-CPA against anyone without the 
   Unpickling and ``copy.deepcopy`` rebuild keys through the constructor too.
 * private key: p, q distinct probable primes with p * q == n and gcd(n, (p-1)(q-1)) = 1 (always, since
   decryption is wrong otherwise); balanced — the same bit length and |p - q| > 2^(bits(p) - 100), FIPS 186-4
-  Appendix B.3.3 step 5.4 (FIPS 186-5 Appendix A.1.3) — waived only by the public key's ``allow_insecure``.
+  Appendix B.3.3 (steps 4.4 and 5.4) — waived only by the public key's ``allow_insecure``.
 
 Refusals are :class:`~ppml_lab.exceptions.InsecureParameterError` (size, balance, small factors, prime n)
 or ``ValueError`` (malformed). :func:`check_same_key` is the package's one key-mismatch check.
