@@ -667,6 +667,7 @@ def test_noise_estimate_covers_measured_error(name):
         "ct*ct": (ea * eb, a * b * bias),
         "ct*plain": (ea * 0.7, 0.7 * a * bias),
         "slot sum (13 rotations)": (ea.sum(), np.array([a.sum()])),
+        "slot sum of 2 (one rotation: key-switching noise dominates)": (pub.encrypt(a[:2]).sum(), np.array([a[:2].sum()])),
         "dot": (ea.dot(b), np.array([a @ b]) * bias),
     }
     for label, (v, exact) in cases.items():
