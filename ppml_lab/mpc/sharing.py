@@ -18,6 +18,9 @@ Two arithmetic back ends, chosen by the modulus:
   product of two residues fits without overflow; for larger primes (``MERSENNE_61``, ``MERSENNE_127``, for
   sharing keys or PRG seeds) values are numpy ``object`` arrays of Python ints -- exact, vectorised, slower.
 
+Shamir sharing itself lives in :mod:`ppml_lab.mpc.shamir`; ``shamir_share``, ``shamir_reconstruct`` and
+``lagrange_coefficients`` stay importable from this module.
+
 Public API (other modules, e.g. secure aggregation, build on it)::
 
     shares = share(x, n_shares=3)                      # additive, Z_2^64
@@ -49,12 +52,7 @@ import numpy as np
 
 from ppml_lab._rng import RNGLike, resolve_rng
 from ppml_lab._validation import check_int, check_type
-from ppml_lab.exceptions import (
-    InsecureParameterError,
-    InsufficientSharesError,
-    PrecisionError,
-    ShareMismatchError,
-)
+from ppml_lab.exceptions import InsufficientSharesError, PrecisionError, ShareMismatchError
 
 __all__ = [
     "RING_BITS",
@@ -65,9 +63,9 @@ __all__ = [
     "Share",
     "share",
     "reconstruct",
-    "shamir_share",
-    "shamir_reconstruct",
-    "lagrange_coefficients",
+    "shamir_share",  # noqa: F822 - re-exported lazily from ppml_lab.mpc.shamir
+    "shamir_reconstruct",  # noqa: F822 - re-exported lazily from ppml_lab.mpc.shamir
+    "lagrange_coefficients",  # noqa: F822 - re-exported lazily from ppml_lab.mpc.shamir
     "random_elements",
     "is_probable_prime",
     "to_signed",
@@ -439,81 +437,14 @@ def reconstruct(shares: Sequence[Share], *, signed: bool = False) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------
-# Shamir sharing
+# Shamir sharing lives in ppml_lab.mpc.shamir; these names stay importable from here
 # ------------------------------------------------------------------------------------------------
-def shamir_share(
-    secret: Any,
-    *,
-    threshold: int,
-    n_shares: int,
-    prime: int = DEFAULT_PRIME,
-    rng: RNGLike = None,
-) -> list[Share]:
-    """Shamir t-of-n sharing of every element of ``secret`` over GF(prime) (Shamir 1979).
-
-    f(z) = x + a_1 z + ... + a_{t-1} z^{t-1} with uniform a_j; holder i (i = 1..n) gets f(i).
-    Vectorised over elements and holders (Horner's rule on an (n, *shape) array).
-    ``threshold`` must be >= 2 (t = 1 gives every holder the secret itself: InsecureParameterError);
-    ``secret`` must lie in [-(prime // 2), prime - 1] (PrecisionError otherwise).
-    """
-    n = check_int("n_shares", n_shares, low=2)
-    t = check_int("threshold", threshold, low=1)
-    if t < 2:
-        raise InsecureParameterError(
-            f"threshold must be >= 2, got {t}: with threshold=1 the polynomial is the constant x and every "
-            "share equals the secret; use threshold >= 2 (e.g. a majority of n_shares)"
-        )
-    if t > n:
-        raise ValueError(f"threshold must be an integer in [2, n_shares={n}], got {t}")
-    p = _check_prime(prime)
-    if n >= p:
-        raise ValueError(f"n_shares must be < prime={p} (distinct nonzero evaluation points), got {n}")
-    g = resolve_rng(rng)
-    x = _encode(secret, p, check_range=True)
-    shape = tuple(np.shape(x))
-    drawn = random_elements((t - 1, *shape), modulus=p, rng=g)  # a_1..a_{t-1}, one CSPRNG call for all
-    coeffs = [drawn[j] for j in range(t - 1)]
-    fast = p < _FAST_LIMIT
-    points = (np.arange(1, n + 1, dtype=np.uint64) if fast else np.arange(1, n + 1).astype(object)).reshape(
-        (n,) + (1,) * len(shape)
-    )
-    pp: Any = np.uint64(p) if fast else p
-    # Horner: f(z) = (((a_{t-1} z + a_{t-2}) z + ...) z + x   (mod p), all points at once
-    acc = np.broadcast_to(np.asarray(coeffs[-1]) if coeffs else x, (n, *shape)).copy()
-    for c in ([*coeffs[-2::-1], x] if coeffs else []):
-        acc = (acc * points + np.asarray(c)) % pp
-    sid = _new_id(g)
-    return [Share("shamir", i + 1, np.asarray(acc[i]), p, n, t, sid) for i in range(n)]
+_SHAMIR_NAMES = ("shamir_share", "shamir_reconstruct", "lagrange_coefficients")
 
 
-def lagrange_coefficients(points: Sequence[int], *, prime: int) -> list[int]:
-    """lambda_i = prod_{j != i} x_j / (x_j - x_i) mod p: the weights with f(0) = sum_i lambda_i f(x_i)."""
-    lams = []
-    for i, xi in enumerate(points):
-        num, den = 1, 1
-        for j, xj in enumerate(points):
-            if j != i:
-                num = num * xj % prime
-                den = den * (xj - xi) % prime
-        lams.append(num * pow(den, -1, prime) % prime)
-    return lams
+def __getattr__(name: str) -> Any:  # PEP 562: lazy, so shamir (which imports this module) loads after it
+    if name in _SHAMIR_NAMES:
+        from ppml_lab.mpc import shamir
 
-
-def shamir_reconstruct(shares: Sequence[Share], *, signed: bool = False) -> np.ndarray:
-    """Lagrange interpolation at 0 from any >= t shares (vectorised over all elements)."""
-    ss = _check_shares(shares, "shamir")
-    t, p = ss[0].threshold, ss[0].modulus
-    if len(ss) < t:
-        raise InsufficientSharesError(
-            f"Shamir reconstruction needs at least threshold={t} shares, got {len(ss)}; "
-            f"{t - 1} or fewer shares are uniformly random whatever the secret"
-        )
-    lams = lagrange_coefficients([s.index for s in ss], prime=p)
-    fast = p < _FAST_LIMIT
-    pp: Any = np.uint64(p) if fast else p
-    acc: Any = np.zeros(ss[0].shape, dtype=np.uint64) if fast else np.zeros(ss[0].shape, dtype=object)
-    for lam, s in zip(lams, ss):
-        # x = f(0) = sum_i lambda_i y_i  (mod p); lambda_i y_i < p^2 < 2^64 on the fast path
-        acc = (acc + (np.uint64(lam) if fast else lam) * s.value) % pp
-    acc = np.asarray(acc)
-    return to_signed(acc, p) if signed else acc
+        return getattr(shamir, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

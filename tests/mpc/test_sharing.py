@@ -295,3 +295,13 @@ def test_secrets_at_the_edges_of_the_range_round_trip():
     assert shamir_reconstruct(sh[1:])[1] == p - 1
     big = np.array([2**64 - 1, -(2**63)], dtype=object)
     assert [int(v) for v in reconstruct(share(big, rng=2))] == [2**64 - 1, 2**63]
+
+
+def test_shamir_has_its_own_module_and_the_old_import_path_still_works():
+    import ppml_lab.mpc.sharing as sharing_mod
+    from ppml_lab.mpc import shamir
+
+    assert sharing_mod.shamir_share is shamir.shamir_share is shamir_share
+    assert sharing_mod.lagrange_coefficients is shamir.lagrange_coefficients
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        sharing_mod.nope  # noqa: B018
