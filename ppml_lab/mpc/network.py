@@ -657,7 +657,9 @@ def run_protocol(
 
     ``ledgers``: one :class:`TripleLedger` per party, the ids of the triples each party has used; by default
     :func:`default_ledgers` (kept by this process for its lifetime), so a triple is refused by every later
-    run too, on either transport. ``max_frame_bytes`` bounds every message a party sends or accepts.
+    run too, on either transport. Passing fresh ledgers to every run makes the parties forget what they
+    used -- the raw level, which re-opens the reuse leak; keep and pass the same ledgers instead.
+    ``max_frame_bytes`` bounds every message a party sends or accepts.
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
