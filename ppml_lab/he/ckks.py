@@ -1027,7 +1027,11 @@ def flooding_std(
     n = vector.context.params.poly_modulus_degree
     # t: a bound on every error coefficient except with probability 2^-s (Gaussian tail, union over N):
     # 2N exp(-t^2 / (2 sd^2)) <= 2^-s  <=>  t = sd * sqrt(2 ln(2N) + 2 s ln 2)
-    t = float(vector.noise_std) * math.sqrt(2.0 * math.log(2.0 * n) + 2.0 * sec * math.log(2.0))
+    # floor: every ciphertext produced by encryption carries at least one Gaussian error sample of std sigma,
+    # so a caller-supplied noise_std below that (a typo, or an understating computing party) cannot shrink
+    # the flood below what a fresh symmetric encryption already needs
+    sd = max(float(vector.noise_std), SEAL_NOISE_STD)
+    t = sd * math.sqrt(2.0 * math.log(2.0 * n) + 2.0 * sec * math.log(2.0))
     # sigma = sqrt(12 tau) 2^(s/2) ct.t   (OpenFHE src/pke/examples/CKKS_NOISE_FLOODING.md, section
     # "Solution: Noise Flooding": Li, Micciancio, Schultz & Sorrell, CRYPTO 2022, Corollary 2 (Section 5),
     # without its sqrt(2n) factor, which that note's footnote 1 shows is not needed in the coefficient

@@ -165,3 +165,12 @@ def test_recovered_key_refuses_foreign_ciphertext_and_public_owner(round4096):
     with pytest.raises(SecretKeyMissingError, match="owner must be the key owner's private context"):
         key.matches(server)
     assert "ternary secret key recovered" in repr(key) and "[" not in repr(key)
+
+
+@pytest.mark.attack
+def test_understated_noise_figure_still_stops_the_attack(round4096):
+    # a computing party that reports a tiny noise_std gets the floor (one fresh Gaussian sample), not 0
+    owner, _, _, sums = round4096
+    lying = [owner.load_vector(s.serialize(), s.size, noise_std=1e-12) for s in sums]
+    key = recover_secret_key(sums, [decrypt_for_release(v) for v in lying])
+    assert not key.succeeded and not key.matches(owner)

@@ -615,6 +615,14 @@ def test_release_refuses_unknown_noise(release):
     assert decrypt_for_release(ok).shape == (4,)
 
 
+def test_release_floors_an_understated_noise(release):
+    v = release.encrypt(np.zeros(4))
+    tiny = release.load_vector(v.serialize(), 4, noise_std=1e-12)
+    floor = release.load_vector(v.serialize(), 4, noise_std=ckks.SEAL_NOISE_STD)
+    assert flooding_std(tiny) == pytest.approx(flooding_std(floor))
+    assert flooding_std(tiny) > 1e-3 * flooding_std(v)
+
+
 def test_load_vector_bad_noise(release):
     v = release.encrypt(np.zeros(4))
     with pytest.raises(ValueError, match="noise_std must be a finite number > 0"):
