@@ -1033,7 +1033,7 @@ def flooding_std(
     sd = max(float(vector.noise_std), SEAL_NOISE_STD)
     t = sd * math.sqrt(2.0 * math.log(2.0 * n) + 2.0 * sec * math.log(2.0))
     # sigma = sqrt(12 tau) 2^(s/2) ct.t   (OpenFHE src/pke/examples/CKKS_NOISE_FLOODING.md, section
-    # "Solution: Noise Flooding": Li, Micciancio, Schultz & Sorrell, CRYPTO 2022, Corollary 2 (Section 5),
+    # "Solution: Noise Flooding": Li, Micciancio, Schultz & Sorrell, CRYPTO 2022, Corollary 2,
     # without its sqrt(2n) factor, which that note's footnote 1 shows is not needed in the coefficient
     # embedding); tau = number of decryptions the adversary sees of ciphertexts under this key
     sigma_coef = math.sqrt(12.0 * tau) * 2.0 ** (sec / 2.0) * t
@@ -1060,15 +1060,16 @@ def decrypt_for_release(
     ``sqrt(12 * adversarial_queries) * 2^(s/2) * t``, where ``t`` bounds the ciphertext's error (estimated
     from its tracked ``noise_std``, its level and its scale; see :func:`flooding_std` for the derivation).
 
-    Security: IND-CPA^D (Li & Micciancio, EUROCRYPT 2021, Definition 3) — security against an adversary
+    Security: IND-CPA^D (Li & Micciancio, EUROCRYPT 2021; eprint 2020/1533) — security against an adversary
     that, besides ciphertexts and public/evaluation keys, sees decryptions of ciphertexts it computed —
     with ``s = statistical_security`` bits, for up to ``adversarial_queries`` released decryptions under
     this key, and as long as ``vector.noise_std`` does not understate the true noise (a semi-honest
     computing party reports the noise of what it computed). Raw :meth:`EncryptedVector.decrypt` is only
     IND-CPA: its output must stay with the key owner.
 
-    Cost: every released value carries extra noise of std :func:`flooding_std` (about 2^(s/2+2) times the
-    ciphertext's own error); use a larger scale (e.g. the ``"depth1-n8192-release"`` preset, 2^50) to keep
+    Cost: every released value carries extra noise of std :func:`flooding_std` (sqrt(12 tau) 2^(s/2) times a
+    tail bound on the ciphertext's own error: 1.7e-2 for a fresh ciphertext at scale 2^40, 1.7e-5 at 2^50,
+    per ``benchmarks/ckks.py``); use a larger scale (e.g. the ``"depth1-n8192-release"`` preset, 2^50) to keep
     precision.
 
     Randomness: the noise comes from the OS CSPRNG. A seeded generator (an int or a
