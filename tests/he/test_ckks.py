@@ -8,6 +8,7 @@ import tenseal as ts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ppml_lab._rng import SecureGenerator
 from ppml_lab.exceptions import (
     DepthExhaustedError,
     InsecureParameterError,
@@ -15,16 +16,15 @@ from ppml_lab.exceptions import (
     PrecisionError,
     SecretKeyMissingError,
 )
-from ppml_lab._rng import SecureGenerator
 from ppml_lab.he import ckks
 from ppml_lab.he.ckks import (
     PRESETS,
     CKKSContext,
     CKKSParams,
+    decrypt_for_release,
     encrypted_linear,
     encrypted_logistic,
     expected_error,
-    decrypt_for_release,
     fit_sigmoid,
     flooding_std,
     fresh_noise_std,
