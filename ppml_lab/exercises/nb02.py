@@ -7,8 +7,9 @@ from typing import Any
 
 from ppml_lab.exercises import CheckResult, as_number, failed, not_answered, passed
 
-#: The DP-SGD setting of exercise 2: sample rate, noise multiplier, steps, delta.
-SGD_SETTING = {"sample_rate": 0.01, "noise_multiplier": 1.0, "steps": 1000, "delta": 1e-5}
+#: The DP-SGD setting of exercise 2 (RDP vs PLD): sample rate, noise multiplier, steps, delta.
+#: Deliberately not notebook 03's setting (q = 0.01, sigma = 1.0, 1000 steps).
+PLD_SETTING = {"sample_rate": 0.02, "noise_multiplier": 0.9, "steps": 500, "delta": 1e-5}
 #: The target of exercise 3.
 TARGET = {"target_epsilon": 2.0, "delta": 1e-5, "sample_rate": 0.01, "steps": 1000}
 
@@ -30,35 +31,44 @@ def check_basic_composition(answer: Any) -> CheckResult:
     return failed(name, f"{value:g} is not it", "Add the epsilons of the twenty releases.")
 
 
-def _sgd_epsilon() -> float:
-    from ppml_lab.dp.accountant import RDPAccountant
+def _rdp_and_pld_epsilons() -> tuple[float, float]:
+    """(RDP epsilon, PLD epsilon) at PLD_SETTING, both from the package's accountants."""
+    from ppml_lab.dp.accounting import PLDAccountant, RDPAccountant
 
-    acc = RDPAccountant()
-    s = SGD_SETTING
-    acc.step(noise_multiplier=s["noise_multiplier"], sample_rate=s["sample_rate"], steps=s["steps"])
-    return acc.get_epsilon(s["delta"])
+    s = PLD_SETTING
+    out = []
+    for acc in (RDPAccountant(), PLDAccountant()):
+        acc.step(noise_multiplier=s["noise_multiplier"], sample_rate=s["sample_rate"], steps=s["steps"])
+        out.append(acc.get_epsilon(s["delta"]))
+    return out[0], out[1]
 
 
-def check_sgd_epsilon(answer: Any) -> CheckResult:
-    """RDP epsilon of DP-SGD at SGD_SETTING (q = 0.01, sigma = 1.0, 1000 steps, delta = 1e-5)."""
-    name = "DP-SGD epsilon"
+def check_rdp_overstatement(answer: Any) -> CheckResult:
+    """By how many percent the RDP epsilon exceeds the PLD epsilon at PLD_SETTING: 100 (eps_RDP / eps_PLD - 1)."""
+    name = "RDP vs PLD"
     if answer is None:
-        return not_answered(name, "Use RDPAccountant().step(noise_multiplier=..., sample_rate=..., steps=...).")
+        return not_answered(name, "Run both accountants on the same steps, then compare the two epsilons.")
     value = as_number(name, answer)
     if isinstance(value, CheckResult):
         return value
-    truth = _sgd_epsilon()
-    if abs(value - truth) <= 1e-3 * truth:
-        return passed(name, f"epsilon = {truth:.3f}: subsampling makes 1000 noisy steps affordable.")
-    if value > 10 * truth:
-        return failed(name, f"{value:.3g} is far too large",
-                      "Did you use sample_rate=1 (no amplification) or basic composition?")
-    return failed(name, f"{value:.4g} is not it", "Pass all of q=0.01, sigma=1.0, steps=1000 and delta=1e-5.")
+    rdp, pld = _rdp_and_pld_epsilons()
+    truth = 100.0 * (rdp / pld - 1.0)
+    if abs(value - truth) <= 0.2:
+        return passed(name, f"RDP says {rdp:.3f}, PLD {pld:.3f}: RDP overstates this run's epsilon by {truth:.1f} %.")
+    if abs(value - 100.0 * (1.0 - pld / rdp)) <= 0.2:
+        return failed(name, f"{value:.1f} % is measured against the RDP value",
+                      "The question asks how far RDP lies above PLD: divide by the PLD epsilon.")
+    if any(abs(value - e) <= 0.01 for e in (rdp, pld)):
+        return failed(name, f"{value:g} is one of the epsilons, not the gap", "Answer in percent.")
+    if abs(value - truth / 100.0) <= 0.002:
+        return failed(name, f"{value:.4f} is a fraction", "Answer in percent (multiply by 100).")
+    return failed(name, f"{value:.3g} is not it",
+                  "Use q=0.02, sigma=0.9, 500 steps and delta=1e-5 for both RDPAccountant and PLDAccountant.")
 
 
 def check_noise_multiplier(answer: Any) -> CheckResult:
     """A noise multiplier that meets TARGET (epsilon <= 2 at delta = 1e-5) and is within 0.05 of tight."""
-    from ppml_lab.dp.accountant import compute_rdp, rdp_to_epsilon
+    from ppml_lab.dp.accounting import compute_rdp, rdp_to_epsilon
 
     name = "noise multiplier for epsilon = 2"
     if answer is None:
@@ -70,7 +80,7 @@ def check_noise_multiplier(answer: Any) -> CheckResult:
         return failed(name, f"{value!r} is not a positive noise multiplier")
     t = TARGET
     rdp = compute_rdp(sample_rate=t["sample_rate"], noise_multiplier=value, steps=t["steps"])
-    from ppml_lab.dp.accountant import DEFAULT_ORDERS
+    from ppml_lab.dp.accounting import DEFAULT_ORDERS
 
     eps = rdp_to_epsilon(orders=DEFAULT_ORDERS, rdp=rdp, delta=t["delta"])[0]
     if eps > t["target_epsilon"]:

@@ -1,4 +1,4 @@
-from ppml_lab.dp.accountant import find_noise_multiplier
+from ppml_lab.dp.accounting import find_noise_multiplier
 from ppml_lab.exercises import nb02
 
 
@@ -8,12 +8,24 @@ def test_basic_composition():
     assert not nb02.check_basic_composition(None).answered
 
 
-def test_sgd_epsilon():
-    truth = nb02._sgd_epsilon()
-    assert 0.5 < truth < 3
-    assert nb02.check_sgd_epsilon(truth).ok
-    assert not nb02.check_sgd_epsilon(truth * 1.1).ok
-    assert "amplification" in nb02.check_sgd_epsilon(truth * 100).hint
+def test_rdp_overstatement():
+    rdp, pld = nb02._rdp_and_pld_epsilons()
+    assert 0 < pld < rdp
+    truth = 100 * (rdp / pld - 1)
+    assert nb02.check_rdp_overstatement(truth).ok
+    assert nb02.check_rdp_overstatement(round(truth, 1)).ok
+    assert not nb02.check_rdp_overstatement(truth + 1).ok
+    below = nb02.check_rdp_overstatement(100 * (1 - pld / rdp))  # the gap measured against RDP
+    assert not below.ok and "divide by the PLD" in below.hint
+    assert "percent" in nb02.check_rdp_overstatement(pld).hint
+    assert "percent" in nb02.check_rdp_overstatement(truth / 100).hint
+    assert not nb02.check_rdp_overstatement(None).answered
+
+
+def test_exercise_2_is_not_notebook_03s():
+    from ppml_lab.exercises import nb03
+
+    assert nb02.PLD_SETTING != nb03.EPSILON_SETTING
 
 
 def test_noise_multiplier():
