@@ -122,11 +122,12 @@ def _opening_party(party, x, triple, copy_inside):
 
     With ``copy_inside`` the party also tries the same triple again through a deep copy (a fresh
     ``used`` flag), as a bug or a careless prototype would."""
+    spare = copy.deepcopy(triple) if copy_inside else None  # copied while fresh: its flag says unused
     xs = share_input(party, x, owner=0, shape=(3,))
     a, _b, _c = party.use_triple(triple)
     d = open_shares(party, xs - a)
     if copy_inside:
-        a2, _b2, _c2 = party.use_triple(copy.deepcopy(triple))
+        a2, _b2, _c2 = party.use_triple(spare)
         return d, open_shares(party, xs - a2)
     return d
 
@@ -135,16 +136,23 @@ X1 = np.array([37, 61, 45], dtype=np.int64).view(np.uint64)
 X2 = np.array([52, 58, 45], dtype=np.int64).view(np.uint64)
 
 
-@pytest.mark.attack
-def test_triple_reuse_leaks_the_difference_on_the_raw_path():
-    # raw level: the openings of two multiplications under one triple, the second through a deep copy
+def _raw_leak_through_a_copy():
+    """Raw level: the openings of two multiplications under one triple, the second through a deep copy."""
     t = TrustedDealer(2, rng=0).multiplication_triple((3,))
     t_copy = copy.deepcopy(t)  # fresh `used` flags: the only guard beaver_multiply_shares has
     y = np.arange(3, dtype=np.uint64)
     x1s, x2s, ys = [X1 - np.uint64(9), np.full(3, 9, np.uint64)], [X2 - np.uint64(4), np.full(3, 4, np.uint64)], [y, y * 0]
     _, d1, _ = beaver_multiply_shares(x1s, ys, t, return_openings=True)
     _, d2, _ = beaver_multiply_shares(x2s, ys, t_copy, return_openings=True)
-    np.testing.assert_array_equal((d1 - d2).view(np.int64), X1.view(np.int64) - X2.view(np.int64))  # x1 - x2 leaks
+    return (d1 - d2).view(np.int64)
+
+
+@pytest.mark.attack
+def test_triple_reuse_leaks_the_difference_on_the_raw_path_and_not_through_a_party():
+    np.testing.assert_array_equal(_raw_leak_through_a_copy(), X1.view(np.int64) - X2.view(np.int64))  # x1 - x2 leaks
+    t = TrustedDealer(2, rng=0).multiplication_triple((3,))
+    with pytest.raises(TripleReuseError, match="already used Beaver triple"):  # default: the party's ledger
+        run_protocol(_opening_party, [(X1, t[0], True), (None, t[1], True)], timeout=10)
 
 
 @pytest.mark.attack
@@ -172,6 +180,7 @@ def test_triple_reuse_across_runs_leaks_without_ledgers_and_is_refused_by_defaul
 @pytest.mark.attack
 @pytest.mark.parametrize("transport", ["inprocess", "processes"])
 def test_deep_copied_triple_within_one_run_is_refused_by_every_party(transport):
+    np.testing.assert_array_equal(_raw_leak_through_a_copy(), X1.view(np.int64) - X2.view(np.int64))  # raw: leaks
     t = TrustedDealer(2, rng=1).multiplication_triple((3,))
     books = [TripleLedger(), TripleLedger()]
     with pytest.raises(TripleReuseError, match="already used Beaver triple"):
