@@ -384,3 +384,34 @@ def test_printed_spends_are_never_rounded_down():
     ledger.spend(mechanism="DP-FedAvg", epsilon=19.0512, delta=1e-5, purpose="model")
     md = ledger.report_markdown()
     assert "| spent | 19.06 |" in md and "| remaining | 5.948 |" in md  # remaining 5.9488 shown down
+
+
+def test_basic_composition_matches_diffprivlib_budget_accountant():
+    # production counterpart: diffprivlib's BudgetAccountant (slack 0) on the same sequence of spends
+    from diffprivlib.accountant import BudgetAccountant
+    from diffprivlib.utils import BudgetError
+
+    rng = np.random.default_rng(7)
+    ours = PrivacyLedger(epsilon_budget=3.0, delta_budget=1e-4)
+    ref = BudgetAccountant(epsilon=3.0, delta=1e-4)
+    decisions = []
+    for i in range(40):
+        eps = float(rng.choice([0.05, 0.1, 0.25, 0.5]))
+        delta = float(rng.choice([0.0, 0.0, 1e-6, 5e-6]))
+        try:
+            ours.spend(mechanism="m", epsilon=eps, delta=delta, purpose=f"q{i}")
+            mine = True
+        except PrivacyBudgetExceeded:
+            mine = False
+        try:
+            ref.spend(eps, delta)
+            theirs = True
+        except BudgetError:
+            theirs = False
+        decisions.append((mine, theirs))
+    assert all(m == t for m, t in decisions) and any(not m for m, _ in decisions)
+    total = ref.total()
+    ref_eps, ref_delta = total
+    assert math.isclose(ours.spent_epsilon, ref_eps, rel_tol=1e-12)
+    # deltas: we add them (Dwork & Roth Thm 3.16); diffprivlib uses 1 - prod(1 - delta_i) <= the sum
+    assert ref_delta <= ours.spent_delta <= ref_delta * (1 + 1e-3)
