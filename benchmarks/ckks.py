@@ -24,9 +24,16 @@ import time
 import numpy as np
 import tenseal as ts
 
-from ppml_lab.data import load_dataset
 from ppml_lab.attacks.ckks_key_recovery import recover_secret_key
-from ppml_lab.he.ckks import CKKSContext, decrypt_for_release, encrypted_logistic, fit_sigmoid, flooding_std, preset
+from ppml_lab.data import load_dataset
+from ppml_lab.he.ckks import (
+    CKKSContext,
+    decrypt_for_release,
+    encrypted_logistic,
+    fit_sigmoid,
+    flooding_std,
+    preset,
+)
 
 
 def _time(fn, reps: int) -> float:
