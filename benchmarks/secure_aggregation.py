@@ -38,7 +38,7 @@ def main() -> int:
     print(f"one aggregation round, {dim} parameters per client, float updates ~ N(0, 0.1^2)")
     print(f"{'clients':>7} {'method':<36} {'seconds':>9} {'bytes/client':>13} {'vs float64':>10} {'vs 16-bit':>9} {'max |err|':>10}")
     paillier = ag.PaillierAggregator(key_bits=2048, bound=8.0, precision=20)
-    ckks = ag.CKKSAggregator(preset="depth1-n4096")
+    ckks = ag.CKKSAggregator()  # release preset: aggregates leave the key owner only through decrypt_for_release
     hardened, raw = ag.MaskingAggregator(), ag.MaskingAggregator(level="raw")
     results: dict[tuple[int, str], tuple[ag.AggregationResult, float]] = {}
     for n in (5, 20, 100):

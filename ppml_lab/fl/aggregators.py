@@ -5,7 +5,8 @@
 * :class:`PaillierAggregator`: clients encrypt under a key holder's Paillier key (:mod:`ppml_lab.he.paillier`,
   packed); the server multiplies ciphertexts; the key holder decrypts only the sum.
 * :class:`CKKSAggregator`: clients encrypt under a public CKKS context (:mod:`ppml_lab.he.ckks`); the server
-  adds ciphertexts; the key owner releases the sum.
+  adds ciphertexts; the key owner releases the sum only through ``ckks.decrypt_for_release`` (noise
+  flooding): the server never receives a raw decryption.
 * :class:`PlaintextAggregator`: the limit, every update in the clear.
 
 Each returns an :class:`AggregationResult`: the sum, the seconds all parties spent in this process, the
@@ -18,10 +19,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ppml_lab._rng import RNGLike
+from ppml_lab.exceptions import PrecisionError, ProtocolError
 from ppml_lab.fl.secagg.protocol import secure_aggregate_floats
 
 __all__ = ["AggregationResult", "PlaintextAggregator", "MaskingAggregator", "PaillierAggregator", "CKKSAggregator"]
@@ -112,17 +115,58 @@ class PaillierAggregator:
 
 
 class CKKSAggregator:
-    """Clients encrypt under a public CKKS context; the server adds ciphertexts; the key owner decrypts."""
+    """Clients encrypt under a public CKKS context; the server adds ciphertexts; the key owner *releases* the sum.
+
+    The key owner never hands a raw decryption to the server: a raw CKKS decryption together with its
+    ciphertext is a linear equation in the secret key, and two of them recover it (Li & Micciancio,
+    EUROCRYPT 2021; :mod:`ppml_lab.attacks.ckks_key_recovery`). Every aggregate leaves the key owner through
+    :func:`ppml_lab.he.ckks.decrypt_for_release` (noise flooding from the OS CSPRNG, IND-CPA^D for up to
+    ``max_releases`` released decryptions under this key at ``statistical_security`` bits).
+
+    ``preset``: the CKKS parameters; the default ``"depth1-n8192-release"`` has a 2^50 scale, which leaves
+    room for the flooding noise. ``max_release_std``: the largest flooding std (value units) accepted; a
+    preset whose release noise would exceed it (e.g. ``"depth1-n4096"``, 2^25 scale) is refused with
+    PrecisionError before anything is decrypted. After ``max_releases`` ciphertexts released the aggregator
+    refuses further rounds (make a new key pair).
+    """
 
     method = "CKKS (TenSEAL)"
-    trust = "a key holder, separate from the server, decrypts only the sum; approximate arithmetic"
+    trust = ("a key holder, separate from the server, releases only the flooded sum; approximate arithmetic")
 
-    def __init__(self, *, preset: str = "depth1-n4096") -> None:
+    def __init__(self, *, preset: str = "depth1-n8192-release", statistical_security: int | None = None,
+                 max_releases: int = 16, max_release_std: float = 1e-3) -> None:
+        from ppml_lab._validation import check_int, check_positive
         from ppml_lab.he import ckks
 
         self._ckks = ckks
+        self.preset = preset
         self.owner = ckks.CKKSContext(ckks.preset(preset))
         self.public = self.owner.make_public(galois_keys=False)
+        self.statistical_security = (ckks.DEFAULT_FLOODING_SECURITY if statistical_security is None
+                                     else check_int("statistical_security", statistical_security, low=1))
+        self.max_releases = check_int("max_releases", max_releases, low=1)
+        self.max_release_std = check_positive("max_release_std", max_release_std)
+        self.releases = 0
+        self.last_ciphertexts: list[Any] = []  # the summed ciphertexts of the last round: the server holds these
+
+    def _release(self, summed: Any, size: int) -> np.ndarray:
+        """What crosses from the key owner to the server: a flooded decryption, never a raw one."""
+        ckks = self._ckks
+        # the server sends the ciphertext and the noise it tracked while adding; the key owner loads it
+        vec = self.owner.load_vector(summed.serialize(), size, noise_std=summed.noise_std, magnitude=summed.magnitude)
+        std = ckks.flooding_std(vec, statistical_security=self.statistical_security,
+                                adversarial_queries=self.max_releases)
+        if std > self.max_release_std:
+            raise PrecisionError(
+                f"the release noise of preset {self.preset!r} has std {std:.3g}, above max_release_std="
+                f"{self.max_release_std:g}: its scale leaves no room for noise flooding; use the "
+                "'depth1-n8192-release' preset (2^50 scale) or raise max_release_std")
+        if self.releases >= self.max_releases:
+            raise ProtocolError(f"this key has released max_releases={self.max_releases} decryptions; the flooding "
+                                "noise was sized for that many: generate a new CKKSAggregator (new key pair)")
+        self.releases += 1
+        return np.asarray(ckks.decrypt_for_release(vec, statistical_security=self.statistical_security,
+                                                   adversarial_queries=self.max_releases), dtype=np.float64)
 
     def aggregate(self, updates: Sequence[np.ndarray]) -> AggregationResult:
         start = time.perf_counter()
@@ -134,8 +178,7 @@ class CKKSAggregator:
         sums = cts[0]
         for client in cts[1:]:
             sums = [a + b for a, b in zip(sums, client)]  # ciphertext addition, no level used
-        total = np.concatenate([
-            self.owner.load_vector(s.serialize(), c.stop - c.start).decrypt() for s, c in zip(sums, chunks)
-        ])
+        self.last_ciphertexts = list(sums)
+        total = np.concatenate([self._release(s, c.stop - c.start) for s, c in zip(sums, chunks)])
         nbytes = float(sum(ct.nbytes for ct in cts[0]))
         return AggregationResult(self.method, total, time.perf_counter() - start, nbytes, 8 * size, self.trust)
