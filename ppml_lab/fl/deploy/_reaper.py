@@ -101,7 +101,7 @@ def main():
     launcher, grace, argv = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 or libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
-        sys.exit("prctl failed: errno %d" % ctypes.get_errno())
+        sys.exit(f"prctl failed: errno {ctypes.get_errno()}")
     if os.getppid() != launcher:  # the launcher died before prctl: the signal would never come
         os._exit(137)
 

@@ -122,7 +122,8 @@ class FlowerSimulation(FlowerDeployment):
             busy = []
             for q in below:
                 with contextlib.suppress(psutil.Error):
-                    if q.status() != psutil.STATUS_ZOMBIE and "superexec" not in " ".join(q.cmdline()):
+                    cmd = " ".join(q.cmdline())  # the SuperLink itself runs under the reaper shim: not busy
+                    if q.status() != psutil.STATUS_ZOMBIE and "superexec" not in cmd and "superlink_guard" not in cmd:
                         busy.append(q.pid)
             if not busy:  # only the SuperExec is left: the run's runtime and Ray are gone
                 return
