@@ -124,9 +124,10 @@ class CKKSAggregator:
     ``max_releases`` released decryptions under this key at ``statistical_security`` bits).
 
     ``preset``: the CKKS parameters; the default ``"depth1-n8192-release"`` has a 2^50 scale, which leaves
-    room for the flooding noise. ``max_release_std``: the largest flooding std (value units) accepted; a
-    preset whose release noise would exceed it (e.g. ``"depth1-n4096"``, 2^25 scale) is refused with
-    PrecisionError before anything is decrypted. After ``max_releases`` ciphertexts released the aggregator
+    room for the flooding noise. ``max_release_std``: the largest flooding std accepted on the released
+    *mean* (std of the sum / number of clients, value units; the tracked noise bound of a sum grows with
+    the number of clients); a preset whose release noise would exceed it (e.g. ``"depth1-n4096"``, 2^25
+    scale) is refused with PrecisionError before anything is decrypted. After ``max_releases`` ciphertexts released the aggregator
     refuses further rounds (make a new key pair).
     """
 
@@ -149,18 +150,19 @@ class CKKSAggregator:
         self.releases = 0
         self.last_ciphertexts: list[Any] = []  # the summed ciphertexts of the last round: the server holds these
 
-    def _release(self, summed: Any, size: int) -> np.ndarray:
+    def _release(self, summed: Any, size: int, n_clients: int) -> np.ndarray:
         """What crosses from the key owner to the server: a flooded decryption, never a raw one."""
         ckks = self._ckks
         # the server sends the ciphertext and the noise it tracked while adding; the key owner loads it
         vec = self.owner.load_vector(summed.serialize(), size, noise_std=summed.noise_std, magnitude=summed.magnitude)
         std = ckks.flooding_std(vec, statistical_security=self.statistical_security,
                                 adversarial_queries=self.max_releases)
-        if std > self.max_release_std:
+        if std / n_clients > self.max_release_std:
             raise PrecisionError(
-                f"the release noise of preset {self.preset!r} has std {std:.3g}, above max_release_std="
-                f"{self.max_release_std:g}: its scale leaves no room for noise flooding; use the "
-                "'depth1-n8192-release' preset (2^50 scale) or raise max_release_std")
+                f"the release noise of preset {self.preset!r} has std {std:.3g} on the sum of {n_clients} updates "
+                f"({std / n_clients:.3g} on their mean), above max_release_std={self.max_release_std:g}: its scale "
+                "leaves too little room for noise flooding; use a preset with a larger scale (the default "
+                "'depth1-n8192-release', 2^50) or raise max_release_std")
         if self.releases >= self.max_releases:
             raise ProtocolError(f"this key has released max_releases={self.max_releases} decryptions; the flooding "
                                 "noise was sized for that many: generate a new CKKSAggregator (new key pair)")
@@ -179,6 +181,6 @@ class CKKSAggregator:
         for client in cts[1:]:
             sums = [a + b for a, b in zip(sums, client)]  # ciphertext addition, no level used
         self.last_ciphertexts = list(sums)
-        total = np.concatenate([self._release(s, c.stop - c.start) for s, c in zip(sums, chunks)])
+        total = np.concatenate([self._release(s, c.stop - c.start, len(updates)) for s, c in zip(sums, chunks)])
         nbytes = float(sum(ct.nbytes for ct in cts[0]))
         return AggregationResult(self.method, total, time.perf_counter() - start, nbytes, 8 * size, self.trust)

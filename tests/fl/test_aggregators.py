@@ -86,7 +86,7 @@ def test_server_cannot_recover_the_ckks_key_from_released_aggregates():
 
 
 def test_ckks_aggregator_refusals():
-    with pytest.raises(PrecisionError, match=r"preset 'depth1-n4096' has std .* above max_release_std=0.001"):
+    with pytest.raises(PrecisionError, match=r"preset 'depth1-n4096' has std .* on the sum of 2 updates .* above max_release_std=0.001"):
         ag.CKKSAggregator(preset="depth1-n4096").aggregate([np.zeros(4)] * 2)
     with pytest.raises(ValueError, match="max_releases must be an integer >= 1, got 0"):
         ag.CKKSAggregator(max_releases=0)
