@@ -27,6 +27,7 @@ __all__ = [
     "AuthenticationError",
     "PrivacyUnitError",
     "FrameTooLargeError",
+    "InvalidGroupElementError",
 ]
 
 
@@ -104,3 +105,7 @@ class PrivacyUnitError(PPMLError, ValueError):
 
 class FrameTooLargeError(ProtocolError, ValueError):
     """A network message (frame) exceeds the transport's size bound; it was neither sent nor allocated."""
+
+
+class InvalidGroupElementError(PPMLError, ValueError):
+    """Bytes or a number that is not an element of the prime-order group (off the curve, small order, wrong length)."""
