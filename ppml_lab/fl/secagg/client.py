@@ -377,7 +377,7 @@ class RawSecAggClient(SecAggClient):
     level = "raw"
 
     def __init__(self, client_id: int, x: Any, *, threshold: int, session: bytes, round_id: int = 0,
-                 rng: RNGLike = None, insecure_seeded_keys: bool = False, **_: Any) -> None:
+                 rng: RNGLike = None, insecure_seeded_keys: bool = False) -> None:
         super().__init__(client_id, x, threshold=threshold, session=session, round_id=round_id, rng=rng,
                          insecure_seeded_keys=insecure_seeded_keys)
 
