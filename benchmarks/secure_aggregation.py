@@ -9,7 +9,7 @@ the expansion over sending the float64 vector in the clear. Masking runs on both
 measured, not assumed.
 
 On Bonawitz et al.'s 1.73x (2^10 users, 2^20 dimensions) and 1.98x (2^14 users, 2^24 dimensions): those
-are expansions over sending 16-bit inputs in the clear (CCS 2017, abstract and Sec. 7), not over float64.
+are expansions over sending 16-bit inputs in the clear (CCS 2017, abstract), not over float64.
 To compare on their basis, the last column divides our bytes by 2 bytes per entry (16-bit quantised
 inputs): our ring is a fixed Z_2^64, so it pays 4x on the masked vector alone.
 

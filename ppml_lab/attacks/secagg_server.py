@@ -3,9 +3,10 @@
 Each function plays the server of one round against real :mod:`ppml_lab.fl.secagg` clients, deviating
 from the protocol, and returns the victim's input x_v if it recovered it. It uses only what a server
 sees: the messages clients send it and its own keys — never a client's internal state. Against the raw
-level (Bonawitz et al., CCS 2017, ePrint 2017/281, Fig. 4, honest-but-curious) each attack succeeds;
-against the default hardened level (Fig. 5 / Sec. 6.3: signed keys under a PKI, ConsistencyCheck,
-answer-once unmasking) the clients refuse and the client's exception propagates.
+level (Bonawitz et al., CCS 2017, ePrint 2017/281: Fig. 4 without its active-adversary parts,
+honest-but-curious) each attack succeeds; against the default hardened level (Fig. 4 with its
+active-adversary parts, Sec. 6: signed keys under a PKI, ConsistencyCheck, answer-once unmasking) the
+clients refuse and the client's exception propagates.
 
 * :func:`ask_twice_attack` — unmasking has no memory: request 1 collects the victim's b_v shares
   ("it survived"), request 2 its s_v^SK shares ("it dropped"). Refused by answer-once + ConsistencyCheck.

@@ -1,7 +1,8 @@
 """Deviating secure-aggregation servers (ppml_lab.attacks.secagg_server).
 
-Each attack recovers the victim's input exactly on the raw (honest-but-curious, Bonawitz et al. 2017
-Fig. 4) level and is refused by the default hardened level (Fig. 5 / Sec. 6.3). The late-input attack is
+Each attack recovers the victim's input exactly on the raw level (honest-but-curious: Bonawitz et al.
+2017, Fig. 4 without its active-adversary parts) and is refused by the default hardened level (Fig. 4
+with its active-adversary parts, Sec. 6). The late-input attack is
 allowed by both levels; the self mask is what keeps x_v hidden there.
 """
 

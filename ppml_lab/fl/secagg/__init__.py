@@ -4,8 +4,8 @@ Learning", CCS 2017, ePrint 2017/281): the server learns the sum of the clients'
 - :mod:`~ppml_lab.fl.secagg.masks`: the pure mask maths (PRG, self and pair masks, unmasking).
 - :mod:`~ppml_lab.fl.secagg.messages`: messages bound to a session and round, the Ed25519 signing PKI.
 - :mod:`~ppml_lab.fl.secagg.client`: :class:`SecAggClient` (hardened, default: signed keys,
-  ConsistencyCheck, answer-once unmasking; Fig. 5 / Sec. 6.3) and :class:`RawSecAggClient` (the
-  honest-but-curious protocol of Fig. 4, kept for teaching).
+  ConsistencyCheck, answer-once unmasking; Fig. 4 with its active-adversary parts, Sec. 6) and :class:`RawSecAggClient` (the
+  honest-but-curious protocol (Fig. 4 without its active-adversary parts), kept for teaching).
 - :mod:`~ppml_lab.fl.secagg.server`: the matching servers; Shamir reconstruction is
   :func:`ppml_lab.mpc.sharing.shamir_reconstruct`.
 - :mod:`~ppml_lab.fl.secagg.protocol`: one round simulated in-process, with drop-outs.

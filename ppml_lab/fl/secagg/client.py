@@ -3,16 +3,17 @@
 Two levels, as python-paillier keeps ``raw_encrypt`` beside ``encrypt``:
 
 * :class:`SecAggClient` (the default, "hardened"): the version secure against an *active* server
-  (Sec. 6.3, Fig. 5). Round 0 keys are signed under a PKI of client signing keys and verified by every
-  peer; Round 3 (ConsistencyCheck) has each client sign the survivor set U3 it was shown, and a client
-  unmasks only for the set it signed and only when the server shows >= t valid signatures from members
-  of U3 on that same set. Unmasking is answer-once: per session and round a client reveals, for each
-  peer, either its share of b_v (v survived) or its share of s_v^SK (v dropped), never both, and refuses
-  any second request with :class:`~ppml_lab.exceptions.UnmaskRefusedError`.
-* :class:`RawSecAggClient` (teaching): the honest-but-curious protocol of Fig. 4 — unsigned keys, no
-  ConsistencyCheck, the server names who dropped, and no memory across unmask requests. It refuses only
-  to reveal both shares of a peer *within one* request. ``ppml_lab.attacks.secagg_server`` breaks it three
-  ways; notebook 09 shows each.
+  (Fig. 4 with the parts it marks for the active-adversary model; Sec. 6). Round 0 keys are signed under
+  a PKI of client signing keys and verified by every peer; Round 3 (ConsistencyCheck) has each client
+  sign the survivor set U3 it was shown, and a client unmasks only for the set it signed and only when
+  the server shows >= t valid signatures from members of U3 on that same set. Unmasking is answer-once:
+  per session and round a client reveals, for each peer, either its share of b_v (v survived) or its
+  share of s_v^SK (v dropped), never both, and refuses any second request with
+  :class:`~ppml_lab.exceptions.UnmaskRefusedError`.
+* :class:`RawSecAggClient` (teaching): the honest-but-curious protocol (Fig. 4 without its
+  active-adversary parts) — unsigned keys, no ConsistencyCheck, the server names who dropped, and no
+  memory across unmask requests. It refuses only to reveal both shares of a peer *within one* request.
+  ``ppml_lab.attacks.secagg_server`` breaks it three ways; notebook 09 shows each.
 
 Threat model (hardened): an actively malicious server, with the PKI trusted and at most c clients
 colluding with it, learns nothing beyond the sum of >= t inputs provided t > (n + c) / 2 (two sets each
@@ -123,7 +124,9 @@ class ShareBundle:
 
 
 class SecAggClient:
-    """One client for one session and round, hardened against an active server (Fig. 5). ``repr`` hides secrets.
+    """One client for one session and round, hardened against an active server (Fig. 4, active version).
+
+    ``repr`` hides secrets.
 
     ``signing_key``: this client's Ed25519 key (its PKI identity); ``pki``: every client's public signing key.
     ``rng``: key material comes from the OS CSPRNG via :func:`ppml_lab._rng.key_rng`; a seed is used for keys
@@ -194,7 +197,7 @@ class SecAggClient:
 
     # Round 0 -------------------------------------------------------------------------------------
     def advertise_keys(self) -> AdvertiseKeys:
-        """(c_u^PK, s_u^PK), signed with d_u^SK on the hardened level (Fig. 5, Round 0)."""
+        """(c_u^PK, s_u^PK), signed with d_u^SK on the hardened level (Fig. 4, Round 0)."""
         c_pk, s_pk = public_bytes(self._c_sk.public_key()), public_bytes(self._s_sk.public_key())
         sig = None
         if self.hardened:
@@ -218,7 +221,7 @@ class SecAggClient:
                 raise ProtocolError(f"client {self.id}: malformed public keys from client {v}")
             if self.hardened:
                 assert self.pki is not None
-                # SIG.ver(d_v^PK, c_v^PK || s_v^PK, sigma_v) for every v in U1, else abort (Fig. 5, Round 1)
+                # SIG.ver(d_v^PK, c_v^PK || s_v^PK, sigma_v) for every v in U1, else abort (Fig. 4, Round 1)
                 self.pki.verify(v, msg.signature, advertise_payload(msg.session, msg.round_id, v, msg.c_pk, msg.s_pk))
         mine = advertised.get(self.id)
         if mine is None or (mine.c_pk, mine.s_pk) != (public_bytes(self._c_sk.public_key()), public_bytes(self._s_sk.public_key())):
@@ -281,7 +284,7 @@ class SecAggClient:
 
     # Round 3 -------------------------------------------------------------------------------------
     def consistency_check(self, u3: Sequence[int]) -> ConsistencySignature:
-        """Sign the survivor set U3 the server shows me, once per round (Fig. 5, Round 3, ConsistencyCheck).
+        """Sign the survivor set U3 the server shows me, once per round (Fig. 4, Round 3, ConsistencyCheck).
 
         Refuses a set that is not a subset of my U2, does not contain me, or is smaller than t, and any
         second, different set: an honest client signs one U3 per round, so two different sets cannot
@@ -316,7 +319,7 @@ class SecAggClient:
         return out
 
     def unmask(self, request: UnmaskRequest) -> UnmaskResponse:
-        """Reveal shares of s_v^SK for v in U2 \\ U3 and of b_v for v in U3 — once (Fig. 5, Round 4).
+        """Reveal shares of s_v^SK for v in U2 \\ U3 and of b_v for v in U3 — once (Fig. 4, Round 4).
 
         Hardened: U3 is the set this client signed; the request must carry >= t valid signatures on it from
         members of U3; a second request in the same session and round raises UnmaskRefusedError.
@@ -345,7 +348,7 @@ class SecAggClient:
             if v in payload and self.pki.is_valid(v, sig, payload[v]):
                 valid.append(v)
         if len(valid) < self.threshold:
-            # U4 subset of U3, |U4| >= t, SIG.ver(d_v^PK, U3, sigma'_v) for all v in U4 (Fig. 5, Round 4)
+            # U4 subset of U3, |U4| >= t, SIG.ver(d_v^PK, U3, sigma'_v) for all v in U4 (Fig. 4, Round 4)
             raise UnmaskRefusedError(f"client {self.id}: only {len(valid)} valid signatures on U3={list(u3)}, "
                                      f"threshold is {self.threshold}; refused")
         survivors, dropped = set(u3), set(self._u2) - set(u3)
@@ -367,7 +370,9 @@ class SecAggClient:
 
 
 class RawSecAggClient(SecAggClient):
-    """The honest-but-curious client of Bonawitz et al., Fig. 4 — the TEACHING level, not for deployment.
+    """The honest-but-curious client of Bonawitz et al. (Fig. 4 without its active-adversary parts).
+
+    The TEACHING level, not for deployment.
 
     No signatures, no ConsistencyCheck, no memory across unmask requests: the server says who dropped and
     the client believes it. Within one request it still refuses to reveal both shares of a peer.

@@ -3,7 +3,7 @@
 Every message carries the session id (16 random bytes per aggregation) and the round id, and every
 signature covers them, so nothing from one session or round can be replayed into another.
 
-The PKI (Bonawitz et al., CCS 2017, ePrint 2017/281, Sec. 6.3 and Fig. 5, the version secure against an
+The PKI (Bonawitz et al., CCS 2017, ePrint 2017/281, Fig. 4 with the parts it marks for the active-adversary model, Sec. 6: the version secure against an
 active adversary): each client u holds a long-term Ed25519 signing key d_u^SK; every client knows every
 d_v^PK from a trusted setup *outside* the protocol (here :class:`SigningPKI`, built once and handed to the
 clients; in a deployment, certificates). Clients sign their advertised keys (Round 0) and the survivor
@@ -53,12 +53,12 @@ def _head(tag: bytes, session: bytes, round_id: int, sender: int) -> bytes:
 
 
 def advertise_payload(session: bytes, round_id: int, sender: int, c_pk: bytes, s_pk: bytes) -> bytes:
-    """What u signs in Round 0: c_u^PK || s_u^PK bound to the session, the round and u's id (Fig. 5)."""
+    """What u signs in Round 0: c_u^PK || s_u^PK bound to the session, the round and u's id (Fig. 4, active-adversary version)."""
     return _head(b"ppml-lab secagg advertise", session, round_id, sender) + bytes(c_pk) + bytes(s_pk)
 
 
 def consistency_payload(session: bytes, round_id: int, sender: int, u3: Iterable[int]) -> bytes:
-    """What u signs in Round 3: the survivor set U3 it was shown (Fig. 5, ConsistencyCheck)."""
+    """What u signs in Round 3: the survivor set U3 it was shown (Fig. 4, Round 3, ConsistencyCheck)."""
     ids = sorted(int(v) for v in u3)
     return (_head(b"ppml-lab secagg consistency", session, round_id, sender)
             + struct.pack(f"<{len(ids) + 1}q", len(ids), *ids))
@@ -135,7 +135,7 @@ class UnmaskResponse:
 
 
 class SigningPKI:
-    """Client id -> Ed25519 public key, fixed before the protocol starts (trusted setup, Sec. 6.3)."""
+    """Client id -> Ed25519 public key, fixed before the protocol starts (trusted setup, Sec. 6)."""
 
     def __init__(self, public_keys: Mapping[int, Ed25519PublicKey | bytes]) -> None:
         keys: dict[int, Ed25519PublicKey] = {}

@@ -2,9 +2,9 @@
 
 :func:`secure_aggregate` builds the clients and the server for a session and runs the rounds, with
 drop-outs injected at any phase. ``level="hardened"`` (default) runs the version secure against an active
-server (ePrint 2017/281, Sec. 6.3, Fig. 5): Round 0 AdvertiseKeys signed under a PKI, Round 1 ShareKeys,
+server (ePrint 2017/281, Fig. 4 with the parts it marks for the active-adversary model; Sec. 6): Round 0 AdvertiseKeys signed under a PKI, Round 1 ShareKeys,
 Round 2 MaskedInputCollection, Round 3 ConsistencyCheck, Round 4 Unmasking (answer-once).
-``level="raw"`` runs the honest-but-curious protocol of Fig. 4 (Rounds 0, 1, 2, 4), the teaching level.
+``level="raw"`` runs the honest-but-curious protocol (Fig. 4 without its active-adversary parts) (Rounds 0, 1, 2, 4), the teaching level.
 
 Any t clients complete the protocol, whichever drop out at whichever phase; with fewer than t at any
 phase it fails with :class:`~ppml_lab.exceptions.DropoutThresholdError` — it never returns a wrong sum.
@@ -79,7 +79,7 @@ def make_round(inputs: Mapping[int, np.ndarray], *, threshold: int, level: str =
                rng: RNGLike = None, insecure_seeded_keys: bool = False) -> tuple[dict[int, SecAggClient], SecAggServer]:
     """Clients and server for one session: a fresh session id, PKI identities (hardened), fresh keys.
 
-    The PKI stands in for a trusted setup done once, outside the protocol (Sec. 6.3).
+    The PKI stands in for a trusted setup done once, outside the protocol (Sec. 6).
     """
     _check_level(level)
     rng = key_rng(rng, insecure_seeded_keys=insecure_seeded_keys)  # resolve once: one stream for all parties

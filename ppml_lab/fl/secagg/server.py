@@ -2,8 +2,8 @@
 
 A thin stateful shell around the pure maths of :mod:`ppml_lab.fl.secagg.masks` and the Shamir
 reconstruction of :mod:`ppml_lab.mpc.sharing`. :class:`SecAggServer` runs the rounds of the version
-secure against an active adversary (ePrint 2017/281, Sec. 6.3, Fig. 5: Round 3 ConsistencyCheck collects
-signatures on U3); :class:`RawSecAggServer` runs the honest-but-curious rounds of Fig. 4 (teaching level).
+secure against an active adversary (ePrint 2017/281, Fig. 4 with its active-adversary parts, Sec. 6: Round 3 ConsistencyCheck collects
+signatures on U3); :class:`RawSecAggServer` runs the honest-but-curious rounds (Fig. 4 without its active-adversary parts) (teaching level).
 
 Threat model: the server is *not* trusted for privacy — the clients' checks are what protect them. What
 the server enforces (thresholds, well-formed messages, no duplicated ids or keys) protects correctness:
@@ -53,7 +53,7 @@ def reconstruct_secret(shares: list[Any], *, threshold: int, what: str) -> bytes
 
 
 class SecAggServer:
-    """Aggregation server of the hardened protocol (Fig. 5). One instance per session and round."""
+    """Aggregation server of the hardened protocol (Fig. 4, active-adversary version). One instance per session and round."""
 
     hardened = True
     level = "hardened"
@@ -141,7 +141,7 @@ class SecAggServer:
 
     # Round 3 (hardened only)
     def collect_signatures(self, messages: Iterable[ConsistencySignature]) -> dict[int, bytes]:
-        """Collect the clients' signatures on U3 (Fig. 5, Round 3); at least t are needed to go on."""
+        """Collect the clients' signatures on U3 (Fig. 4, Round 3); at least t are needed to go on."""
         sigs: dict[int, bytes] = {}
         for msg in messages:
             self._check(msg, ConsistencySignature, "a ConsistencyCheck signature")
@@ -191,7 +191,7 @@ class SecAggServer:
 
 
 class RawSecAggServer(SecAggServer):
-    """Server of the honest-but-curious protocol (Fig. 4), the teaching level: no ConsistencyCheck."""
+    """Server of the honest-but-curious protocol (Fig. 4 without its active-adversary parts), the teaching level: no ConsistencyCheck."""
 
     hardened = False
     level = "raw"
