@@ -82,6 +82,7 @@ __all__ = [
 #: 2^bits divides the 2^64 ring of :mod:`ppml_lab.fl.secure_aggregation`, so (sum mod 2^64) mod 2^bits
 #: is the sum mod 2^bits.
 MIN_BITS, MAX_BITS = 8, 62
+_MAX_CLIP_STEPS = float(2**50)
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,9 @@ def ddg_params(
             f"bits must leave room for {n_max} clients' rounded vectors plus the noise tail in Z_2^bits, got {b}; "
             f"raise bits (the sum needs more than 2^{b - 1} per coordinate) or lower max_clients"
         )
-    c_int = room / (n_max + k * z)  # c / gamma, the clip in integer units
+    # c / gamma, the clip in integer units; capped at 2^50 so that x / gamma keeps a fractional part in
+    # float64 (53-bit mantissa) and randomized rounding moves each coordinate by < 1, as Delta_2 assumes
+    c_int = min(room / (n_max + k * z), _MAX_CLIP_STEPS)
     gamma = c / c_int
     delta2 = c_int + math.sqrt(d)  # ||round(x / gamma)||_2 <= c/gamma + sqrt(d): each coordinate moves < 1
     sigma_c = z * delta2 / math.sqrt(n_h)  # n_h honest shares: variance n_h sigma_c^2 = (z Delta_2)^2

@@ -137,6 +137,32 @@ def test_rounding_is_unbiased():
     assert np.max(np.abs(est - x)) < 6 * 1e-3 / math.sqrt(300)
 
 
+def test_randomized_rounding_is_unbiased_on_a_coarse_grid():
+    # 8-bit modulus, tiny z: the grid step gamma is ~1 % of S and the noise is ~1 grid step, so a biased
+    # rounding (up with probability 1 - frac instead of frac) would show as a 0.5-step shift
+    prm = dn.ddg_params(max_update_norm=1.0, noise_multiplier=0.01, dim=16, min_clients=1, max_clients=1,
+                        colluding_clients=0, bits=8)
+    g = np.random.default_rng(9)
+    x = (np.arange(16) - 8 + 0.25) * prm.granularity  # a quarter step above a grid point
+    errs = np.concatenate([(dn.ddg_decode(dn.ddg_encode(x, params=prm, rng=g), params=prm) - x) / prm.granularity
+                           for _ in range(150)])
+    # each error = rounding (mean 0, |.| < 1) + N_Z(0, sigma_c^2): sd <= sqrt(sigma_c^2 + 1/4)
+    se = math.sqrt(prm.local_sigma**2 + 0.25) / math.sqrt(errs.size)
+    assert 0.5 > 6 * se  # the test can see the bias it is looking for
+    assert abs(errs.mean()) < 6 * se  # 6 standard errors: false-failure rate < 2e-9
+
+
+def test_large_modulus_keeps_rounding_exact_in_float64():
+    # at 2^62 the wrap bound alone would allow c / gamma ~ 2^56, beyond float64's integer precision
+    prm = _params(bits=62, dim=8, min_clients=1, max_clients=2, colluding_clients=0)
+    assert prm.max_update_norm / prm.granularity <= 2.0**50
+    x = np.full(8, 0.3)
+    scaled = x / prm.granularity
+    assert np.all(scaled - np.floor(scaled) > 0)  # a fractional part survives: rounding is still randomized
+    total = dn.ddg_aggregate(np.stack([dn.ddg_encode(x, params=prm, rng=g) for g in (1, 2)]), params=prm)
+    assert np.allclose(total, 2 * x, atol=10 * prm.guaranteed_noise_std)
+
+
 def test_rounding_cost_is_reported():
     coarse = _params(bits=16, max_clients=200, dim=650, min_clients=10)
     fine = _params(bits=32, max_clients=200, dim=650, min_clients=10)
