@@ -180,7 +180,7 @@ class DPFedAvgServer(FedAvgServer):
     updates with the masking protocol (central rounds with a single sampled client send it in the clear:
     DP still holds, secrecy of the one update does not). Distributed noise needs secure aggregation and
     takes ``min_clients`` (default max(2, floor(q K / 2))), ``colluding_clients`` (default
-    floor(min_clients / 2)), ``bits`` (modulus 2^bits) and ``max_participations`` (None: no cap).
+    floor(min_clients / 2)), ``bits`` (modulus 2^bits, default 32) and ``max_participations`` (None: no cap).
     Other arguments as :class:`FedAvgServer`. The epsilon is ``accountant.get_epsilon(delta)`` (also the
     ``epsilon`` property); its unit is one client's whole data set.
     """
@@ -199,7 +199,7 @@ class DPFedAvgServer(FedAvgServer):
         secure_aggregation: bool = False,
         min_clients: int | None = None,
         colluding_clients: int | None = None,
-        bits: int = 32,
+        bits: int | None = None,
         max_participations: int | None = None,
         local_epochs: int = 1,
         batch_size: int | None = 32,
@@ -219,8 +219,9 @@ class DPFedAvgServer(FedAvgServer):
             raise ValueError("noise='distributed' needs secure_aggregation=True: without it the server sees each "
                              "client's lightly noised update; use noise='central' or turn secure aggregation on")
         if noise == "central" and (min_clients is not None or colluding_clients is not None
-                                   or max_participations is not None):
-            raise ValueError("min_clients, colluding_clients and max_participations apply only to noise='distributed'")
+                                   or max_participations is not None or bits is not None):
+            raise ValueError("min_clients, colluding_clients, bits and max_participations apply only to "
+                             "noise='distributed'")
         self.secure_aggregation = secure_aggregation
         self.max_participations = (None if max_participations is None
                                    else check_int("max_participations", max_participations, low=1))
@@ -246,7 +247,7 @@ class DPFedAvgServer(FedAvgServer):
                      else check_int("min_clients", min_clients, low=2, high=self.n_clients))
             self.ddg = ddg_params(max_update_norm=self.max_update_norm, noise_multiplier=self.noise_multiplier,
                                   dim=self.dim, min_clients=n_min, max_clients=self.n_clients,
-                                  colluding_clients=colluding_clients, bits=bits)
+                                  colluding_clients=colluding_clients, bits=32 if bits is None else bits)
 
     # ---------------------------------------------------------------- accounting
     @property
