@@ -1,9 +1,11 @@
-"""DP-SGD: ours (torch.func per-sample gradients) vs Opacus (hooks) vs non-private SGD, one process.
+"""DP-SGD: ours (ghost norms; and materialised vmap per-sample gradients) vs Opacus (hooks) vs non-private.
 
 Same model (MLP 64-64-10 on the digits), same initial weights, same Poisson sampling rate, same noise
-multiplier (calibrated by our RDP accountant for the target epsilon, which Opacus' accountant confirms),
-alternating epoch by epoch so machine load hits all three alike. Prints a table and, last,
-``RESULT time_ratio_vs_opacus=... acc_gap_pts=... dp_slowdown_vs_nonprivate=...``.
+multiplier and step count, hence the same epsilon (calibrated by our RDP accountant for the target
+epsilon; Opacus' accountant confirms it), alternating epoch by epoch (the order rotates) so machine load
+hits every trainer alike. Times are best-of-N epochs (N = epochs x seeds), the median is printed beside.
+Prints a table and, last, ``RESULT dp_sgd_time_ratio_vs_opacus=... acc_gap_pts=... ...``
+(``dp_sgd_time_ratio_vs_opacus`` = our default trainer's time / Opacus' time; < 1 is faster).
 
 Usage: python benchmarks/dp_sgd.py [--quick]
 """
@@ -63,13 +65,16 @@ def main() -> None:
     q = 1.0 / len(loader)  # Opacus' Poisson rate for this loader; we use the same
     sigma = find_noise_multiplier(target_epsilon=target_eps, delta=delta, sample_rate=q,
                                   steps=epochs * len(loader))
-    times = {"ours": [], "opacus": [], "non-private": []}
-    accs = {"ours": [], "opacus": [], "non-private": []}
-    eps = {"ours": [], "opacus": []}
+    names = ("ours", "ours-vmap", "opacus", "non-private")
+    times: dict[str, list[float]] = {k: [] for k in names}
+    accs: dict[str, list[float]] = {k: [] for k in names}
+    eps: dict[str, list[float]] = {"ours": [], "ours-vmap": [], "opacus": []}
     for seed in seeds:
-        ours_m, op_m, np_m = mlp(seed), mlp(seed), mlp(seed)
+        ours_m, vm_m, op_m, np_m = mlp(seed), mlp(seed), mlp(seed), mlp(seed)
         ours = DPSGD(ours_m, torch.optim.SGD(ours_m.parameters(), lr=lr), (X, y), noise_multiplier=sigma,
-                     max_grad_norm=c, sample_rate=q, seed=seed)
+                     max_grad_norm=c, sample_rate=q, seed=seed)  # default grad_sample_mode="auto": ghost norms
+        vm = DPSGD(vm_m, torch.optim.SGD(vm_m.parameters(), lr=lr), (X, y), noise_multiplier=sigma,
+                   max_grad_norm=c, sample_rate=q, seed=seed, grad_sample_mode="vmap")
         engine = PrivacyEngine(accountant="rdp")
         op_mod, op_opt, op_dl = engine.make_private(
             module=op_m, optimizer=torch.optim.SGD(op_m.parameters(), lr=lr), data_loader=loader,
@@ -79,35 +84,43 @@ def main() -> None:
 
         runs = [
             ("ours", partial(ours.train, epochs=1)),
+            ("ours-vmap", partial(vm.train, epochs=1)),
             ("opacus", partial(opacus_epoch, op_mod, op_opt, op_dl)),
             ("non-private", partial(non_private_epoch, np_m, np_opt, X, y, q, len(loader), np_gen)),
         ]
         for e in range(epochs):
-            order = runs if e % 2 == 0 else runs[::-1]  # alternate who goes first
+            order = runs[e % len(runs):] + runs[:e % len(runs)]  # rotate who goes first
             for name, fn in order:
                 t0 = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - t0)
         accs["ours"].append(accuracy(ours_m, Xte, yte))
+        accs["ours-vmap"].append(accuracy(vm_m, Xte, yte))
         accs["opacus"].append(accuracy(op_m, Xte, yte))
         accs["non-private"].append(accuracy(np_m, Xte, yte))
         eps["ours"].append(ours.epsilon(delta=delta))
+        eps["ours-vmap"].append(vm.epsilon(delta=delta))
         eps["opacus"].append(engine.accountant.get_epsilon(delta))
 
+    best = {k: float(np.min(v)) for k, v in times.items()}
     med = {k: float(np.median(v)) for k, v in times.items()}
     acc = {k: 100 * float(np.mean(v)) for k, v in accs.items()}
+    n_epochs = len(times["ours"])
     print(f"digits MLP 64-64-10, n={len(X)}, q={q:.4f} (expected batch {q * len(X):.0f}), sigma={sigma:.3f}, "
-          f"C={c}, {epochs} epochs x {len(seeds)} seeds, delta={delta}")
-    print(f"{'trainer':<12} {'s/epoch (median)':>17} {'test acc %':>11} {'epsilon':>9}")
-    for k in times:
+          f"C={c}, {epochs} epochs x {len(seeds)} seeds, delta={delta}, {torch.get_num_threads()} thread")
+    print(f"{'trainer':<12} {'s/epoch best-of-' + str(n_epochs):>20} {'median':>8} {'test acc %':>11} {'epsilon':>9}")
+    for k in names:
         e = f"{np.mean(eps[k]):.4f}" if k in eps else "inf"
-        print(f"{k:<12} {med[k]:>17.4f} {acc[k]:>11.2f} {e:>9}")
-    ratio = med["ours"] / med["opacus"]
+        print(f"{k:<12} {best[k]:>20.4f} {med[k]:>8.4f} {acc[k]:>11.2f} {e:>9}")
+    ratio = best["ours"] / best["opacus"]
     gap = abs(acc["ours"] - acc["opacus"])
-    slow = med["ours"] / med["non-private"]
-    print(f"target: ours <= 1.5x Opacus time ({'met' if ratio <= 1.5 else 'NOT met'}), "
+    slow = best["ours"] / best["non-private"]
+    print(f"target: ours <= 0.8x Opacus time ({'met' if ratio <= 0.8 else 'NOT met'}), "
           f"accuracy within 2 points ({'met' if gap <= 2 else 'NOT met'})")
-    print(f"RESULT time_ratio_vs_opacus={ratio:.3f} acc_gap_pts={gap:.2f} dp_slowdown_vs_nonprivate={slow:.2f} "
+    print(f"RESULT dp_sgd_time_ratio_vs_opacus={ratio:.3f} acc_gap_pts={gap:.2f} "
+          f"dp_sgd_median_time_ratio_vs_opacus={med['ours'] / med['opacus']:.3f} "
+          f"vmap_time_ratio_vs_opacus={best['ours-vmap'] / best['opacus']:.3f} "
+          f"dp_slowdown_vs_nonprivate={slow:.2f} "
           f"eps_ours={np.mean(eps['ours']):.4f} eps_opacus={np.mean(eps['opacus']):.4f}")
 
 

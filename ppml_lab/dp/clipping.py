@@ -24,7 +24,16 @@ import numpy as np
 
 from ppml_lab._validation import check_array, check_positive
 
-__all__ = ["CLIP_GUARD", "clip_factor", "per_sample_norms", "clip_per_sample", "clip_tensors", "clip_update"]
+__all__ = [
+    "CLIP_GUARD",
+    "clip_factor",
+    "per_sample_norms",
+    "clip_per_sample",
+    "clip_tensors",
+    "clip_update",
+    "linear_grad_sq_norms",
+    "clipped_linear_grad_sum",
+]
 
 #: Added to the norm before dividing (Opacus's constant): keeps a zero gradient finite and the bound strict.
 CLIP_GUARD = 1e-6
@@ -77,3 +86,67 @@ def clip_update(update: Any, *, max_update_norm: float) -> tuple[np.ndarray, flo
     d = check_array("update", update, ndim=1)
     norm = float(np.linalg.norm(d))
     return d * float(clip_factor(norm, max_grad_norm=s)), norm
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-record norms and the clipped sum of a Linear layer WITHOUT per-record gradients
+# ---------------------------------------------------------------------------------------------
+#
+# For z = a W^T + b applied to record i's activations a_i (T rows of width d; T = 1 for a flat input)
+# with output gradients g_i = dl_i/dz_i (T rows of width p), record i's gradients are
+#     grad_W l_i = sum_t g_it a_it^T   (p x d)      grad_b l_i = sum_t g_it   (p)
+# Their norms follow from a and g alone (Goodfellow 2015, "Efficient Per-Example Gradient Computations",
+# arXiv:1510.01799, for T = 1; "ghost clipping", Li, Tramer, Liang & Hashimoto 2022, arXiv:2110.05679,
+# for T > 1), and the clipped sum sum_i c_i grad_W l_i is one matrix product of the scaled output
+# gradients with the activations ("book-keeping", Bu, Wang, Zha & Karypis 2023, arXiv:2210.00038).
+# Same numbers as clip_per_sample on materialised per-record gradients, up to float rounding.
+
+
+def _as_rows(activations: Any, backprops: Any) -> tuple[Any, Any]:
+    """(B, T, d) and (B, T, p) views: every dimension between the first and the last is a row t."""
+    a, g = activations, backprops
+    if a.dim() < 2 or g.dim() != a.dim() or a.shape[:-1] != g.shape[:-1]:
+        raise ValueError(
+            "activations and backprops must have shapes (B, ..., d) and (B, ..., p) with the same leading "
+            f"dimensions, got {tuple(a.shape)} and {tuple(g.shape)}"
+        )
+    b = a.shape[0]
+    return a.reshape(b, -1, a.shape[-1]), g.reshape(b, -1, g.shape[-1])
+
+
+def linear_grad_sq_norms(activations: Any, backprops: Any) -> tuple[Any, Any]:
+    """Per-record ||grad_W l_i||_F^2 and ||grad_b l_i||^2 of a Linear layer, shape (B,) each.
+
+    ``activations`` is the layer's input (B, ..., d), ``backprops`` the gradient of the summed per-record
+    losses with respect to its output (B, ..., p). No (B, p, d) tensor is formed when T = 1 or when the
+    ghost form is cheaper (T (d + p) <= d p).
+    """
+    import torch
+
+    a, g = _as_rows(activations, backprops)
+    _, t, d = a.shape
+    p = g.shape[-1]
+    if t == 1:
+        a1, g1 = a[:, 0], g[:, 0]
+        # ||g_i a_i^T||_F^2 = ||a_i||^2 ||g_i||^2   (rank one: Goodfellow 2015)
+        weight_sq = (a1 * a1).sum(dim=1) * (g1 * g1).sum(dim=1)
+    elif t * (d + p) <= d * p:
+        # ||sum_t g_t a_t^T||_F^2 = sum_{t,s} (a_t . a_s)(g_t . g_s)   (ghost norm: Li et al. 2022)
+        weight_sq = (torch.bmm(a, a.transpose(1, 2)) * torch.bmm(g, g.transpose(1, 2))).sum(dim=(1, 2))
+    else:  # long sequences of narrow layers: forming the (p x d) per-record gradient is cheaper
+        weight_sq = torch.einsum("btp,btd->bpd", g, a).pow(2).sum(dim=(1, 2))
+    gsum = g.sum(dim=1)  # grad_b l_i = sum_t g_it
+    return weight_sq, (gsum * gsum).sum(dim=1)
+
+
+def clipped_linear_grad_sum(activations: Any, backprops: Any, factor: Any) -> tuple[Any, Any]:
+    """sum_i c_i grad_W l_i (p x d) and sum_i c_i grad_b l_i (p), c_i = ``factor`` from :func:`clip_factor`.
+
+    One matrix product instead of B per-record gradients: (c * G)^T A (book-keeping, Bu et al. 2023).
+    """
+    a, g = _as_rows(activations, backprops)
+    if factor.shape != (a.shape[0],):
+        raise ValueError(f"factor must have shape ({a.shape[0]},), one per record, got {tuple(factor.shape)}")
+    gc = g * factor.view(-1, 1, 1)  # c_i g_it
+    weight = gc.reshape(-1, gc.shape[-1]).transpose(0, 1) @ a.reshape(-1, a.shape[-1])  # sum_i sum_t c_i g_it a_it^T
+    return weight, gc.sum(dim=(0, 1))

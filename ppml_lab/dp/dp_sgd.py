@@ -11,6 +11,15 @@ Privacy", CCS 2016, arXiv:1607.00133, Algorithm 1. Each step:
 4. sum, add N(0, (sigma C)^2 I) with sigma = ``noise_multiplier``, divide by the *expected* batch size
    q N (dividing by the realised size would leak it), and take an ordinary optimizer step.
 
+Steps 2-3 have a fast form for models whose trainable parameters all sit in ``nn.Linear`` layers
+(``grad_sample_mode="ghost"``, chosen by ``"auto"`` for plain ``nn.Sequential`` stacks): one forward pass
+records each layer's input, one backward pass gives the gradients at each layer's output, each record's
+gradient norm follows from those two without forming the gradient (Goodfellow 2015, arXiv:1510.01799;
+Li et al. 2022, arXiv:2110.05679), and the clipped sum is one matrix product per layer (Bu et al. 2023,
+arXiv:2210.00038). It is the same mechanism: the same clipped sum as step 2-3 up to float rounding, the
+same noise draws from the same generator. Any model it cannot prove it handles goes the ``vmap`` way
+(``"auto"``) or is refused with :class:`UnsupportedModuleError` (``"ghost"``), never left unclipped.
+
 Privacy is tracked by :class:`ppml_lab.dp.accountant.RDPAccountant` (the same RDP analysis Opacus uses),
 which turns (q, sigma, steps) into an (epsilon, delta) guarantee.
 
@@ -44,11 +53,19 @@ from ppml_lab._validation import (
     check_positive,
     check_type,
 )
-from ppml_lab.dp.clipping import clip_per_sample, per_sample_norms  # the one home of clipping
+from ppml_lab.dp.clipping import (  # the one home of clipping
+    clip_factor,
+    clip_per_sample,
+    clipped_linear_grad_sum,
+    linear_grad_sq_norms,
+    per_sample_norms,
+)
 from ppml_lab.exceptions import UnsupportedModuleError
 
 __all__ = [
     "UNSUPPORTED_MODULES",
+    "GRAD_SAMPLE_MODES",
+    "ghost_clipped_sum",
     "check_module",
     "as_tensors",
     "per_sample_gradients",
@@ -175,15 +192,211 @@ def noisy_mean(
     Dividing by the expected batch size q N, not the realised one, keeps the denominator data-independent
     (Opacus does the same with ``loss_reduction="mean"``).
     """
+    return _noisy_mean_of_sums(
+        {k: g.sum(dim=0) for k, g in clipped.items()},  # sum_i clip(g_i)
+        noise_multiplier=noise_multiplier,
+        max_grad_norm=max_grad_norm,
+        expected_batch_size=expected_batch_size,
+        generator=generator,
+    )
+
+
+def _noisy_mean_of_sums(
+    sums: Mapping[str, torch.Tensor],
+    *,
+    noise_multiplier: float,
+    max_grad_norm: float,
+    expected_batch_size: float,
+    generator: torch.Generator,
+) -> dict[str, torch.Tensor]:
+    """(clipped sum + N(0, sigma^2 C^2 I)) / (q N), one draw per parameter in ``sums``' order.
+
+    Both paths (materialised and ghost) end here, so a fixed generator gives both the same noise.
+    """
     sigma = check_nonnegative("noise_multiplier", noise_multiplier)
     c = check_positive("max_grad_norm", max_grad_norm)
     m = check_positive("expected_batch_size", expected_batch_size)
     out = {}
-    for k, g in clipped.items():
-        total = g.sum(dim=0)
+    for k, total in sums.items():
         noise = torch.normal(0.0, sigma * c, size=total.shape, generator=generator, dtype=total.dtype)
         out[k] = (total + noise) / m
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast form of steps 2-3 for Linear layers: norms from activations and output gradients
+# ---------------------------------------------------------------------------------------------
+
+#: ``"auto"``: the ghost form where it provably applies, else ``vmap``; ``"ghost"``: the ghost form or
+#: UnsupportedModuleError; ``"vmap"``: always materialise per-record gradients.
+GRAD_SAMPLE_MODES: tuple[str, ...] = ("auto", "ghost", "vmap")
+
+#: Parameter-free layers that act on each record alone (``"auto"`` uses the ghost form only for
+#: ``nn.Sequential`` stacks of these and ``nn.Linear``: their forward cannot mix records).
+_ROWWISE_MODULES: tuple[type[nn.Module], ...] = (
+    nn.Identity, nn.Tanh, nn.ReLU, nn.ReLU6, nn.Sigmoid, nn.GELU, nn.ELU, nn.SELU, nn.LeakyReLU, nn.SiLU,
+    nn.Softplus, nn.Mish, nn.Hardtanh, nn.Dropout,
+)
+
+
+def _check_mode(grad_sample_mode: Any) -> str:
+    if grad_sample_mode not in GRAD_SAMPLE_MODES:
+        raise ValueError(f"grad_sample_mode must be one of {GRAD_SAMPLE_MODES}, got {grad_sample_mode!r}")
+    return str(grad_sample_mode)
+
+
+def _rowwise_stack(model: nn.Module) -> bool:
+    """True if the model is (nested) nn.Sequential of Linear and row-wise parameter-free layers."""
+    for m in model.modules():
+        if type(m) in (nn.Sequential, nn.Linear) or type(m) in _ROWWISE_MODULES:
+            continue
+        if type(m) is nn.Flatten and m.start_dim >= 1:  # keeps dimension 0 (the record)
+            continue
+        return False
+    return True
+
+
+def _linear_owners(model: nn.Module) -> tuple[list[nn.Linear], str]:
+    """The Linear layers holding the trainable parameters, or ([], why) if some parameter is elsewhere.
+
+    Every trainable parameter must be the ``weight`` or ``bias`` of exactly one ``nn.Linear`` (not a
+    subclass, whose forward may differ), listed once (a layer used twice, or tied weights, would make a
+    record's gradient a sum over uses that the per-layer norms below do not see).
+    """
+    owners: dict[int, int] = {}
+    layers: list[nn.Linear] = []
+    for name, m in model.named_modules(remove_duplicate=False):
+        own = [(k, v) for k, v in m.named_parameters(recurse=False) if v.requires_grad]
+        if not own:
+            continue
+        if type(m) is not nn.Linear:
+            return [], f"{type(m).__name__} at {name or '<root>'!r} has trainable parameters and is not nn.Linear"
+        for _, v in own:
+            owners[id(v)] = owners.get(id(v), 0) + 1
+            if owners[id(v)] > 1:
+                return [], f"a parameter of the Linear at {name!r} is used by more than one layer (tied or reused)"
+        layers.append(m)
+    if not layers:
+        return [], "the model has no trainable parameters in nn.Linear layers"
+    return layers, ""
+
+
+def _param_edge_counts(root: Any) -> dict[int, int]:
+    """How many times each leaf tensor enters the autograd graph below ``root`` (id(tensor) -> count)."""
+    counts: dict[int, int] = {}
+    seen, stack = {root}, [root]
+    while stack:
+        fn = stack.pop()
+        for nxt, _ in fn.next_functions:
+            if nxt is None:
+                continue
+            var = getattr(nxt, "variable", None)  # AccumulateGrad: the edge into a leaf
+            if var is not None:
+                counts[id(var)] = counts.get(id(var), 0) + 1
+            elif nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return counts
+
+
+def _summed_loss(model_out: torch.Tensor, y: torch.Tensor, loss_fn: LossFn) -> torch.Tensor:
+    """sum_i l(theta; x_i, y_i), each term exactly what ``loss_fn`` gives for a batch of one record."""
+    if loss_fn is _cross_entropy:
+        return nn.functional.cross_entropy(model_out, y, reduction="sum")
+    one = lambda o, t: loss_fn(o.unsqueeze(0), t.unsqueeze(0))  # noqa: E731  l(theta; x_i, y_i)
+    return vmap(one)(model_out, y).sum()
+
+
+def ghost_clipped_sum(
+    model: nn.Module,
+    loss_fn: LossFn,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    max_grad_norm: float,
+    strict: bool = True,
+) -> tuple[dict[str, torch.Tensor], torch.Tensor] | None:
+    """sum_i clip(g_i) per parameter and the pre-clip norms ||g_i||, without forming any g_i.
+
+    The same numbers as ``clip_per_sample(per_sample_gradients(...))`` summed over records, for models
+    whose trainable parameters all belong to ``nn.Linear`` layers each used once per forward pass, and whose
+    forward treats each record on its own (as Opacus' hooks also assume; BatchNorm is refused by
+    :func:`check_module`). Anything else: ``UnsupportedModuleError`` if ``strict``, else ``None`` (the caller
+    then materialises per-record gradients).
+    """
+    c = check_positive("max_grad_norm", max_grad_norm)
+
+    def refuse(why: str) -> None:
+        if strict:
+            raise UnsupportedModuleError(f"the ghost-norm path cannot clip this model exactly: {why}; "
+                                         "use grad_sample_mode='vmap' (or 'auto', which falls back to it)")
+        return None
+
+    layers, why = _linear_owners(model)
+    if not layers:
+        return refuse(why)
+    b = x.shape[0]
+    seen: dict[nn.Module, list[tuple[torch.Tensor, torch.Tensor, int, int]]] = {m: [] for m in layers}
+
+    def record(module: nn.Module, args: tuple[Any, ...], out: Any) -> None:
+        a = args[0] if len(args) == 1 else None
+        if isinstance(a, torch.Tensor) and isinstance(out, torch.Tensor):
+            seen[module].append((a, out, a._version, out._version))
+        else:
+            seen[module].append((None, None, -1, -1))  # type: ignore[arg-type]
+
+    handles = [m.register_forward_hook(record) for m in layers]
+    try:
+        out = model(x)  # one forward pass over the lot; hooks keep each Linear's input a and output z
+    finally:
+        for h in handles:
+            h.remove()
+    for m in layers:
+        calls = seen[m]
+        if len(calls) != 1:
+            return refuse(f"a Linear layer ran {len(calls)} times in one forward pass (need exactly once)")
+        a, z, va, vz = calls[0]
+        if a is None or a.shape[0] != b or z.shape[0] != b:
+            return refuse("a Linear layer's input or output does not have the records along dimension 0")
+    loss = _summed_loss(out, y, loss_fn)
+    zs = [seen[m][0][1] for m in layers]
+    if any(seen[m][0][0]._version != seen[m][0][2] or seen[m][0][1]._version != seen[m][0][3] for m in layers):
+        return refuse("a Linear layer's input or output was modified in place after the layer ran")
+    edges = _param_edge_counts(loss.grad_fn) if loss.grad_fn is not None else {}
+    # g_i at each layer output: dl_i/dz_i = d(sum_j l_j)/dz_i, records being independent
+    backprops = torch.autograd.grad(loss, zs, allow_unused=True)
+    sq = torch.zeros(b, dtype=out.dtype)
+    parts: dict[int, tuple[int, str]] = {}
+    for j, (m, g) in enumerate(zip(layers, backprops)):
+        for pname in ("weight", "bias"):
+            p = getattr(m, pname)
+            if p is None or not p.requires_grad:
+                continue
+            # each trainable parameter must enter the graph once, through this layer's call, or not at all
+            if edges.get(id(p), 0) != (0 if g is None else 1):
+                return refuse("a Linear layer's parameter is also used outside the layer's own forward pass")
+            parts[id(p)] = (j, pname)
+        if g is None:
+            continue
+        w_sq, b_sq = linear_grad_sq_norms(seen[m][0][0].detach(), g)
+        if m.weight.requires_grad:
+            sq = sq + w_sq  # ||g_i||^2 = sum over parameter tensors of their squared norms
+        if m.bias is not None and m.bias.requires_grad:
+            sq = sq + b_sq
+    norms = sq.sqrt()
+    factor = clip_factor(norms, max_grad_norm=c)  # min(1, C / (||g_i|| + 1e-6)), the one clip factor
+    sums_by_layer = [
+        clipped_linear_grad_sum(seen[m][0][0].detach(), g, factor) if g is not None else None
+        for m, g in zip(layers, backprops)
+    ]
+    sums: dict[str, torch.Tensor] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        j, pname = parts[id(p)]
+        s = sums_by_layer[j]
+        sums[name] = torch.zeros_like(p) if s is None else (s[0] if pname == "weight" else s[1]).detach()
+    return sums, norms.detach()
 
 
 def poisson_sample(n: int, *, sample_rate: float, generator: torch.Generator) -> torch.Tensor:
@@ -211,12 +424,29 @@ def dp_sgd_step(
     max_grad_norm: float,
     expected_batch_size: float,
     generator: torch.Generator,
+    grad_sample_mode: str = "auto",
 ) -> torch.Tensor:
-    """One DP-SGD update on the lot (x, y); returns the per-sample norms before clipping."""
-    grads = per_sample_gradients(model, loss_fn, x, y)
-    clipped, norms = clip_per_sample(grads, max_grad_norm=max_grad_norm)
-    noisy = noisy_mean(
-        clipped,
+    """One DP-SGD update on the lot (x, y); returns the per-sample norms before clipping.
+
+    ``grad_sample_mode`` picks how steps 2-3 are computed (:data:`GRAD_SAMPLE_MODES`); the update is the
+    same up to float rounding, and the same noise is drawn from ``generator`` either way.
+    """
+    mode = _check_mode(grad_sample_mode)
+    check_positive("max_grad_norm", max_grad_norm)
+    fast = None
+    if mode == "ghost" or (mode == "auto" and _rowwise_stack(model)):
+        if x.shape[0] > 0:
+            fast = ghost_clipped_sum(model, loss_fn, x, y, max_grad_norm=max_grad_norm, strict=mode == "ghost")
+        elif mode == "ghost":
+            _linear_owners_or_raise(model)
+    if fast is not None:
+        sums, norms = fast
+    else:
+        grads = per_sample_gradients(model, loss_fn, x, y)
+        clipped, norms = clip_per_sample(grads, max_grad_norm=max_grad_norm)
+        sums = {k: g.sum(dim=0) for k, g in clipped.items()}  # sum_i clip(g_i)
+    noisy = _noisy_mean_of_sums(
+        sums,
         noise_multiplier=noise_multiplier,
         max_grad_norm=max_grad_norm,
         expected_batch_size=expected_batch_size,
@@ -226,6 +456,12 @@ def dp_sgd_step(
     _set_grads(model, noisy)
     optimizer.step()  # theta <- theta - eta * g~ (or whatever rule the optimizer implements)
     return norms
+
+
+def _linear_owners_or_raise(model: nn.Module) -> None:
+    if not _linear_owners(model)[0]:
+        raise UnsupportedModuleError(f"the ghost-norm path cannot clip this model exactly: {_linear_owners(model)[1]}; "
+                                     "use grad_sample_mode='vmap' (or 'auto', which falls back to it)")
 
 
 def sgd_step(
@@ -270,8 +506,12 @@ class DPSGD:
         sample_rate: float | None = None,
         loss_fn: LossFn | None = None,
         seed: int | None = None,
+        grad_sample_mode: str = "auto",
     ) -> None:
         check_module(model)
+        self.grad_sample_mode = _check_mode(grad_sample_mode)
+        if self.grad_sample_mode == "ghost":
+            _linear_owners_or_raise(model)
         check_type("optimizer", optimizer, torch.optim.Optimizer, what="a torch.optim.Optimizer")
         self.noise_multiplier = check_nonnegative("noise_multiplier", noise_multiplier)
         self.max_grad_norm = check_positive("max_grad_norm", max_grad_norm)
@@ -320,6 +560,7 @@ class DPSGD:
             max_grad_norm=self.max_grad_norm,
             expected_batch_size=self.expected_batch_size,
             generator=self.generator,
+            grad_sample_mode=self.grad_sample_mode,
         )
         if self.noise_multiplier > 0:
             self.accountant.step(noise_multiplier=self.noise_multiplier, sample_rate=self.sample_rate)
@@ -377,6 +618,7 @@ def train_dp_sgd(
     loss_fn: LossFn | None = None,
     seed: int | None = None,
     progress: bool = False,
+    grad_sample_mode: str = "auto",
 ) -> DPTrainingResult:
     """Train ``model`` in place with DP-SGD and return the epsilon spent at ``delta``.
 
@@ -412,6 +654,7 @@ def train_dp_sgd(
         sample_rate=q,
         loss_fn=loss_fn,
         seed=seed,
+        grad_sample_mode=grad_sample_mode,
     )
     trainer.train(epochs=epochs, progress=progress)
     return DPTrainingResult(

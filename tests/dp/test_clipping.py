@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ppml_lab._rng import torch_generator
-from ppml_lab.attacks.gradient_inversion import clip_and_noise, client_update, dp_client_update, make_model
+from ppml_lab.attacks.gradient_inversion import client_update, clip_and_noise, dp_client_update, make_model
 from ppml_lab.dp import clipping
 from ppml_lab.dp.dp_sgd import noisy_mean, per_sample_gradients
 
@@ -65,3 +65,52 @@ def test_bad_bound_is_refused(bad):
         clipping.clip_update(np.ones(3), max_update_norm=bad)
     with pytest.raises(ValueError, match="max_grad_norm must be a finite number"):
         clipping.clip_factor(np.ones(3), max_grad_norm=bad)
+
+
+# -- Linear layers: norms and clipped sums from activations and output gradients ---------------------
+
+
+def _per_record_linear_grads(a, g):
+    """The materialised reference: grad_W l_i = sum_t g_it a_it^T, grad_b l_i = sum_t g_it."""
+    a3, g3 = a.reshape(a.shape[0], -1, a.shape[-1]), g.reshape(g.shape[0], -1, g.shape[-1])
+    return torch.einsum("btp,btd->bpd", g3, a3), g3.sum(dim=1)
+
+
+@pytest.mark.parametrize(
+    "shape_a, p",
+    [((7, 5), 3), ((7, 3, 16), 16), ((7, 2, 2, 9), 11), ((7, 20, 3), 2)],
+    ids=["flat", "ghost_rows", "ghost_4d", "einsum_rows"],  # which form linear_grad_sq_norms takes
+)
+def test_linear_norms_equal_materialised_per_record_gradients(shape_a, p):
+    g = torch.Generator().manual_seed(len(shape_a) * 100 + p)
+    a = torch.randn(*shape_a, generator=g, dtype=torch.float64)
+    back = torch.randn(*shape_a[:-1], p, generator=g, dtype=torch.float64) * torch.linspace(0.1, 3, 7).view(
+        -1, *([1] * (len(shape_a) - 1))).double()
+    gw, gb = _per_record_linear_grads(a, back)
+    w_sq, b_sq = clipping.linear_grad_sq_norms(a, back)
+    torch.testing.assert_close(w_sq, gw.pow(2).sum(dim=(1, 2)), rtol=1e-12, atol=0)
+    torch.testing.assert_close(b_sq, gb.pow(2).sum(dim=1), rtol=1e-12, atol=0)
+    # the clipped sum, with the one clip factor, equals clip_per_sample on the materialised gradients
+    norms = (w_sq + b_sq).sqrt()
+    c = float(norms.median())
+    factor = clipping.clip_factor(norms, max_grad_norm=c)
+    w, b = clipping.clipped_linear_grad_sum(a, back, factor)
+    clipped, ref_norms = clipping.clip_per_sample({"w": gw, "b": gb}, max_grad_norm=c)
+    torch.testing.assert_close(norms, ref_norms, rtol=1e-12, atol=0)
+    torch.testing.assert_close(w, clipped["w"].sum(dim=0), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(b, clipped["b"].sum(dim=0), rtol=1e-12, atol=1e-14)
+
+
+def test_linear_norms_refuse_mismatched_shapes():
+    with pytest.raises(ValueError, match=r"same leading dimensions, got \(4, 3\) and \(5, 2\)"):
+        clipping.linear_grad_sq_norms(torch.ones(4, 3), torch.ones(5, 2))
+
+
+def test_linear_norms_refuse_a_missing_record_dimension():
+    with pytest.raises(ValueError, match=r"shapes \(B, ..., d\) and \(B, ..., p\).*got \(3,\) and \(3,\)"):
+        clipping.linear_grad_sq_norms(torch.ones(3), torch.ones(3))
+
+
+def test_clipped_sum_refuses_a_factor_per_wrong_count():
+    with pytest.raises(ValueError, match=r"factor must have shape \(4,\), one per record, got \(3,\)"):
+        clipping.clipped_linear_grad_sum(torch.ones(4, 3), torch.ones(4, 2), torch.ones(3))

@@ -18,6 +18,7 @@ from ppml_lab.dp.dp_sgd import (
     check_module,
     clip_per_sample,
     dp_sgd_step,
+    ghost_clipped_sum,
     noisy_mean,
     per_sample_gradients,
     per_sample_norms,
@@ -303,3 +304,257 @@ def test_empty_lot_is_noise_only():
                 generator=torch_generator(0))
     moved = [float((p.detach() - b).abs().max()) for p, b in zip(model.parameters(), before)]
     assert all(m > 0 for m in moved)
+
+
+# -- the ghost-norm path: exactly the same DP-SGD update as materialised per-sample gradients ---------
+
+
+def _update(model, x, y, *, mode, c=0.5, sigma=1.0, seed=7, loss_fn=CE, m=None):
+    """theta_before - theta_after for one dp_sgd_step at lr = 1: the noisy mean update itself."""
+    before = [p.detach().clone() for p in model.parameters()]
+    norms = dp_sgd_step(model, torch.optim.SGD(model.parameters(), lr=1.0), x, y, loss_fn=loss_fn,
+                        noise_multiplier=sigma, max_grad_norm=c, expected_batch_size=m or len(x),
+                        generator=torch_generator(seed), grad_sample_mode=mode)
+    return [b - p.detach() for b, p in zip(before, model.parameters())], norms
+
+
+def _assert_same_update(make, x, y, *, loss_fn=CE, modes=("ghost", "vmap")):
+    # C = the median per-record norm: clipping is active for half the records and not for the others,
+    # so neither a dropped factor in the norm nor in the clipped sum can go unseen
+    c = float(per_sample_norms(per_sample_gradients(make(), loss_fn, x, y)).median())
+    (ua, na), (ub, nb) = (_update(make(), x, y, mode=mode, c=c, loss_fn=loss_fn) for mode in modes)
+    assert bool((nb > c * 1.01).any()) and bool((nb < c * 0.99).any()), nb
+    torch.testing.assert_close(na, nb, rtol=1e-5, atol=1e-6)
+    for a, b in zip(ua, ub, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _seq_model(seed, t, d, p):
+    torch.manual_seed(seed)  # a Linear applied to each of t rows of a record, then a head on all rows
+    return nn.Sequential(nn.Linear(d, p), nn.Tanh(), nn.Flatten(1), nn.Linear(t * p, 3))
+
+
+def _frozen_first(seed):
+    m = _mlp(seed)
+    m[0].weight.requires_grad_(False)  # a frozen weight: its bias still counts, its weight does not
+    return m
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["mlp", "no_bias", "frozen_weight", "deep_relu", "rows_ghost", "rows_einsum"],
+)
+def test_ghost_update_equals_materialised_update(digits, case):
+    X, _, y, _ = digits
+    x, yb = X[:40] * 2, y[:40]
+    if case == "mlp":
+        make = lambda: _mlp(11)  # noqa: E731
+    elif case == "no_bias":
+        def make():
+            torch.manual_seed(12)
+            return nn.Sequential(nn.Linear(64, 16, bias=False), nn.Tanh(), nn.Linear(16, 10, bias=False))
+    elif case == "frozen_weight":
+        make = lambda: _frozen_first(13)  # noqa: E731
+    elif case == "deep_relu":
+        def make():
+            torch.manual_seed(14)
+            return nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Sequential(nn.Linear(32, 16), nn.GELU()),
+                                 nn.Linear(16, 10))
+    else:  # 3-D inputs to a Linear: T (d + p) <= d p takes the ghost form, otherwise the einsum form
+        t, d, p = (3, 16, 16) if case == "rows_ghost" else (16, 4, 2)
+        g = torch.Generator().manual_seed(15)
+        x = torch.randn(40, t, d, generator=g) * 2
+        yb = torch.randint(0, 3, (40,), generator=g)
+        make = lambda: _seq_model(16, t, d, p)  # noqa: E731
+    _assert_same_update(make, x, yb)
+    _assert_same_update(make, x, yb, modes=("auto", "vmap"))  # auto picks ghost for these stacks
+
+
+def test_ghost_update_with_a_custom_loss_equals_materialised(digits):
+    X, _, y, _ = digits
+
+    def loss(out, t):  # per-record loss as the materialised path sees it: a batch of one
+        return 3.0 * nn.functional.cross_entropy(out, t) + 0.1 * (out**2).mean()
+
+    _assert_same_update(lambda: _mlp(17), X[:30] * 2, y[:30], loss_fn=loss)
+
+
+def test_ghost_clipped_sum_equals_summed_clip_per_sample(digits):
+    X, _, y, _ = digits
+    model = _mlp(18)
+    sums, norms = ghost_clipped_sum(model, CE, X[:25] * 2, y[:25], max_grad_norm=0.7)
+    clipped, ref_norms = clip_per_sample(per_sample_gradients(model, CE, X[:25] * 2, y[:25]), max_grad_norm=0.7)
+    assert list(sums) == list(clipped)  # same parameters, same order: the noise draws line up
+    torch.testing.assert_close(norms, ref_norms, rtol=1e-5, atol=1e-6)
+    for k in sums:
+        torch.testing.assert_close(sums[k], clipped[k].sum(dim=0), rtol=1e-5, atol=1e-6)
+    assert all(p.grad is None for p in model.parameters())  # nothing unclipped left behind in .grad
+
+
+def test_noisy_ghost_step_equals_opacus_per_sample_clipping(digits):
+    # same batch, same clip bound, same noise generator: Opacus' hooks + clip + noise give our update
+    from opacus import PrivacyEngine
+
+    X, _, y, _ = digits
+    xb, yb = X[:32] * 3, y[:32]
+    ours, theirs = _mlp(19), _mlp(19)
+    c = float(per_sample_norms(per_sample_gradients(ours, CE, xb, yb)).median())  # half the records clipped
+    norms = dp_sgd_step(ours, torch.optim.SGD(ours.parameters(), lr=1.0), xb, yb, loss_fn=CE, noise_multiplier=1.0,
+                        max_grad_norm=c, expected_batch_size=32, generator=torch_generator(7),
+                        grad_sample_mode="ghost")
+    assert bool((norms > c * 1.01).any()) and bool((norms < c * 0.99).any())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m, o, dl = PrivacyEngine().make_private(
+            module=theirs, optimizer=torch.optim.SGD(theirs.parameters(), lr=1.0),
+            data_loader=DataLoader(TensorDataset(xb, yb), batch_size=32), noise_multiplier=1.0,
+            max_grad_norm=c, poisson_sampling=False, noise_generator=torch_generator(7))
+        for xo, yo in dl:
+            o.zero_grad()
+            CE(m(xo), yo).backward()
+            o.step()
+    for pa, pb in zip(ours.parameters(), theirs.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+
+
+def test_ghost_and_vmap_trainers_follow_the_same_trajectory(digits):
+    X, _, y, _ = digits
+    a, b = _mlp(20), _mlp(20)
+    kw = dict(noise_multiplier=1.0, max_grad_norm=0.5, sample_rate=0.05, seed=3)
+    DPSGD(a, torch.optim.SGD(a.parameters(), lr=0.5), (X, y), grad_sample_mode="ghost", **kw).train(epochs=1)
+    DPSGD(b, torch.optim.SGD(b.parameters(), lr=0.5), (X, y), grad_sample_mode="vmap", **kw).train(epochs=1)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=1e-4, atol=1e-5)
+
+
+# -- models the ghost path cannot clip exactly: 'auto' materialises, 'ghost' refuses -----------------
+
+
+class _TwiceLinear(nn.Module):  # one Linear applied twice: a record's gradient sums both uses
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(21)
+        self.fc = nn.Linear(8, 8)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.head(torch.tanh(self.fc(torch.tanh(self.fc(x)))))
+
+
+class _FunctionalUse(nn.Module):  # the head's weight is also used outside its own forward pass
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(22)
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.fc(x) + x[:, :3] @ self.fc.weight[:, :3].T
+
+
+class _Tied(nn.Module):  # tied weights: one Parameter in two Linear layers
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(23)
+        self.a, self.b = nn.Linear(8, 8), nn.Linear(8, 8)
+        self.b.weight = self.a.weight
+
+    def forward(self, x):
+        return self.b(torch.tanh(self.a(x)))[:, :3]
+
+
+class _MyLinear(nn.Linear):  # a subclass may compute something else than a W^T + b
+    def forward(self, x):
+        return super().forward(x) * 2.0
+
+
+def _conv():
+    torch.manual_seed(24)
+    return nn.Sequential(nn.Unflatten(1, (1, 8)), nn.Conv1d(1, 2, 3), nn.Flatten(), nn.Linear(12, 3))
+
+
+def _inplace():
+    torch.manual_seed(25)  # ReLU(inplace=True) overwrites the Linear's output the hooks recorded
+    return nn.Sequential(nn.Linear(8, 8), nn.ReLU(inplace=True), nn.Linear(8, 3))
+
+
+def _subclass():
+    torch.manual_seed(26)
+    return nn.Sequential(_MyLinear(8, 8), nn.Tanh(), nn.Linear(8, 3))
+
+
+UNSUPPORTED = {
+    "linear_used_twice": (_TwiceLinear, "ran 2 times"),
+    "weight_used_outside_forward": (_FunctionalUse, "outside the layer's own forward"),
+    "tied_weights": (_Tied, "more than one layer"),
+    "linear_subclass": (_subclass, "_MyLinear .* is not nn.Linear"),
+    "conv": (_conv, "Conv1d .* is not nn.Linear"),
+    "inplace_after_linear": (_inplace, "modified in place"),
+}
+
+
+def _small_batch():
+    g = torch.Generator().manual_seed(27)
+    return torch.randn(24, 8, generator=g) * 3, torch.randint(0, 3, (24,), generator=g)
+
+
+@pytest.mark.parametrize("case", sorted(UNSUPPORTED))
+def test_ghost_mode_refuses_what_it_cannot_clip_exactly(case):
+    make, why = UNSUPPORTED[case]
+    x, y = _small_batch()
+    with pytest.raises(UnsupportedModuleError, match=why):
+        ghost_clipped_sum(make(), CE, x, y, max_grad_norm=0.5)
+    with pytest.raises(UnsupportedModuleError, match="ghost-norm path"):
+        _update(make(), x, y, mode="ghost")
+    assert ghost_clipped_sum(make(), CE, x, y, max_grad_norm=0.5, strict=False) is None
+
+
+@pytest.mark.parametrize("case", sorted(UNSUPPORTED))
+def test_auto_mode_materialises_what_ghost_cannot_clip(case):
+    make, _ = UNSUPPORTED[case]
+    x, y = _small_batch()
+    _assert_same_update(make, x, y, modes=("auto", "vmap"))
+
+
+class _MixesRecords(nn.Module):  # a parameter-free layer that looks at the whole batch
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(28)
+        self.a, self.b = nn.Linear(8, 8), nn.Linear(8, 3)
+
+    def forward(self, x):
+        h = torch.tanh(self.a(x))
+        return self.b(h - h.mean(dim=0, keepdim=True))
+
+
+def test_auto_mode_does_not_trust_a_custom_forward():
+    # ghost norms assume each record's output depends on that record alone; 'auto' takes the ghost path
+    # only for nn.Sequential stacks of known row-wise layers, so this batch-mixing model is materialised
+    x, y = _small_batch()
+    (auto, _), (gh, _), (vm, _) = (_update(_MixesRecords(), x, y, mode=m) for m in ("auto", "ghost", "vmap"))
+    for a, b in zip(auto, vm, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert any(not torch.allclose(a, b, rtol=1e-3, atol=1e-4) for a, b in zip(gh, vm, strict=True))
+
+
+def test_ghost_trainer_refuses_unsupported_model_up_front():
+    model = _conv()
+    with pytest.raises(UnsupportedModuleError, match="Conv1d"):
+        DPSGD(model, torch.optim.SGD(model.parameters(), lr=0.1), _small_batch(), noise_multiplier=1.0,
+              max_grad_norm=1.0, sample_rate=0.5, grad_sample_mode="ghost")
+
+
+def test_grad_sample_mode_must_be_known():
+    with pytest.raises(ValueError, match=r"grad_sample_mode must be one of \('auto', 'ghost', 'vmap'\), got 'hooks'"):
+        _trainer(grad_sample_mode="hooks")
+    x, y = _small_batch()
+    with pytest.raises(ValueError, match="grad_sample_mode must be one of"):
+        _update(_mlp(0, d_in=8, k=3), x, y, mode="fast")
+
+
+def test_empty_lot_on_the_ghost_path_is_noise_only():
+    model = _mlp(0, d_in=4, hidden=3, k=2)
+    before = [p.detach().clone() for p in model.parameters()]
+    dp_sgd_step(model, torch.optim.SGD(model.parameters(), lr=1.0), torch.zeros(0, 4), torch.zeros(0).long(),
+                loss_fn=CE, noise_multiplier=1.0, max_grad_norm=1.0, expected_batch_size=2.0,
+                generator=torch_generator(0), grad_sample_mode="ghost")
+    assert all(float((p.detach() - b).abs().max()) > 0 for p, b in zip(model.parameters(), before))
