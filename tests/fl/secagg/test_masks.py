@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ppml_lab.fl.secagg import masks
 
@@ -81,3 +83,23 @@ def test_minimum_threshold():
     assert masks.minimum_threshold(5) == 3 and masks.minimum_threshold(4) == 3 and masks.minimum_threshold(100) == 51
     with pytest.raises(ValueError, match="n_clients must be an integer >= 2, got 1"):
         masks.minimum_threshold(1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ids=st.sets(st.integers(0, 10**6), min_size=2, max_size=6), length=st.integers(1, 33),
+       seed=st.integers(0, 2**32 - 1), n_dropped=st.integers(0, 2))
+def test_unmasking_recovers_the_sum_for_any_ids_and_dropouts(ids, length, seed, n_dropped):
+    g = np.random.default_rng(seed)
+    ids = sorted(ids)
+    dropped = ids[: min(n_dropped, len(ids) - 1)]  # shared keys, never sent y
+    alive = [u for u in ids if u not in dropped]
+    xs = {u: g.integers(0, 2**64, size=length, dtype=np.uint64) for u in ids}
+    seeds = {u: g.bytes(32) for u in ids}
+    shared = {frozenset((u, v)): g.bytes(32) for u in ids for v in ids if u < v}
+    ys = [masks.mask_input(xs[u], client_id=u, self_seed=seeds[u],
+                           pair_secrets={v: shared[frozenset((u, v))] for v in ids if v != u}, session=S, round_id=3)
+          for u in alive]
+    out = masks.remove_masks(sum(ys, np.zeros(length, np.uint64)), self_seeds={u: seeds[u] for u in alive},
+                             dangling={(u, v): shared[frozenset((u, v))] for u in alive for v in dropped},
+                             session=S, round_id=3)
+    assert np.array_equal(out, sum((xs[u] for u in alive), np.zeros(length, np.uint64)))
