@@ -161,8 +161,15 @@ def test_supernode_hook_attaches_only_the_runs_signature_and_only_for_the_runs_f
     assert call(hashlib.sha256(foreign).hexdigest(), foreign, sig, {}) is False  # copied signature
     assert call(h, genuine, "", {}) is False  # unsigned
     assert call(h, foreign, sig, {}) is False  # served bytes differ from the run's FAB hash
-    # Verification data the SuperLink sends is discarded: only the run's signature counts.
+    # A signed FAB served for a run registered under another hash: not attached (the SuperNode would
+    # later hand its ClientApp the FAB stored under the run's hash, not the one that was checked).
+    assert call(hashlib.sha256(foreign).hexdigest(), genuine, sig, {}) is False
+    # Verification data the SuperLink sends is discarded: only the run's signature counts (one source of
+    # signatures; a forged one from the SuperLink is refused either way).
     assert call(hashlib.sha256(foreign).hexdigest(), foreign, "",
+                {"valid_license": "Valid", **parse_app_signature(sig)}) is False
+    assert call(h, genuine, "", {"valid_license": "Valid", **parse_app_signature(sig)}) is False
+    assert call(hashlib.sha256(foreign).hexdigest(), genuine, "",
                 {"valid_license": "Valid", **parse_app_signature(sig)}) is False
     with pytest.raises(RuntimeError, match="called differently"):
         hooked(7)
@@ -203,7 +210,7 @@ def test_control_and_runtime_apis_refuse_non_local_peers(monkeypatch: pytest.Mon
     guarded = superlink_main.create_app()
     for path in ("/v1/control/start-run", "/v1/control/list-runs", "/v1/control/stop-run",
                  "/v1/runtime/acquire-task", "/v1/runtime/pull-task-input", "/docs", "/openapi.json",
-                 "/v1/fleet/../control/start-run", "/v1/fleet", "/V1/CONTROL/START-RUN"):
+                 "/v1/fleet/../control/start-run", "/v1/fleet", "/v1/fleet/not-a-route", "/V1/CONTROL/START-RUN"):
         assert _post(guarded, path, "198.18.0.7") == 403, path
         assert _post(guarded, path, "127.0.0.2") == 403, path  # other loopback addresses are not "local"
     # The Fleet API (what hospitals use) still reaches Flower's handlers, and local callers reach all.
