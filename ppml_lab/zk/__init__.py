@@ -21,7 +21,14 @@ from ppml_lab.zk.bounded_update import (
     update_commitments,
     verify_bounded_update,
 )
-from ppml_lab.zk.commitments import PedersenParams, add_commitments, commit, pedersen_params, vector_commit, verify_opening
+from ppml_lab.zk.commitments import (
+    PedersenParams,
+    add_commitments,
+    commit,
+    pedersen_params,
+    vector_commit,
+    verify_opening,
+)
 from ppml_lab.zk.group import Ed25519Group, Group, SchnorrGroup, default_group, random_scalar, toy_group
 from ppml_lab.zk.range_proof import RangeProof, prove_range, range_commitments, verify_range
 from ppml_lab.zk.sigma import (

@@ -1,0 +1,164 @@
+"""Groups and Pedersen commitments: laws, a known answer against libsodium/cryptography, bad inputs."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ppml_lab.exceptions import InsecureParameterError, InvalidGroupElementError
+from ppml_lab.zk import (
+    SchnorrGroup,
+    add_commitments,
+    commit,
+    default_group,
+    pedersen_params,
+    toy_group,
+    vector_commit,
+    verify_opening,
+)
+from ppml_lab.zk.group import ED25519_ORDER, check_scalar
+
+ED = default_group()
+TOY = toy_group()
+scalars = st.integers(min_value=0, max_value=ED25519_ORDER - 1)
+
+
+def test_toy_group_by_hand():
+    # Arrange / Act: p = 23, q = 11, g = 4; 4^11 = 1 (mod 23), 4^3 = 64 = 18 (mod 23)
+    g = TOY
+    # Assert
+    assert (g.p, g.order, g.generator) == (23, 11, 4)
+    assert g.exp(4, 11) == 1 and g.exp(4, 3) == 18
+    assert sorted({g.exp(4, k) for k in range(11)}) == [1, 2, 3, 4, 6, 8, 9, 12, 13, 16, 18]  # the QRs mod 23
+
+
+def test_ed25519_known_answer_against_cryptography():
+    # RFC 8032 public key A = s B with s the clamped first half of SHA-512(seed): our exp vs OpenSSL's Ed25519
+    seed = bytes(range(32))
+    h = bytearray(hashlib.sha512(seed).digest()[:32])
+    h[0] &= 248
+    h[31] &= 127
+    h[31] |= 64
+    s = int.from_bytes(h, "little")
+    expected = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    assert ED.exp(ED.generator, s) == expected
+
+
+@settings(max_examples=25, deadline=None)
+@given(a=scalars, b=scalars)
+def test_ed25519_exponent_laws(a, b):
+    g = ED.generator
+    assert ED.op(ED.exp(g, a), ED.exp(g, b)) == ED.exp(g, a + b)
+    assert ED.exp(ED.exp(g, a), b) == ED.exp(g, a * b)
+    assert ED.op(ED.exp(g, a), ED.inv(ED.exp(g, a))) == ED.identity
+
+
+def test_ed25519_order_and_identity():
+    g = ED.generator
+    assert ED.exp(g, ED.order) == ED.identity
+    assert ED.exp(g, ED.order + 5) == ED.exp(g, 5)
+    assert ED.check_element(ED.identity) == ED.identity
+
+
+@settings(max_examples=25, deadline=None)
+@given(x1=st.integers(-10**6, 10**6), x2=st.integers(-10**6, 10**6), r1=scalars, r2=scalars)
+def test_pedersen_homomorphism(x1, x2, r1, r2):
+    pp = pedersen_params()
+    c = add_commitments([commit(x1, randomness=r1, params=pp), commit(x2, randomness=r2, params=pp)], params=pp)
+    assert c == commit(x1 + x2, randomness=(r1 + r2) % ED.order, params=pp)
+    assert verify_opening(c, x1 + x2, randomness=(r1 + r2) % ED.order, params=pp)
+    assert not verify_opening(c, x1 + x2 + 1, randomness=(r1 + r2) % ED.order, params=pp)
+
+
+def test_vector_commitment_homomorphism_and_binding_to_position():
+    pp = pedersen_params(vector_length=3)
+    a = vector_commit([1, 2, 3], randomness=5, params=pp)
+    b = vector_commit([10, 20, 30], randomness=7, params=pp)
+    assert ED.op(a, b) == vector_commit([11, 22, 33], randomness=12, params=pp)
+    assert vector_commit([2, 1, 3], randomness=5, params=pp) != a  # coordinates are not interchangeable
+
+
+def test_generators_are_distinct_and_valid():
+    pp = pedersen_params(vector_length=4)
+    gens = [pp.g, pp.h, *pp.gs]
+    assert len(set(gens)) == len(gens)
+    for x in gens:
+        assert ED.check_element(x) == x
+
+
+# ---------------------------------------------------------------- bad inputs, one test each
+
+def test_refuses_point_off_the_curve():
+    bad = bytes([2]) + bytes(31)  # y = 2 has no x on edwards25519
+    with pytest.raises(InvalidGroupElementError, match="prime-order subgroup"):
+        ED.check_element(bad, name="commitment")
+
+
+def test_refuses_small_order_point():
+    low_order = bytes.fromhex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")  # order 2: (0, -1)
+    with pytest.raises(InvalidGroupElementError, match="commitment"):
+        ED.check_element(low_order, name="commitment")
+
+
+def test_refuses_mixed_order_point():
+    torsion = bytes.fromhex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")
+    from nacl.bindings import crypto_core_ed25519_add
+
+    mixed = crypto_core_ed25519_add(ED.generator, torsion)  # B + T: on the curve, not in the order-l group
+    with pytest.raises(InvalidGroupElementError):
+        ED.check_element(mixed)
+
+
+def test_refuses_wrong_length():
+    with pytest.raises(InvalidGroupElementError, match="32 bytes long.*got 31"):
+        ED.check_element(bytes(31), name="commitment")
+
+
+def test_refuses_non_bytes_element():
+    with pytest.raises(TypeError, match="32-byte point"):
+        ED.check_element(12345)
+
+
+def test_toy_group_refuses_non_residue():
+    with pytest.raises(InvalidGroupElementError, match="quadratic residue modulo p = 23"):
+        TOY.check_element(5)  # 5 is not a square mod 23
+
+
+def test_toy_group_decode_wrong_length():
+    with pytest.raises(InvalidGroupElementError, match="1 bytes long"):
+        TOY.decode(b"\x00\x04")
+
+
+def test_scalar_out_of_range():
+    with pytest.raises(ValueError, match=r"randomness must be a scalar in \[0, q\)"):
+        commit(1, randomness=ED25519_ORDER, params=pedersen_params())
+
+
+def test_negative_scalar():
+    with pytest.raises(ValueError, match="got -1"):
+        check_scalar("secret", -1, ED)
+
+
+def test_scalar_wrong_type():
+    with pytest.raises(TypeError, match="secret must be an int"):
+        check_scalar("secret", 1.5, ED)
+
+
+def test_small_schnorr_group_needs_flag():
+    with pytest.raises(InsecureParameterError, match="insecure_toy_group=True"):
+        SchnorrGroup(23)
+
+
+def test_schnorr_group_needs_safe_prime():
+    with pytest.raises(ValueError, match="safe prime"):
+        SchnorrGroup(29, insecure_toy_group=True)  # 14 is not prime
+
+
+def test_vector_commit_wrong_length():
+    with pytest.raises(ValueError, match="length 3"):
+        vector_commit([1, 2], randomness=1, params=pedersen_params(vector_length=3))
