@@ -21,7 +21,7 @@ Choices made here (and why they differ from KLS21's production recipe):
   subtracted. The ``min_clients - colluding_clients`` honest shares alone carry variance
   >= (z * Delta_2)^2, whatever the cohort size. More clients add more noise (never less privacy).
 * **Neighbouring relation: zero-out** (Kairouz, McMahan, Song, Thakkar, Thakurta & Xu, "Practical and
-  Private (Deep) Learning without Sampling or Shuffling", ICML 2021, Sec. 2): two runs differ in one
+  Private (Deep) Learning without Sampling or Shuffling", ICML 2021, arXiv:2103.00039): two runs differ in one
   client's update being replaced by zero; the client still sends its noise share. The privacy unit is
   one client's whole contribution (client-level DP).
 * **No random rotation, worst-case wrap bound.** KLS21 flatten the vector with a randomized Hadamard
@@ -160,7 +160,7 @@ def ddg_params(
     b = check_int("bits", bits, low=MIN_BITS, high=MAX_BITS)
     p = check_fraction("overflow_probability", overflow_probability, high_inclusive=False)
     n_h = n_min - t
-    # noise sum of n_max shares of variance sigma_c^2 = (z Delta_2)^2 / n_h is sub-Gaussian (CKS20 Sec. 2):
+    # noise sum of n_max shares of variance sigma_c^2 = (z Delta_2)^2 / n_h is sub-Gaussian (CKS20):
     # P(|noise_j| >= u) <= 2 exp(-u^2 / (2 n_max sigma_c^2)); union over d coordinates -> u = k z Delta_2
     k = math.sqrt(2.0 * n_max * math.log(2.0 * d / p) / n_h)
     # wrap-free if n_max (c/gamma + 1) + k z (c/gamma + sqrt d) < 2^(b-1)   (data: |round(x_j/gamma)| <= c/gamma + 1)
