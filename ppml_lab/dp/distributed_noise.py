@@ -29,7 +29,7 @@ Choices made here (and why they differ from KLS21's production recipe):
   that the data part of the sum can never wrap (each coordinate of each rounded client vector is at
   most c/gamma + 1 in absolute value) and the noise part wraps with probability at most
   ``overflow_probability`` per round (union bound over d coordinates of the sub-Gaussian tail of the
-  noise sum: N_Z(0, sigma^2) is sigma^2-sub-Gaussian, CKS20 Sec. 2). This costs a few bits of modulus.
+  noise sum: N_Z(0, sigma^2) is sigma^2-sub-Gaussian, as CKS20 show). This costs a few bits of modulus.
 * **Deterministic sensitivity bound** instead of KLS21's conditional rounding: randomized rounding
   moves each coordinate by less than 1, so ||round(x / gamma)||_2 <= c / gamma + sqrt(d) = Delta_2
   always. The noise is calibrated to Delta_2 (the rounded vector's sensitivity), so the accounted
