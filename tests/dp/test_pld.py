@@ -183,6 +183,39 @@ def test_heterogeneous_gaussians_with_coarse_truncation_stay_an_upper_bound():
         assert a.get_delta(float(e)) >= float(gaussian_hockey_stick(e, noise_multiplier=s_eff))
 
 
+def test_self_composition_with_coarse_truncation_stays_an_upper_bound():
+    # one segment, a large FFT truncation (1e-3): the mass outside the FFT window must go to +inf
+    a = PLDAccountant(discretization_interval=0.02, tail_mass_truncation=1e-3)
+    a.step(noise_multiplier=2.0, sample_rate=1.0, steps=10)
+    for e in np.linspace(0.0, 12.0, 121):
+        assert a.get_delta(float(e)) >= float(gaussian_hockey_stick(e, noise_multiplier=2.0 / math.sqrt(10)))
+
+
+def test_pairwise_composition_with_coarse_truncation_stays_an_upper_bound():
+    # two single releases composed directly (no self-composition): the right tail cut by compose_plds
+    # must go to +inf, not to the last kept loss
+    one = discretize_pld(noise_multiplier=1.0, discretization_interval=0.02)
+    two = discretize_pld(noise_multiplier=1.5, discretization_interval=0.02)
+    both = compose_plds(one, two, tail_mass_truncation=1e-3)
+    s_eff = 1.0 / math.sqrt(1.0 + 1.0 / 1.5**2)
+    for e in np.linspace(0.0, 10.0, 101):
+        assert both.get_delta(float(e)) >= float(gaussian_hockey_stick(e, noise_multiplier=s_eff))
+
+
+def test_both_neighbour_directions_are_accounted():
+    # for the subsampled Laplace the *add* direction has the larger delta at small epsilon: the
+    # accountant must report the larger of the two (as dp_accounting does)
+    ours = PLDAccountant(discretization_interval=1e-3)
+    ours.step(noise_multiplier=0.5, sample_rate=0.5, steps=3, mechanism="laplace")
+    remove, add = ours._plds()
+    assert add.get_delta(0.1) > remove.get_delta(0.1) * 1.002
+    assert ours.get_delta(0.1) == add.get_delta(0.1)
+    assert ours.get_epsilon(0.47) == max(add.get_epsilon(0.47), remove.get_epsilon(0.47)) > remove.get_epsilon(0.47)
+    ref = dpa_pld.PLDAccountant(value_discretization_interval=1e-3)
+    ref.compose(dp_accounting.PoissonSampledDpEvent(0.5, dp_accounting.LaplaceDpEvent(0.5)), 3)
+    assert ours.get_delta(0.1) == pytest.approx(ref.get_delta(0.1), rel=1e-4)
+
+
 @pytest.mark.parametrize("q, adjacency", [(0.05, "remove"), (0.05, "add"), (1.0, "remove")])
 def test_one_release_discretisation_is_pessimistic_everywhere(q, adjacency):
     # a coarse grid and a short range (1e-3 of the mass left outside): the discrete curve must still
@@ -281,6 +314,14 @@ def test_compute_pld_epsilon_bad_input(kwargs, exc, pattern):
     args = dict(sample_rate=0.01, noise_multiplier=1.0, steps=10, delta=1e-5) | kwargs
     with pytest.raises(exc, match=pattern):
         compute_pld_epsilon(**args)
+
+
+def test_grid_too_large_is_refused_before_allocating():
+    # sigma = 0.01 without subsampling: losses span about +-5,000, i.e. 1e8 grid points at h = 1e-4
+    with pytest.raises(ValueError, match=r"one release's PLD would need \d+ grid points \(> 16777216\) at discretization_interval=0.0001"):
+        compute_pld_epsilon(sample_rate=1.0, noise_multiplier=0.01, steps=1, delta=1e-5)
+    with pytest.raises(ValueError, match=r"composing 100000 steps would need \d+ grid points"):
+        compute_pld_epsilon(sample_rate=1.0, noise_multiplier=0.5, steps=100_000, delta=1e-5)
 
 
 def test_compute_pld_delta_bad_epsilon():

@@ -59,6 +59,7 @@ __all__ = [
     "DEFAULT_TAIL_MASS_TRUNCATION",
     "DEFAULT_RANGE_TAIL_MASS",
     "MECHANISMS",
+    "MAX_GRID_POINTS",
     "DiscretePLD",
     "gaussian_hockey_stick",
     "laplace_hockey_stick",
@@ -77,6 +78,8 @@ DEFAULT_TAIL_MASS_TRUNCATION = 1e-15
 #: Loss tail of one release left outside the discretised range (moved up: to +inf, or to the lowest grid
 #: point), e^-50 as dp_accounting's ``log_mass_truncation_bound``.
 DEFAULT_RANGE_TAIL_MASS = math.exp(-50.0)
+#: Largest grid (points) a PLD or an FFT may use: 2^24 float64 is 128 MiB per array (Binder has 2 GB).
+MAX_GRID_POINTS = 2**24
 #: Mechanisms with a PLD here.
 MECHANISMS = ("gaussian", "laplace")
 
@@ -242,6 +245,15 @@ class DiscretePLD:
         return np.maximum(self.infinity_mass + (u_rev - w_rev)[::-1], 0.0)
 
 
+def _check_grid(points: int, h: float, what: str) -> None:
+    if points > MAX_GRID_POINTS:
+        raise ValueError(
+            f"{what} would need {points} grid points (> {MAX_GRID_POINTS}) at discretization_interval={h!r}: "
+            "the privacy loss spans too wide a range for this grid (little noise or many steps without "
+            "subsampling, i.e. a very large epsilon); use a coarser discretization_interval"
+        )
+
+
 def _connect_the_dots(eps_grid_lo: int, eps_grid_hi: int, deltas: np.ndarray, h: float) -> tuple[np.ndarray, float]:
     """PMF on the grid eps_i = i h (i = lo..hi) from delta(eps_i): Doroshenko et al. 2022, Algorithm 1.
 
@@ -308,6 +320,7 @@ def discretize_pld(
         raise ValueError(f"discretization_interval must be a finite number in (0, 1], got {h!r}")
     tail = check_real("range_tail_mass", range_tail_mass, low=0.0, high=0.5, low_inclusive=False)
     i_lo, i_hi = _loss_range(mechanism, scale, q, adjacency, h, tail)  # type: ignore[arg-type]
+    _check_grid(i_hi - i_lo + 1, h, "one release's PLD")
     grid = np.arange(i_lo, i_hi + 1)
     deltas = _subsampled_delta(grid * h, mechanism, scale, q, adjacency)  # type: ignore[arg-type]
     probs, inf_mass = _connect_the_dots(i_lo, i_hi, deltas, h)
@@ -347,6 +360,7 @@ def _self_compose(pld: DiscretePLD, n: int, tail: float) -> DiscretePLD:
         return pld
     lo, hi = _chernoff_window(pld.probs, n, tail)
     length = sp_fft.next_fast_len(max(hi - lo + 1, pld.probs.size), real=True)
+    _check_grid(length, pld.interval, f"composing {n} steps")
     # n-fold convolution = inverse FFT of the n-th power of the FFT (Koskela et al. 2020); circular on
     # `length` points: what lies outside [lo, hi] (<= tail) wraps inside, which only adds to delta
     spectrum = sp_fft.rfft(pld.probs, length)
@@ -385,6 +399,7 @@ def compose_plds(
             f"{second.interval!r}"
         )
     tail = check_real("tail_mass_truncation", tail_mass_truncation, low=0.0, high=1e-3)
+    _check_grid(first.probs.size + second.probs.size - 1, first.interval, "composing two PLDs")
     probs = signal.fftconvolve(first.probs, second.probs)
     probs = np.maximum(probs, 0.0)
     m1, m2 = first.infinity_mass, second.infinity_mass
