@@ -10,15 +10,18 @@ Threat model: black-box access to the model's output probabilities and the true 
 record; the attacker knows (or calibrates) a threshold, e.g. from the average training loss.
 
 Added for notebook 04 (privacy auditing): the likelihood-ratio attack with shadow models of Carlini et
-al. 2022 (LiRA, arXiv:2112.03570), sized for a CPU (a handful of shadow models, leave-one-out pooling),
-and an empirical lower bound on epsilon from an attack's TPR/FPR with Clopper–Pearson confidence
-(Jagielski et al. 2020, arXiv:2006.07709; Nasr et al. 2021, arXiv:2101.04535), to set beside an
-accountant's upper bound. Threat model of LiRA: the attacker can also train shadow models with the
-target's algorithm on data from the same distribution.
+al. 2022 (LiRA, arXiv:2112.03570), sized for a CPU: :func:`run_lira_target` attacks ONE target whose
+training set was drawn by independent fair coins (the input of one-run auditing,
+:mod:`ppml_lab.dp.one_run_audit`); :func:`run_lira` pools leave-one-out attacks to estimate an ROC's shape.
+An empirical lower bound on epsilon from TPR/FPR with Clopper–Pearson confidence (Jagielski et al. 2020,
+arXiv:2006.07709; Nasr et al. 2021, arXiv:2101.04535) is computed only for independent trials (one
+training run per guess); ROCs from shared runs are flagged and refused. Threat model of LiRA: the
+attacker can also train shadow models with the target's algorithm on data from the same distribution.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +42,8 @@ __all__ = [
     "lira_scores",
     "LiRAResult",
     "run_lira",
+    "LiRATargetResult",
+    "run_lira_target",
     "clopper_pearson_upper",
     "EmpiricalEpsilon",
     "empirical_epsilon",
@@ -59,12 +64,50 @@ class AttackResult:
     advantage: float
     n_members: int
     n_nonmembers: int
+    #: False when the guesses are not independent trials: pooled from models that share training data
+    #: (leave-one-out LiRA) or several records of ONE training run (:func:`run_lira_target`). The ROC is
+    #: then a description of this attack on these models; binomial confidence bounds from its counts do
+    #: not hold. One run's guesses are audited with :func:`ppml_lab.dp.one_run_audit.one_run_audit`.
+    independent_trials: bool = True
+
+    @property
+    def fpr_resolution(self) -> float:
+        """1 / n_nonmembers: the smallest non-zero FPR the data can show; nothing below it is measured."""
+        return 1.0 / self.n_nonmembers
 
     def tpr_at_fpr(self, target_fpr: float) -> float:
-        """Highest TPR reached at an FPR no larger than ``target_fpr`` (e.g. 0.001, 0.01)."""
-        check_fraction("target_fpr", target_fpr, low_inclusive=True)
-        ok = self.fpr <= target_fpr + 1e-15
+        """Highest TPR reached at an FPR no larger than ``target_fpr`` (e.g. 0.01).
+
+        Refuses 0 < target_fpr < 1 / n_nonmembers: such an FPR is below what the non-members can resolve
+        (reading it would report the TPR at zero false positives as if it were the TPR at that rate).
+        """
+        t = check_fraction("target_fpr", target_fpr, low_inclusive=True)
+        if 0.0 < t < self.fpr_resolution:
+            raise ValueError(
+                f"target_fpr must be 0 or >= 1 / n_nonmembers = {self.fpr_resolution:.3g} (the ROC's resolution), "
+                f"got {t!r}; use more non-members to read a lower FPR"
+            )
+        ok = self.fpr <= t + 1e-15
         return float(self.tpr[ok].max()) if ok.any() else 0.0
+
+    def tpr_interval_at_fpr(self, target_fpr: float, *, confidence: float = 0.95) -> tuple[float, float, float]:
+        """(TPR, low, high): the TPR at ``target_fpr`` with a two-sided Clopper-Pearson interval over the
+        n_members trials it counts. The threshold is fixed by the non-members, so the FPR it reaches is an
+        estimate too; the interval covers the TPR at that threshold. Needs independent trials."""
+        if not self.independent_trials:
+            raise ValueError(
+                "independent_trials must be True for a confidence interval, got False (guesses from shared or "
+                "single training runs are not binomial trials); bound epsilon with one_run_audit() instead"
+            )
+        conf = check_fraction("confidence", confidence, high_inclusive=False)
+        tpr = self.tpr_at_fpr(target_fpr)
+        k = int(round(tpr * self.n_members))
+        a = (1.0 - conf) / 2
+        from scipy.stats import beta
+
+        low = float(beta.ppf(a, k, self.n_members - k + 1)) if k > 0 else 0.0
+        high = float(beta.ppf(1 - a, k + 1, self.n_members - k)) if k < self.n_members else 1.0
+        return tpr, low, high
 
     @property
     def balanced_accuracy(self) -> float:
@@ -272,7 +315,10 @@ def run_lira(
     ``fit_predict(X_train, y_train, seed)`` trains one model and returns its outputs on ALL of ``X``,
     shape (n, n_classes): logits or log-probabilities (``outputs="logits"``, e.g. scikit-learn's
     ``predict_log_proba``) or probabilities (``outputs="proba"``, which saturate for confident models). Pooling the k leave-one-out attacks gives k * n membership guesses
-    from k trainings, enough to read the ROC at an FPR of 0.1 % on a few thousand records.
+    from k trainings, enough to estimate the ROC's shape. They are NOT independent trials (the k models
+    share training data, and each record's memberships are balanced across models), so the pooled ROC is
+    flagged ``independent_trials=False`` and :func:`epsilon_lower_bound` refuses it; for an audit with
+    valid statistics use :func:`run_lira_target`.
     """
     k = check_int("n_models", n_models, low=3)
     Xa = check_array("X", X, ndim=2)
@@ -311,7 +357,76 @@ def run_lira(
         members.append(sc[masks[t]])
         nonmembers.append(sc[~masks[t]])
     m, nm = np.concatenate(members), np.concatenate(nonmembers)
-    return LiRAResult(roc_from_scores(m, nm), m, nm, conf, masks, k)
+    # k models share training data: the k * n guesses are NOT independent trials (no confidence bounds)
+    roc = dataclasses.replace(roc_from_scores(m, nm), independent_trials=False)
+    return LiRAResult(roc, m, nm, conf, masks, k)
+
+
+@dataclass(frozen=True)
+class LiRATargetResult:
+    """LiRA against ONE target model whose training set was drawn by independent fair coins.
+
+    ``included[i]`` is the coin of record i (True = trained on); the shadows' training sets were drawn
+    independently of it, so the n guesses are the independent-coin trials one-run auditing needs
+    (:func:`ppml_lab.dp.one_run_audit.one_run_audit`). Given the one training run the guesses are not
+    independent, so the ROC is flagged ``independent_trials=False`` (no Clopper-Pearson from its counts).
+    """
+
+    roc: AttackResult
+    scores: np.ndarray = field(repr=False)  # (n,) LiRA scores of the target, higher = member
+    included: np.ndarray = field(repr=False)  # (n,) bool: the target's secret membership coins
+    target_conf: np.ndarray = field(repr=False)  # (n,) phi of the target
+    n_shadows: int = 0
+
+
+def run_lira_target(
+    fit_predict: Callable[[np.ndarray, np.ndarray, int], np.ndarray],
+    X: Any,
+    y: Any,
+    *,
+    n_shadows: int = 8,
+    online: bool = True,
+    global_variance: bool = True,
+    outputs: str = "logits",
+    rng: RNGLike = None,
+    progress: bool = False,
+) -> LiRATargetResult:
+    """Train one target on an independent-coin half of (X, y) and ``n_shadows`` shadows; attack the target.
+
+    The target's memberships are i.i.d. Bernoulli(1/2) per record (Steinke, Nasr & Jagielski 2023's
+    one-run setting); the shadows use :func:`membership_masks`, drawn independently of the target, so
+    nothing the attacker holds carries the target's coins. The ROC's resolution is 1 / n_nonmembers.
+    """
+    k = check_int("n_shadows", n_shadows, low=2)
+    Xa = check_array("X", X, ndim=2)
+    ya = check_array("y", y, ndim=1, integer=True)
+    if Xa.shape[0] != ya.shape[0]:
+        raise ValueError(f"X and y must have the same number of rows, got {Xa.shape[0]} and {ya.shape[0]}")
+    if not callable(fit_predict):
+        raise TypeError(f"fit_predict must be callable (X_train, y_train, seed) -> proba, got {type(fit_predict).__name__}")
+    check_choice("outputs", outputs, ("logits", "proba"))
+    to_conf = logit_confidence_from_logits if outputs == "logits" else logit_confidence
+    g = resolve_rng(rng)
+    n = Xa.shape[0]
+    included = np.asarray(g.random(n)) < 0.5  # the target's coins: independent, probability 1/2
+    shadow_in = membership_masks(k, n, rng=g)  # drawn after and independently of the coins
+    seeds = [int(v) for v in np.asarray(g.integers(0, 2**31 - 1, size=k + 1))]
+    masks = np.vstack([included[None, :], shadow_in])
+    it: Any = range(k + 1)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc="target + shadow models", leave=False)
+    conf = np.empty((k + 1, n))
+    for i in it:
+        out = np.asarray(fit_predict(Xa[masks[i]], ya[masks[i]], seeds[i]), dtype=np.float64)
+        if out.ndim != 2 or out.shape[0] != n:
+            raise ValueError(f"fit_predict must return outputs of shape (n, n_classes) on all of X, got {out.shape}")
+        conf[i] = to_conf(out, ya)
+    scores = lira_scores(conf[0], conf[1:], shadow_in, online=online, global_variance=global_variance)
+    # n guesses about ONE training run: independent coins, but not independent trials given the run
+    roc = dataclasses.replace(roc_from_scores(scores[included], scores[~included]), independent_trials=False)
+    return LiRATargetResult(roc, scores, included, conf[0], k)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,11 +499,18 @@ def epsilon_lower_bound(result: AttackResult, *, delta: float = 0.0, confidence:
     over every threshold and both error rates (a Bonferroni union bound): with probability ``confidence``
     all the Clopper–Pearson bounds hold at once, so the maximum is a valid lower bound too.
 
-    Caveat: pooling many records of one training run treats their memberships as independent trials.
-    That is the "one run" audit of Steinke, Nasr & Jagielski 2023 (arXiv:2305.08846), valid when
-    memberships are drawn independently at random, as :func:`membership_masks` approximately does.
+    The Clopper-Pearson bounds need the n_members and n_nonmembers guesses to be independent trials (one
+    training run per guess, as in Jagielski et al. 2020); guesses pooled from models that share training
+    data (:func:`run_lira`) or about many records of one run (:func:`run_lira_target`) are not, and are
+    refused. For one run, :func:`ppml_lab.dp.one_run_audit.one_run_audit` (Steinke, Nasr & Jagielski
+    2023, Thm 3) is the bound that holds, and the one this course reports.
     """
     check_type("result", result, AttackResult)
+    if not result.independent_trials:
+        raise ValueError(
+            "result.independent_trials must be True, got False: the guesses share training runs, so their counts "
+            "are not binomial; bound epsilon with run_lira_target() and one_run_audit() instead"
+        )
     d = check_delta("delta", delta)
     conf = check_fraction("confidence", confidence, high_inclusive=False)
     tp = np.rint(result.tpr * result.n_members).astype(np.int64)

@@ -20,6 +20,7 @@ from ppml_lab.attacks.membership_inference import (
     membership_masks,
     roc_from_scores,
     run_lira,
+    run_lira_target,
 )
 from ppml_lab.data import load_dataset
 
@@ -182,23 +183,77 @@ def _torch_fit_predict(*, dp, epochs, noise_multiplier=1.0, sample_rate=0.2):
     return fit_predict, eps
 
 
-def test_audit_of_dp_models_stays_below_the_accountant():
+@pytest.mark.attack
+def test_lira_audit_of_a_dp_model_stays_below_the_accountant():
+    # One target (independent coins) + 4 shadows; the one-run bound (95 %) must not exceed the
+    # accountant's epsilon per record. False-failure rate <= 5 % for a fresh seed; pinned seed here.
+    from ppml_lab.dp.one_run_audit import one_run_audit
+
     X, y = _data()
     fit_predict, eps = _torch_fit_predict(dp=True, epochs=10, noise_multiplier=2.0)
-    lira = run_lira(fit_predict, X, y, n_models=6, rng=0)
-    bound = epsilon_lower_bound(lira.roc, delta=1e-5)
+    res = run_lira_target(fit_predict, X, y, n_shadows=4, rng=0)
+    audit = one_run_audit(res.scores, res.included, delta=1e-5, claimed_epsilon=eps["epsilon"])
     assert 0 < eps["epsilon"] < 10
-    assert bound.epsilon <= eps["epsilon"], (bound, eps)
+    assert not audit.violation, str(audit)
 
 
-def test_audit_detects_an_overfit_non_private_model():
+@pytest.mark.attack
+def test_lira_audit_detects_an_overfit_non_private_model():
     # the same pipeline must be able to produce a positive bound, or the test above could not fail
+    from ppml_lab.dp.one_run_audit import one_run_audit
+
     X, y = _data()
     fit_predict, _ = _torch_fit_predict(dp=False, epochs=60)
-    lira = run_lira(fit_predict, X, y, n_models=6, rng=0)
-    assert lira.roc.auc > 0.58  # measured 0.65 at 100 epochs; a broken attack sits at 0.5
-    assert epsilon_lower_bound(lira.roc).epsilon > 0.5
-    assert lira.member_scores.size + lira.nonmember_scores.size == 6 * len(y)
+    res = run_lira_target(fit_predict, X, y, n_shadows=4, rng=0)
+    assert res.roc.auc > 0.58  # a broken attack sits at 0.5
+    assert one_run_audit(res.scores, res.included, delta=1e-5).epsilon > 0.3
+    assert res.roc.n_members + res.roc.n_nonmembers == len(y)
+
+
+def test_lira_target_coins_are_independent_fair_coins():
+    # the target's coins must not be recoverable from the shadows' masks (pooled LOO masks reveal them)
+    trained = []
+
+    def fit_predict(Xtr, ytr, seed):
+        mask = np.zeros(400, dtype=bool)
+        mask[Xtr[:, 0].astype(int)] = True  # the feature is the record's index
+        trained.append(mask)
+        return np.zeros((400, 2))
+
+    X = np.arange(400, dtype=float)[:, None]
+    res = run_lira_target(fit_predict, X, np.zeros(400, dtype=int), n_shadows=4, rng=3)
+    assert 150 < res.included.sum() < 250  # Binomial(400, 1/2): outside with probability < 1e-9
+    assert (trained[0] == res.included).all()  # the target trained on exactly its coins
+    # every record is IN for exactly 2 of the 4 shadows whatever its coin: the shadows carry no coin
+    assert (np.sum(trained[1:], axis=0) == 2).all()
+    assert not res.roc.independent_trials
+
+
+def test_pooled_or_single_run_roc_is_refused_by_clopper_pearson():
+    X, y = np.zeros((40, 1)), np.zeros(40, dtype=int)
+    pooled = run_lira(lambda a, b, c: np.zeros((40, 2)), X, y, n_models=4, rng=0)
+    assert not pooled.roc.independent_trials
+    with pytest.raises(ValueError, match=r"result.independent_trials must be True, got False"):
+        epsilon_lower_bound(pooled.roc)
+    with pytest.raises(ValueError, match=r"independent_trials must be True for a confidence interval"):
+        pooled.roc.tpr_interval_at_fpr(0.1)
+
+
+def test_roc_is_not_read_below_its_resolution():
+    g = np.random.default_rng(0)
+    res = roc_from_scores(g.normal(1, 1, 500), g.normal(0, 1, 200))  # resolution 1 / 200 = 0.005
+    assert res.fpr_resolution == 0.005
+    res.tpr_at_fpr(0.005)
+    res.tpr_at_fpr(0.0)  # zero false positives is a count, not a rate below the resolution
+    with pytest.raises(ValueError, match=r"target_fpr must be 0 or >= 1 / n_nonmembers = 0.005 .* got 0.001"):
+        res.tpr_at_fpr(0.001)
+
+
+def test_tpr_interval_counts_the_members():
+    res = roc_from_scores(np.r_[np.full(30, 2.0), np.zeros(70)], np.r_[np.full(1, 2.0), np.zeros(99)])
+    tpr, low, high = res.tpr_interval_at_fpr(0.01, confidence=0.9)
+    ref = beta.ppf([0.05, 0.95], [30, 31], [71, 70])  # Clopper-Pearson for 30 of 100 members
+    assert tpr == 0.3 and low == pytest.approx(ref[0]) and high == pytest.approx(ref[1])
 
 
 def test_loss_threshold_attack_unchanged():
