@@ -140,8 +140,9 @@ def run_simulation_reference(config: DeploymentConfig | None = None, *, client_n
     unless ``secagg=True`` is passed. ``run_simulation_reference(n_supernodes=3, rounds=2)`` runs plain
     FedAvg and equals :func:`ppml_lab.fl.fedavg.fedavg_aggregate` applied round by round to the same split
     (tests/fl/test_app_simulation.py). With ``secagg=True`` the four SecAgg+ stages run, but on a 2-CPU
-    machine round 1 was measured to aggregate 0 clients (round 2 all of them): compare SecAgg+ on the
-    Deployment Engine instead. Every process started is ended before this returns.
+    machine round 1 was measured to aggregate 0 clients (round 2 all of them), which now ends the run with
+    :class:`~ppml_lab.fl.deploy.RoundFailedError` rather than a result: compare SecAgg+ on the Deployment
+    Engine instead. Every process started is ended before this returns.
     """
     if config is None:
         kwargs.setdefault("tls", False)
