@@ -44,7 +44,6 @@ import numpy as np
 
 from ppml_lab._rng import RNGLike, resolve_rng
 from ppml_lab._validation import (
-    check_array,
     check_choice,
     check_delta,
     check_fraction,
@@ -53,6 +52,7 @@ from ppml_lab._validation import (
     check_positive,
 )
 from ppml_lab.dp.accountant import DEFAULT_ORDERS, RDPAccountant, compute_rdp, rdp_to_epsilon
+from ppml_lab.dp.clipping import clip_update  # the one home of clipping (re-exported here)
 from ppml_lab.dp.distributed_noise import (
     DDGParams,
     ddg_aggregate,
@@ -79,14 +79,6 @@ __all__ = [
 
 _NOISE_MODES = ("central", "distributed")
 SumFn = Callable[[list[np.ndarray]], np.ndarray]
-
-
-def clip_update(update: Any, *, max_update_norm: float) -> tuple[np.ndarray, float]:
-    """Delta * min(1, S / ||Delta||_2) (McMahan et al. 2018, Alg. 1 'ClipFn'); returns (clipped, norm)."""
-    s = check_positive("max_update_norm", max_update_norm)
-    d = check_array("update", update, ndim=1)
-    norm = float(np.linalg.norm(d))
-    return d * min(1.0, s / norm) if norm > 0 else d.copy(), norm
 
 
 def _check_updates(updates: Any, dim: int | None) -> np.ndarray:
