@@ -140,7 +140,7 @@ def test_subsampled_gaussian_curve_equals_dp_accounting_and_quadrature(q, adjace
         ratio = (math.exp(e) - (1 - q)) / q if adjacency == "remove" else (math.exp(-e) - (1 - q)) / q
         kink = [1.3**2 * math.log(ratio) + 0.5] if ratio > 0 else []
         quad = integrate.quad(
-            lambda x: max(p(x) - math.exp(e) * r(x), 0.0), -30, 30, points=[0.0, 1.0, *kink], limit=400,
+            lambda x, e=e: max(p(x) - math.exp(e) * r(x), 0.0), -30, 30, points=[0.0, 1.0, *kink], limit=400,
             epsabs=1e-15, epsrel=1e-10,
         )[0]
         assert d == pytest.approx(quad, rel=1e-6, abs=1e-12)
@@ -151,7 +151,7 @@ def test_laplace_curve_is_exact():
     b = 0.7
     for e in (-2.0, -1.0, 0.0, 0.4, 1.0, 1.5):
         quad = integrate.quad(
-            lambda x: max(stats.laplace.pdf(x, 1, b) - math.exp(e) * stats.laplace.pdf(x, 0, b), 0.0),
+            lambda x, e=e: max(stats.laplace.pdf(x, 1, b) - math.exp(e) * stats.laplace.pdf(x, 0, b), 0.0),
             -40, 40, points=[0.0, 1.0], limit=200,
         )[0]
         assert float(laplace_hockey_stick(e, noise_multiplier=b)) == pytest.approx(quad, rel=1e-7, abs=1e-12)

@@ -256,8 +256,8 @@ def _check_grid(points: int, h: float, what: str) -> None:
         )
 
 
-def _connect_the_dots(eps_grid_lo: int, eps_grid_hi: int, deltas: np.ndarray, h: float) -> tuple[np.ndarray, float]:
-    """PMF on the grid eps_i = i h (i = lo..hi) from delta(eps_i): Doroshenko et al. 2022, Algorithm 1.
+def _connect_the_dots(deltas: np.ndarray, h: float) -> tuple[np.ndarray, float]:
+    """PMF on a grid eps_1 < ... < eps_m of step h from delta(eps_i): Doroshenko et al. 2022, Algorithm 1.
 
     p_1   = (1 - delta_1) + (delta_2 - delta_1) / (e^h - 1)
     p_i   = ((delta_{i+1} - delta_i) - e^h (delta_i - delta_{i-1})) / (e^h - 1)     (1 < i < m)
@@ -325,7 +325,7 @@ def discretize_pld(
     _check_grid(i_hi - i_lo + 1, h, "one release's PLD")
     grid = np.arange(i_lo, i_hi + 1)
     deltas = _subsampled_delta(grid * h, mechanism, scale, q, adjacency)  # type: ignore[arg-type]
-    probs, inf_mass = _connect_the_dots(i_lo, i_hi, deltas, h)
+    probs, inf_mass = _connect_the_dots(deltas, h)
     return DiscretePLD(interval=h, offset=i_lo, probs=probs, infinity_mass=inf_mass)
 
 
