@@ -31,6 +31,11 @@ __all__ = [
     "synthetic_population",
     "Table",
     "discretised_population",
+    "SECRET_FORMATS",
+    "Canary",
+    "ClinicalNotes",
+    "random_secret",
+    "clinical_notes",
 ]
 
 #: The course's five hospitals, one per jurisdiction.
@@ -421,3 +426,151 @@ def discretised_population(population: Population, *, reference_year: int = 2026
 
 _DIAGNOSES_SORTED = tuple(sorted(_DIAGNOSES))
 _DIAG_ORDER = tuple(_DIAGNOSES.index(d) for d in _DIAGNOSES_SORTED)
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic clinical notes with canaries (for the memorisation notebook)
+# ---------------------------------------------------------------------------------------------
+#
+# Canaries follow Carlini, Liu, Erlingsson, Kos & Song 2019, "The Secret Sharer: Evaluating and Testing
+# Unintended Memorization in Neural Networks", USENIX Security, arXiv:1802.08232, Sec. 3: a secret of a
+# known format, drawn uniformly from its candidate space R, inserted a chosen number of times.
+
+#: Secret formats: name -> (pattern, sentence stem). '#' is a digit drawn uniformly; other characters are
+#: literal. The stem is what an attacker would know ("Patient 4821's national ID is ").
+SECRET_FORMATS: dict[str, tuple[str, str]] = {
+    "record_number": ("#####", "Patient {pid}'s record number is "),
+    "phone": ("########", "Patient {pid}'s phone number is "),
+    "national_id": ("S#######", "Patient {pid}'s national ID is "),
+}
+_NOTE_DIAGNOSES = ("hypertension", "type 2 diabetes", "asthma", "migraine", "pneumonia", "anaemia",
+                   "gastritis", "dengue fever", "back pain", "bronchitis", "eczema", "gout")
+_NOTE_MEDICATIONS = (("amlodipine", (5, 10)), ("metformin", (500, 850)), ("salbutamol", (2, 4)),
+                     ("ibuprofen", (200, 400)), ("amoxicillin", (250, 500)), ("paracetamol", (500, 1000)),
+                     ("omeprazole", (20, 40)), ("allopurinol", (100, 300)))
+_NOTE_TEMPLATES = (
+    "{date}, {site}. Patient {pid} ({age}, {sex}) presented with {dx}. Started {med} {dose} mg.",
+    "{date}, {site}. Patient {pid}, {age} {sex}, follow-up for {dx}; continue {med} {dose} mg.",
+    "{date}, {site}. Patient {pid} ({age}, {sex}) admitted with {dx}. Given {med} {dose} mg.",
+)
+
+
+@dataclass(frozen=True)
+class Canary:
+    """One inserted secret: ``text`` = ``prefix`` + ``secret`` + '.', in ``repetitions`` notes."""
+
+    patient_id: int
+    secret_format: str
+    secret: str = field(repr=False)
+    repetitions: int
+    prefix: str
+
+    @property
+    def pattern(self) -> str:
+        return SECRET_FORMATS[self.secret_format][0]
+
+    @property
+    def text(self) -> str:
+        return self.prefix + self.secret + "."
+
+
+@dataclass(frozen=True)
+class ClinicalNotes:
+    """Notes (one string each, one training example each), the hospital of each, and the canaries inside.
+
+    ``canary_notes[i]`` lists the indices of the notes that contain canary ``i``.
+    """
+
+    notes: tuple[str, ...] = field(repr=False)
+    sites: tuple[str, ...] = field(repr=False)
+    canaries: tuple[Canary, ...]
+    canary_notes: tuple[tuple[int, ...], ...] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.notes)
+
+
+def random_secret(pattern: str, *, rng: RNGLike = None) -> str:
+    """A secret of ``pattern`` ('#' = uniform digit, other characters literal), uniform over its space."""
+    if not isinstance(pattern, str):
+        raise TypeError(f"pattern must be a str, got {type(pattern).__name__}")
+    if "#" not in pattern:
+        raise ValueError(f"pattern must contain at least one '#' (a digit slot), got {pattern!r}")
+    g = resolve_rng(rng)
+    digits = iter(np.asarray(g.integers(0, 10, size=pattern.count("#"))).tolist())
+    return "".join(str(next(digits)) if c == "#" else c for c in pattern)
+
+
+def _note_sentence(g: Any, pid: int) -> tuple[str, str]:
+    site = SITES[int(g.integers(0, len(SITES)))]
+    template = _NOTE_TEMPLATES[int(g.integers(0, len(_NOTE_TEMPLATES)))]
+    med, doses = _NOTE_MEDICATIONS[int(g.integers(0, len(_NOTE_MEDICATIONS)))]
+    date = f"2025-{int(g.integers(1, 13)):02d}-{int(g.integers(1, 29)):02d}"
+    text = template.format(
+        date=date, site=site, pid=pid, age=int(g.integers(18, 90)), sex="FM"[int(g.integers(0, 2))],
+        dx=_NOTE_DIAGNOSES[int(g.integers(0, len(_NOTE_DIAGNOSES)))], med=med,
+        dose=doses[int(g.integers(0, len(doses)))],
+    )
+    return text, site
+
+
+def clinical_notes(
+    n_notes: int = 2000,
+    *,
+    repetitions: Sequence[int] = (1, 4, 16),
+    canaries_per_setting: int = 2,
+    formats: Sequence[str] = tuple(SECRET_FORMATS),
+    identifier_rate: float = 0.3,
+    rng: RNGLike = None,
+) -> ClinicalNotes:
+    """Seeded synthetic clinical notes from the five hospitals, with canaries inserted (Carlini et al. 2019).
+
+    Every note is one templated sentence (date, hospital, 4-digit patient number, age, sex, diagnosis,
+    medication). A fraction ``identifier_rate`` of notes also states a random identifier of one of
+    ``formats`` for its patient (so the model learns the format, as real notes would teach it). Then for
+    every format and every count r in ``repetitions``, ``canaries_per_setting`` canaries (fresh patient, fresh
+    uniform secret) are each appended to r notes. ``n_notes`` is the total, canary notes included.
+    """
+    n = check_int("n_notes", n_notes, low=1)
+    reps = [check_int("repetitions[i]", r, low=1) for r in repetitions]
+    per = check_int("canaries_per_setting", canaries_per_setting, low=0)
+    fmts = [check_choice("formats[i]", f, tuple(SECRET_FORMATS)) for f in formats]
+    rate = check_fraction("identifier_rate", identifier_rate, low_inclusive=True)
+    n_canary_notes = per * len(fmts) * sum(reps)
+    if n_canary_notes > n:
+        raise ValueError(f"n_notes must be at least the {n_canary_notes} canary notes "
+                         f"(canaries_per_setting x formats x sum(repetitions)), got {n}")
+    g = resolve_rng(rng)
+    pids = np.asarray(g.permutation(9000)) + 1000  # distinct 4-digit patient numbers
+    canary_pids, other_pids = pids[: per * len(fmts) * len(reps)], pids[per * len(fmts) * len(reps):]
+    notes: list[str] = []
+    sites: list[str] = []
+    for _ in range(n):
+        pid = int(other_pids[int(g.integers(0, len(other_pids)))])
+        text, site = _note_sentence(g, pid)
+        if float(g.random()) < rate and fmts:
+            fmt = fmts[int(g.integers(0, len(fmts)))]
+            pattern, stem = SECRET_FORMATS[fmt]
+            text += " " + stem.format(pid=pid) + random_secret(pattern, rng=g) + "."
+        notes.append(text)
+        sites.append(site)
+    canaries: list[Canary] = []
+    slots = np.asarray(g.permutation(n))  # each canary note is a distinct note
+    used = 0
+    canary_notes: list[tuple[int, ...]] = []
+    k = 0
+    for fmt in fmts:
+        pattern, stem = SECRET_FORMATS[fmt]
+        for r in reps:
+            for _ in range(per):
+                pid = int(canary_pids[k])
+                k += 1
+                c = Canary(pid, fmt, random_secret(pattern, rng=g), r, stem.format(pid=pid))
+                idx = tuple(int(i) for i in slots[used: used + r])
+                used += r
+                for i in idx:  # the canary's patient appears in the note, then the secret
+                    text, site = _note_sentence(g, pid)
+                    notes[i], sites[i] = text + " " + c.text, site
+                canaries.append(c)
+                canary_notes.append(idx)
+    return ClinicalNotes(tuple(notes), tuple(sites), tuple(canaries), tuple(canary_notes))

@@ -133,3 +133,53 @@ def test_synthetic_population_bad_input():
         data.synthetic_population(0)
     with pytest.raises(TypeError, match="n_postcodes must be an integer"):
         data.synthetic_population(10, n_postcodes=2.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic clinical notes with canaries
+# ---------------------------------------------------------------------------------------------
+
+
+def test_clinical_notes_canaries_inserted_as_requested():
+    d = data.clinical_notes(300, repetitions=(1, 4, 16), canaries_per_setting=2, rng=0)
+    assert len(d) == 300 and len(d.sites) == 300 and set(d.sites) <= set(data.SITES)
+    assert len(d.canaries) == 2 * 3 * len(data.SECRET_FORMATS)
+    all_idx = [i for idx in d.canary_notes for i in idx]
+    assert len(all_idx) == len(set(all_idx)) == 2 * 21 * 3  # every canary note is a distinct note
+    for c, idx in zip(d.canaries, d.canary_notes):
+        assert len(idx) == c.repetitions
+        assert all(c.text in d.notes[i] for i in idx)
+        assert sum(c.text in n for n in d.notes) == c.repetitions  # nowhere else
+        assert c.prefix == data.SECRET_FORMATS[c.secret_format][1].format(pid=c.patient_id)
+        assert len(c.secret) == len(c.pattern) and all(p == "#" and s.isdigit() or p == s for s, p in zip(c.secret, c.pattern))
+    assert len({c.patient_id for c in d.canaries}) == len(d.canaries)
+    assert d.canaries[0].secret not in repr(d.canaries[0])  # repr does not print the secret
+
+
+def test_clinical_notes_seeded():
+    a, b = data.clinical_notes(200, rng=3), data.clinical_notes(200, rng=3)
+    assert a.notes == b.notes and a.canaries == b.canaries
+    assert data.clinical_notes(200, rng=4).notes != a.notes
+
+
+def test_random_secret_uniform_digits():
+    g = np.random.default_rng(0)
+    s = [data.random_secret("S####", rng=g) for _ in range(2000)]
+    assert all(x[0] == "S" and x[1:].isdigit() for x in s)
+    counts = np.bincount([int(ch) for x in s for ch in x[1:]], minlength=10)
+    # chi-square, 9 dof: P(chi2 > 33.7) = 1e-4 under uniform digits (false-failure rate 1e-4)
+    chi2 = ((counts - 800) ** 2 / 800).sum()
+    assert chi2 < 33.7
+
+
+def test_clinical_notes_bad_input():
+    with pytest.raises(ValueError, match="n_notes must be at least the 126 canary notes"):
+        data.clinical_notes(100, rng=0)
+    with pytest.raises(ValueError, match=r"formats\[i\] must be one of"):
+        data.clinical_notes(300, formats=("passport",), rng=0)
+    with pytest.raises(ValueError, match=r"repetitions\[i\] must be"):
+        data.clinical_notes(300, repetitions=(0,), rng=0)
+    with pytest.raises(ValueError, match="identifier_rate must be"):
+        data.clinical_notes(300, identifier_rate=1.5, rng=0)
+    with pytest.raises(ValueError, match="pattern must contain at least one '#'"):
+        data.random_secret("S-A", rng=0)
