@@ -242,12 +242,19 @@ class DPFedAvgServer(FedAvgServer):
                                   colluding_clients=colluding_clients, bits=32 if bits is None else bits)
 
     # ---------------------------------------------------------------- accounting
-    @property
-    def epsilon(self) -> float:
-        """Client-level epsilon spent so far at ``delta`` (inf once a round ran without noise)."""
+    def get_epsilon(self, delta: float) -> float:
+        """Client-level epsilon spent so far at ``delta`` (the package's one shape, as Opacus's accountants).
+
+        inf once a round ran without noise. The privacy unit is one client's whole data set.
+        """
         if self.noise_multiplier == 0 and self.round > 0:
             return math.inf
-        return self.accountant.get_epsilon(self.delta)
+        return self.accountant.get_epsilon(delta)
+
+    @property
+    def epsilon(self) -> float:
+        """``get_epsilon(self.delta)``: the client-level epsilon spent so far at the server's own delta."""
+        return self.get_epsilon(self.delta)
 
     @property
     def epsilons(self) -> list[float]:

@@ -249,3 +249,14 @@ def test_rounds_below_min_clients_are_skipped_and_not_charged(setup):
     for r in server.skipped_rounds:
         assert eps[r - 1] == (eps[r - 2] if r > 1 else 0.0)
     assert eps[-1] == pytest.approx(server.accountant.get_epsilon(server.delta), rel=1e-12)
+
+
+def test_get_epsilon_is_the_accountants_answer_at_any_delta(setup):
+    task, clients, test = setup
+    server = dpf.run_dp_fedavg(task, clients, rounds=3, test=test, sample_rate=0.5, noise_multiplier=1.1,
+                               max_update_norm=1.0, delta=1e-5, rng=2)
+    for delta in (1e-3, 1e-5, 1e-7):
+        acc = RDPAccountant()
+        acc.step(noise_multiplier=1.1, sample_rate=0.5, steps=3)
+        assert server.get_epsilon(delta) == pytest.approx(acc.get_epsilon(delta), rel=1e-12)
+    assert server.epsilon == server.get_epsilon(1e-5)
