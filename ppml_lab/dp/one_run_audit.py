@@ -65,6 +65,7 @@ __all__ = [
     "CanaryRun",
     "dirac_canary_dp_sgd",
     "canary_scores",
+    "simulate_claimed_run",
 ]
 
 
@@ -176,7 +177,7 @@ class OneRunAuditResult:
         if self.claimed_epsilon is not None:
             claim = f"; claimed {self.claimed_epsilon:.3f} -> " + ("VIOLATION" if self.violation else "not refuted")
         return (
-            f"epsilon >= {self.epsilon:.3f} per canary with {self.confidence:.0%} confidence "
+            f"epsilon >= {self.epsilon:.3f} per record (canary) with {self.confidence:.0%} confidence "
             f"(delta={self.delta:g}; {self.v}/{self.r} guesses correct, k+={self.k_positive}, "
             f"k-={self.k_negative}, m={self.m}, {self.n_candidates} (k+, k-) tried){claim}"
         )
@@ -273,7 +274,7 @@ class GaussianAuditResult:
         if self.claimed_epsilon is not None:
             claim = f"; claimed {self.claimed_epsilon:.3f} -> " + ("VIOLATION" if self.violation else "not refuted")
         return (
-            f"mu >= {self.mu_lower:.3f} (estimate {self.mu_hat:.3f}) -> epsilon >= {self.epsilon:.3f} per canary "
+            f"mu >= {self.mu_lower:.3f} (estimate {self.mu_hat:.3f}) -> epsilon >= {self.epsilon:.3f} per record (canary) "
             f"at delta={self.delta:g}, {self.confidence:.0%} confidence, assuming Gaussian scores{claim}"
         )
 
@@ -448,6 +449,26 @@ def dirac_canary_dp_sgd(
     acct = PLDAccountant()
     acct.step(noise_multiplier=sigma, sample_rate=q, steps=t_steps)  # what the implementation CLAIMS
     return CanaryRun(obs, included, schedule, known, sigma, q, t_steps, batching, frac, float(acct.get_epsilon(d)), d)
+
+
+def simulate_claimed_run(run: CanaryRun, *, rng: RNGLike = None) -> CanaryRun:
+    """The same canaries and coins through the mechanism the accountant was charged for, with nothing else.
+
+    Each step, an included canary is sampled with probability q (the claimed rate) and adds 1 to its
+    coordinate; every coordinate gets N(0, sigma^2) with the claimed sigma (units of C; no real records).
+    Auditing this run shows what the same auditor can reach against a mechanism exactly as private as
+    claimed, the yardstick for "how close is the audit" (Steinke et al. 2023 compare with the same
+    idealised setting, Sec. 7).
+    """
+    if not isinstance(run, CanaryRun):
+        raise TypeError(f"run must be a CanaryRun, got {type(run).__name__}")
+    g = resolve_rng(rng)
+    m, t_steps = run.observations.shape
+    sampled = np.asarray(g.random((m, t_steps))) < run.sample_rate
+    obs = (sampled & run.included[:, None]).astype(np.float64) + np.asarray(
+        g.normal(0.0, run.noise_multiplier, size=(m, t_steps)))
+    return CanaryRun(obs, run.included, None, np.zeros_like(obs), run.noise_multiplier, run.sample_rate,
+                     t_steps, "poisson", 1.0, run.epsilon, run.delta)
 
 
 def canary_scores(run: CanaryRun, *, score: str = "likelihood", subtract_known: bool = True) -> np.ndarray:

@@ -68,3 +68,25 @@ def check_conclusion(answer: Any) -> CheckResult:
         "d": "The audit found no violation, but that is not evidence that the implementation is correct.",
     }
     return failed(name, reasons[choice], "Which statements follow from lower bound <= upper bound alone?")
+
+
+def check_one_run_ceiling(answer: Any) -> CheckResult:
+    """Largest one-run bound from r = 100 guesses, all correct, among m = 100 canaries (delta = 0, 95 %)."""
+    name = "one-run ceiling for 100 correct guesses"
+    if answer is None:
+        return not_answered(name, "At delta = 0 the p-value of v = r correct is q^r with q = e^eps / (1 + e^eps); "
+                            "solve q^100 = 0.05, or call one_run_ceiling(m=100, r=100, delta=0.0).")
+    value = as_number(name, answer)
+    if isinstance(value, CheckResult):
+        return value
+    from ppml_lab.dp.one_run_audit import one_run_ceiling
+
+    truth = one_run_ceiling(m=100, r=100, delta=0.0, confidence=0.95)
+    if abs(value - truth) <= 1e-3:
+        return passed(name, f"{truth:.3f}: 100 perfect guesses cannot refute more than that, whatever the model; "
+                      "the bound grows only like log(r).")
+    if abs(value - math.log(100)) <= 1e-3:
+        return failed(name, "log(100) ignores the 95 % confidence", "Solve (e^eps / (1 + e^eps))^100 = 0.05.")
+    if value == float("inf"):
+        return failed(name, "finite guesses never prove infinite epsilon", "Even 100/100 could be luck at p = 0.05.")
+    return failed(name, f"{value} is not the eps with (e^eps / (1 + e^eps))^100 = 0.05", "Use delta = 0, confidence 0.95.")

@@ -28,6 +28,7 @@ from ppml_lab.dp.one_run_audit import (
     one_run_ceiling,
     one_run_epsilon,
     one_run_p_value,
+    simulate_claimed_run,
 )
 
 DELTA = 1e-5
@@ -164,10 +165,18 @@ def test_weakly_private_model_audits_close_to_its_bounds():
     ga = gaussian_audit(canary_scores(run, score="sum"), run.included, delta=DELTA)
     assert 0.8 * run.epsilon <= ga.epsilon <= run.epsilon, str(ga)
     one = one_run_audit(canary_scores(run), run.included, delta=DELTA)
-    g = np.random.default_rng(8)
-    inc = g.random(run.m) < 0.5
-    ideal = one_run_audit(g.normal(size=run.m) + 2.0 * inc, inc, delta=DELTA)
+    ideal = one_run_audit(canary_scores(simulate_claimed_run(run, rng=8)), run.included, delta=DELTA)
     assert one.epsilon >= 0.8 * ideal.epsilon, (str(one), str(ideal))
+
+
+def test_simulated_claimed_run_is_the_accounted_mechanism():
+    run = _run(2.0, 0.25, 8, seed=4, m=200)
+    sim = simulate_claimed_run(run, rng=0)
+    assert sim.observations.shape == (200, 8) and (sim.included == run.included).all()
+    x = sim.observations[~run.included]  # excluded canaries: pure N(0, sigma^2) noise
+    assert abs(x.std() - 2.0) < 0.15  # 800 draws: sd of the sd ~ 0.05, so a 3-sigma tolerance
+    shift = sim.observations[run.included].mean() - x.mean()
+    assert abs(shift - 0.25) < 0.25  # q = 0.25 per step; sd of the difference ~ 0.1
 
 
 @pytest.mark.attack

@@ -27,3 +27,12 @@ def test_conclusion():
         assert not nb04.check_conclusion(wrong)
     assert not nb04.check_conclusion(3)
     assert "not answered yet" in str(nb04.check_conclusion(None))
+
+
+def test_one_run_ceiling():
+    truth = -math.log(0.05 ** (-1 / 100) - 1)  # (e^eps / (1 + e^eps))^100 = 0.05
+    assert nb04.check_one_run_ceiling(truth)
+    assert not nb04.check_one_run_ceiling(math.log(100))
+    assert not nb04.check_one_run_ceiling(float("inf"))
+    assert not nb04.check_one_run_ceiling(3.0)
+    assert not nb04.check_one_run_ceiling(None).answered
