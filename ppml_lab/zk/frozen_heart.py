@@ -17,8 +17,9 @@ from ppml_lab._rng import RNGLike, key_rng
 from ppml_lab.zk.commitments import PedersenParams
 from ppml_lab.zk.group import Group, random_scalars
 from ppml_lab.zk.range_proof import RangeProof, range_weights
-from ppml_lab.zk.sigma import BitProof, SchnorrProof
-from ppml_lab.zk.transcript import weak_challenge
+from ppml_lab.zk.range_proof import _challenge as _range_challenge
+from ppml_lab.zk.sigma import BIT_DOMAIN, DLEQ_DOMAIN, BitProof, SchnorrProof
+from ppml_lab.zk.sigma import _challenge as _sigma_challenge
 
 __all__ = ["ForgedDLEQ", "ForgedBit", "forge_dleq_weak", "forge_bit_weak", "forge_range_proof_weak"]
 
@@ -46,9 +47,13 @@ class ForgedBit:
     randomness: int
 
 
-def forge_dleq_weak(group: Group, *, g2: Any | None = None, rng: RNGLike = None) -> ForgedDLEQ:
+def forge_dleq_weak(group: Group, *, g2: Any | None = None, level: str = "raw", context: bytes = b"",
+                    rng: RNGLike = None) -> ForgedDLEQ:
     """Pick A1 = g1^a1, A2 = g2^a2 (a1 != a2) and z; take c = H(A1, A2); then set X1 = g1^((z-a1)/c) and
-    X2 = g2^((z-a2)/c). Both equations g^z = A X^c hold, yet log X1 != log X2."""
+    X2 = g2^((z-a2)/c). Both equations g^z = A X^c hold, yet log X1 != log X2.
+
+    ``level`` is the verifier the forger targets: it computes c with that level's own challenge function,
+    filling the not-yet-known statement with placeholders (all a forger can do before solving for it)."""
     gen = key_rng(rng)
     q = group.order
     g1 = group.generator
@@ -58,7 +63,8 @@ def forge_dleq_weak(group: Group, *, g2: Any | None = None, rng: RNGLike = None)
         if a1 == a2:
             continue
         ann1, ann2 = group.exp(g1, a1), group.exp(g2, a2)
-        c = weak_challenge(group, [ann1, ann2])  # c = H(A1, A2): no statement
+        c = _sigma_challenge(group, level=level, domain=DLEQ_DOMAIN, statement=[g1, group.identity, g2, group.identity],
+                             context=context, announcements=[ann1, ann2])  # raw: c = H(A1, A2), no statement
         if c:
             break
     inv_c = pow(c, -1, q)
@@ -66,7 +72,8 @@ def forge_dleq_weak(group: Group, *, g2: Any | None = None, rng: RNGLike = None)
     return ForgedDLEQ(g1, group.exp(g1, log1), g2, group.exp(g2, log2), SchnorrProof(c, z), log1, log2)
 
 
-def forge_bit_weak(params: PedersenParams, *, rng: RNGLike = None) -> ForgedBit:
+def forge_bit_weak(params: PedersenParams, *, level: str = "raw", context: bytes = b"",
+                   rng: RNGLike = None) -> ForgedBit:
     """A0 = g^alpha h^a0, A1 = h^a1, c = H(A0, A1), c0 = c, c1 = 0; then v = -alpha / c and C = g^v h^r
     make both branch equations hold: an accepted bit proof for the non-bit v."""
     grp, g, h = params.group, params.g, params.h
@@ -76,7 +83,8 @@ def forge_bit_weak(params: PedersenParams, *, rng: RNGLike = None) -> ForgedBit:
         alpha, a0, a1, r = random_scalars(grp, 4, gen)
         ann0 = grp.op(grp.exp(g, alpha), grp.exp(h, a0))
         ann1 = grp.exp(h, a1)
-        c = weak_challenge(grp, [ann0, ann1])
+        c = _sigma_challenge(grp, level=level, domain=BIT_DOMAIN, statement=[g, h, grp.identity], context=context,
+                             announcements=[ann0, ann1])
         v = (-alpha) * pow(c, -1, q) % q if c else 0
         if c and v not in (0, 1):
             break
@@ -85,7 +93,7 @@ def forge_bit_weak(params: PedersenParams, *, rng: RNGLike = None) -> ForgedBit:
 
 
 def forge_range_proof_weak(values: list[int], *, upper: int, params: PedersenParams, forged_index: int = 0,
-                           rng: RNGLike = None) -> tuple[RangeProof, int]:
+                           level: str = "raw", context: bytes = b"", rng: RNGLike = None) -> tuple[RangeProof, int]:
     """A range proof that the raw verifier accepts although value ``forged_index`` is out of range.
 
     Honest bit proofs for ``values`` (all in range), except that the top bit of value ``forged_index`` is
@@ -98,11 +106,11 @@ def forge_range_proof_weak(values: list[int], *, upper: int, params: PedersenPar
     if not 0 <= forged_index < len(digits):
         raise ValueError(f"forged_index must be in [0, {len(digits)}), got {forged_index}")
     return _forge_range_with_openings(digits, weights, upper=upper, params=params, forged_index=forged_index,
-                                      rng=key_rng(rng))
+                                      level=level, context=context, rng=key_rng(rng))
 
 
 def _forge_range_with_openings(digits: list[list[int]], weights: list[int], *, upper: int, params: PedersenParams,
-                               forged_index: int, rng: Any) -> tuple[RangeProof, int]:
+                               forged_index: int, level: str, context: bytes, rng: Any) -> tuple[RangeProof, int]:
     grp, g, h = params.group, params.g, params.h
     q = grp.order
     k = len(weights)
@@ -127,7 +135,9 @@ def _forge_range_with_openings(digits: list[list[int]], weights: list[int], *, u
         a_sim = grp.op(grp.exp(h, z_sim[i]), grp.exp(y_sim, -c_sim[i]))
         a_real = grp.exp(h, kk[i])
         ann.extend((a_sim, a_real) if b == 1 else (a_real, a_sim))
-    c = weak_challenge(grp, ann)  # c = H(A): the bit commitments are NOT hashed
+    placeholder = [grp.identity if cm is None else cm for cm in commitments]
+    c = _range_challenge(params, level=level, upper=upper, n=len(digits), context=context,
+                         bit_commitments=placeholder, announcements=ann)  # raw: c = H(A), commitments NOT hashed
     v = (-alpha) * pow(c, -1, q) % q  # the forged "bit"
     commitments[idx] = grp.op(grp.exp(g, v), grp.exp(h, r_forged))
     c0s, z0s, z1s = [], [], []
