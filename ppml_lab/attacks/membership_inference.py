@@ -29,7 +29,15 @@ from typing import Any
 import numpy as np
 
 from ppml_lab._rng import RNGLike, resolve_rng
-from ppml_lab._validation import check_array, check_choice, check_delta, check_fraction, check_int, check_type
+from ppml_lab._validation import (
+    check_array,
+    check_choice,
+    check_delta,
+    check_fraction,
+    check_int,
+    check_real,
+    check_type,
+)
 
 __all__ = [
     "AttackResult",
@@ -102,11 +110,9 @@ class AttackResult:
         conf = check_fraction("confidence", confidence, high_inclusive=False)
         tpr = self.tpr_at_fpr(target_fpr)
         k = int(round(tpr * self.n_members))
-        a = (1.0 - conf) / 2
-        from scipy.stats import beta
+        from ppml_lab.dp.audit import clopper_pearson  # the package's one Clopper-Pearson
 
-        low = float(beta.ppf(a, k, self.n_members - k + 1)) if k > 0 else 0.0
-        high = float(beta.ppf(1 - a, k + 1, self.n_members - k)) if k < self.n_members else 1.0
+        low, high = (float(v) for v in clopper_pearson(k, self.n_members, confidence=conf))
         return tpr, low, high
 
     @property
@@ -442,16 +448,16 @@ def run_lira_target(
 # epsilon that holds with the stated confidence.
 
 
-def clopper_pearson_upper(k: Any, n: Any, *, alpha: float) -> np.ndarray:
-    """One-sided (1 - alpha) upper Clopper–Pearson bound on a binomial rate with k successes in n."""
-    from scipy.stats import beta
+def clopper_pearson_upper(k: Any, n: int, *, alpha: float) -> np.ndarray:
+    """One-sided (1 - alpha) upper Clopper–Pearson bound on a binomial rate with k successes in n.
 
-    k_arr = np.asarray(k, dtype=np.float64)
-    n_arr = np.asarray(n, dtype=np.float64)
-    # upper bound = Beta(1 - alpha; k + 1, n - k) quantile; it is 1 when k = n
-    with np.errstate(invalid="ignore", divide="ignore"):
-        hi = beta.ppf(1.0 - alpha, k_arr + 1.0, np.maximum(n_arr - k_arr, 1e-300))
-    return np.where(k_arr >= n_arr, 1.0, hi)
+    The upper end of :func:`ppml_lab.dp.audit.clopper_pearson` (the package's one Clopper–Pearson) at
+    two-sided confidence 1 - 2 alpha, which leaves exactly alpha above it; 1 when k = n.
+    """
+    from ppml_lab.dp.audit import clopper_pearson
+
+    a = check_real("alpha", alpha, low=0.0, high=0.5, low_inclusive=False, high_inclusive=False)
+    return np.asarray(clopper_pearson(k, n, confidence=1.0 - 2.0 * a)[1], dtype=np.float64)
 
 
 @dataclass(frozen=True)
