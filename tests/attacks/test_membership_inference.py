@@ -226,6 +226,8 @@ def test_lira_target_coins_are_independent_fair_coins():
     assert (trained[0] == res.included).all()  # the target trained on exactly its coins
     # every record is IN for exactly 2 of the 4 shadows whatever its coin: the shadows carry no coin
     assert (np.sum(trained[1:], axis=0) == 2).all()
+    for shadow in trained[1:]:  # and no shadow's training set tracks the coins: |corr| ~ N(0, 0.05) if independent
+        assert abs(np.corrcoef(shadow, res.included)[0, 1]) < 0.25  # false failure < 1e-6 per shadow
     assert not res.roc.independent_trials
 
 

@@ -306,3 +306,20 @@ def test_gaussian_audit_needs_both_groups():
 
 def test_default_grid_fits_m():
     assert all(kp + kn <= 50 for kp, kn in default_k_grid(50))
+
+
+def test_audit_splits_its_confidence_over_the_grid():
+    # picking the best (k+, k-) after looking is paid for: each candidate is bounded at 1 - 0.05 / |grid|
+    g = np.random.default_rng(2)
+    inc = g.random(2000) < 0.5
+    scores = g.normal(size=2000) + 1.5 * inc
+    grid = default_k_grid(2000)
+    res = one_run_audit(scores, inc, delta=DELTA, confidence=0.95)
+    best = 0.0
+    for kp, kn in grid:
+        guess = guesses_from_scores(scores, k_positive=kp, k_negative=kn)
+        r, v = int(np.count_nonzero(guess)), int(np.count_nonzero(guess * np.where(inc, 1, -1) == 1))
+        best = max(best, one_run_epsilon(m=2000, r=r, v=v, delta=DELTA, confidence=1 - 0.05 / len(grid)))
+    assert res.n_candidates == len(grid) and res.epsilon == best
+    single = one_run_audit(scores, inc, delta=DELTA, confidence=0.95, k_grid=[(res.k_positive, res.k_negative)])
+    assert single.epsilon > res.epsilon  # the uncorrected bound would be larger
