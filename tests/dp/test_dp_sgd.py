@@ -523,7 +523,7 @@ class _MixesRecords(nn.Module):  # a parameter-free layer that looks at the whol
 
     def forward(self, x):
         h = torch.tanh(self.a(x))
-        return self.b(h - h.mean(dim=0, keepdim=True))
+        return self.b(h + 4.0 * h.mean(dim=0, keepdim=True))  # every output depends on every record
 
 
 def test_auto_mode_does_not_trust_a_custom_forward():
@@ -558,3 +558,30 @@ def test_empty_lot_on_the_ghost_path_is_noise_only():
                 loss_fn=CE, noise_multiplier=1.0, max_grad_norm=1.0, expected_batch_size=2.0,
                 generator=torch_generator(0), grad_sample_mode="ghost")
     assert all(float((p.detach() - b).abs().max()) > 0 for p, b in zip(model.parameters(), before))
+
+
+def _clipped_sum(make, x, y, *, mode, c):
+    """The noise-free sum of clipped per-record gradients that one dp_sgd_step adds to the model."""
+    update, _ = _update(make(), x, y, mode=mode, c=c, sigma=0.0, m=1.0)
+    return torch.cat([u.flatten() for u in update])
+
+
+@pytest.mark.attack
+def test_removing_one_record_moves_the_clipped_sum_by_at_most_c():
+    # The sensitivity the noise is calibrated to. Attack: a model that mixes records within the batch,
+    # forced through the ghost path (which assumes row-wise layers, as Opacus' hooks do), lets one record
+    # move the sum by more than C; the default 'auto' path materialises such models and keeps the bound.
+    x, y = _small_batch()
+    c = 0.3
+    models = {"mlp": (lambda: _mlp(29, d_in=8, hidden=8, k=3), ("auto", "ghost", "vmap")),
+              **{k: (make, ("auto", "vmap")) for k, (make, _) in UNSUPPORTED.items()},
+              "mixes_records": (_MixesRecords, ("auto", "vmap"))}
+    keep = [torch.arange(len(x)) != i for i in range(len(x))]
+    for name, (make, modes) in models.items():
+        for mode in modes:
+            full = _clipped_sum(make, x, y, mode=mode, c=c)
+            moved = max(float((full - _clipped_sum(make, x[k], y[k], mode=mode, c=c)).norm()) for k in keep)
+            assert moved <= c * (1 + 1e-5), (name, mode, moved)
+    full = _clipped_sum(_MixesRecords, x, y, mode="ghost", c=c)
+    moved = max(float((full - _clipped_sum(_MixesRecords, x[k], y[k], mode="ghost", c=c)).norm()) for k in keep)
+    assert moved > 1.5 * c  # the forced ghost path on a batch-mixing model: the bound is gone
