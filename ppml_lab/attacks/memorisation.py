@@ -47,6 +47,8 @@ __all__ = [
     "extraction_rate",
     "note_loss_scores",
     "reference_ratio_scores",
+    "null_exposures",
+    "canary_epsilon_lower_bound",
 ]
 
 _LOG2E = 1.0 / math.log(2.0)
@@ -349,3 +351,59 @@ def reference_ratio_scores(model: Any, reference: Any, X: torch.Tensor, Y: torch
     from ppml_lab.lm.char_lm import note_losses
 
     return (note_losses(reference, X, Y) - note_losses(model, X, Y)).numpy()
+
+
+def null_exposures(model: NextCharModel, prefix: str, pattern: str, *, n: int, rng: RNGLike = None) -> np.ndarray:
+    """Exact exposures of ``n`` never-inserted secrets (uniform over R) after ``prefix``, from one enumeration.
+
+    The reference distribution of Carlini et al. 2019 (Sec. 4): with rank uniform on 1..|R|,
+    Pr[exposure >= x] <= 2^-x, so these should look like Exp(ln 2) in bits whatever the model.
+    """
+    from ppml_lab.data import random_secret
+
+    _check_model(model)
+    size = candidate_space_size(pattern)
+    k = check_int("n", n, low=1)
+    if size > 10**6:
+        raise ValueError(f"the candidate space of {pattern!r} has {size} candidates, more than 10**6 for exact ranks")
+    lp = _enumerate_log2_probs(model, prefix, pattern)
+    g = resolve_rng(rng)
+    idx = np.array([int("".join(c for c in random_secret(pattern, rng=g) if c in _DIGITS)) for _ in range(k)])
+    ranks = 1 + (lp[None, :] > lp[idx][:, None]).sum(axis=1)
+    return np.asarray(exposure_from_rank(ranks, size), dtype=np.float64)
+
+
+def canary_epsilon_lower_bound(
+    exposures: Any, *, threshold_bits: float, delta: float, confidence: float = 0.95
+) -> float:
+    """A lower bound on the epsilon protecting the canaries' unit, from how many reach ``threshold_bits``.
+
+    If the model were trained without a canary, its rank would be uniform on R, so
+    Pr[exposure >= x] <= 2^-x. (epsilon, delta)-DP for the unit that contains the canary (one note if it
+    appears once; a group of r notes if it is repeated r times) forces
+    Pr[exposure >= x | inserted] <= e^epsilon 2^-x + delta (Dwork & Roth 2014, Def. 2.4). With k of m
+    canaries at or above x and p_low the one-sided Clopper-Pearson lower bound on their rate:
+    epsilon >= ln((p_low - delta) / 2^-x), returned as 0 when nothing is shown.
+
+    Caveats (say them beside the number): the m canaries are treated as independent trials although they
+    share one training run (the rigorous one-run version is :mod:`ppml_lab.dp.one_run_audit`); ``x`` must
+    be fixed before looking at the exposures; extrapolated exposures are estimates. An audit finds
+    violations; a small bound certifies nothing.
+    """
+    from scipy import stats
+
+    from ppml_lab._validation import check_delta, check_fraction, check_positive
+
+    e = np.asarray(exposures, dtype=np.float64).reshape(-1)
+    if e.size == 0:
+        raise ValueError("exposures must not be empty, got 0 canaries")
+    x = check_positive("threshold_bits", threshold_bits)
+    d = check_delta("delta", delta)
+    conf = check_fraction("confidence", confidence, high_inclusive=False)
+    k, m = int(np.count_nonzero(e >= x)), int(e.size)
+    if k == 0:
+        return 0.0
+    p_low = float(stats.beta.ppf(1 - conf, k, m - k + 1))  # one-sided Clopper-Pearson lower bound
+    if p_low <= d:
+        return 0.0
+    return max(0.0, math.log((p_low - d) / 2.0 ** (-x)))  # e^eps >= (p_low - delta) / Pr_null[exposure >= x]

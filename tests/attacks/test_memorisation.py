@@ -173,3 +173,24 @@ def test_memorisation_bad_input(pretrained):
         mem.exposure(object(), "ID ", "12", "##")
     with pytest.raises(ValueError, match="x must not be constant"):
         mem.fit_skewnorm_moments(np.ones(10))
+
+
+def test_null_exposures_match_one_by_one(pretrained):
+    prefix = "Patient 5555's record number is "
+    e = mem.null_exposures(pretrained, prefix, "####", n=5, rng=3)
+    g = np.random.default_rng(3)
+    ref = [mem.exposure_exact(pretrained, prefix, data.random_secret("####", rng=g), "####").exposure for _ in range(5)]
+    assert np.allclose(e, ref)
+
+
+def test_canary_epsilon_lower_bound_known_answers():
+    # 6 of 6 canaries at >= 10 bits: p_low = 0.05^(1/6) (one-sided Clopper-Pearson), eps >= ln(p_low 2^10)
+    lb = mem.canary_epsilon_lower_bound([12, 11, 16, 10, 13, 20], threshold_bits=10, delta=0.0)
+    assert lb == pytest.approx(math.log(0.05 ** (1 / 6) * 2**10))
+    assert mem.canary_epsilon_lower_bound([1, 2, 0.5], threshold_bits=10, delta=0.0) == 0.0
+    # delta eats the rate: nothing shown
+    assert mem.canary_epsilon_lower_bound([12], threshold_bits=10, delta=0.9) == 0.0
+    with pytest.raises(ValueError, match="threshold_bits must be"):
+        mem.canary_epsilon_lower_bound([1.0], threshold_bits=0.0, delta=0.0)
+    with pytest.raises(ValueError, match="exposures must not be empty"):
+        mem.canary_epsilon_lower_bound([], threshold_bits=1.0, delta=0.0)
