@@ -459,8 +459,9 @@ def dp_sgd_step(
 
 
 def _linear_owners_or_raise(model: nn.Module) -> None:
-    if not _linear_owners(model)[0]:
-        raise UnsupportedModuleError(f"the ghost-norm path cannot clip this model exactly: {_linear_owners(model)[1]}; "
+    layers, why = _linear_owners(model)
+    if not layers:
+        raise UnsupportedModuleError(f"the ghost-norm path cannot clip this model exactly: {why}; "
                                      "use grad_sample_mode='vmap' (or 'auto', which falls back to it)")
 
 
@@ -493,6 +494,8 @@ class DPSGD:
 
     One epoch is round(1 / sample_rate) steps (Opacus' convention), so each record is used about once
     per epoch on average. ``seed=None`` seeds the noise and sampling generator from the OS CSPRNG.
+    ``grad_sample_mode`` (``"auto"``, ``"ghost"``, ``"vmap"``): how per-record norms and the clipped sum
+    are computed, see :func:`dp_sgd_step`; the mechanism and its epsilon are the same.
     """
 
     def __init__(
