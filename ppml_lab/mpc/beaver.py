@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ppml_lab._rng import RNGLike, resolve_rng
+from ppml_lab._rng import RNGLike, key_rng
 from ppml_lab._validation import check_int
 from ppml_lab.exceptions import TripleReuseError
 from ppml_lab.mpc.sharing import RING_MODULUS, random_elements
@@ -100,9 +100,12 @@ def generate_triple(
     n_parties: int = 2,
     kind: str = "mul",
     rng: RNGLike = None,
+    insecure_seeded_keys: bool = False,
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """Pure dealer step over Z_2^64: shares of random a, b and c = a*b (``kind='mul'``) or a@b ('matmul')."""
-    g = resolve_rng(rng)
+    """Pure dealer step over Z_2^64: shares of random a, b and c = a*b (``kind='mul'``) or a@b ('matmul').
+
+    Triples are key material: OS CSPRNG, a seed used only with ``insecure_seeded_keys=True``."""
+    g = key_rng(rng, insecure_seeded_keys=insecure_seeded_keys)
     shape_b = shape_a if shape_b is None else shape_b
     a = random_elements(tuple(shape_a), modulus=RING_MODULUS, rng=g)
     b = random_elements(tuple(shape_b), modulus=RING_MODULUS, rng=g)
@@ -114,9 +117,9 @@ def generate_triple(
 class TrustedDealer:
     """Hands out fresh triples (the offline phase). Counts what it issued; never sees the inputs."""
 
-    def __init__(self, n_parties: int = 2, *, rng: RNGLike = None):
+    def __init__(self, n_parties: int = 2, *, rng: RNGLike = None, insecure_seeded_keys: bool = False):
         self.n_parties = check_int("n_parties", n_parties, low=2)
-        self._rng = resolve_rng(rng)
+        self._rng = key_rng(rng, insecure_seeded_keys=insecure_seeded_keys)  # triples are key material
         self.issued = 0
         self.issued_elements = 0
 

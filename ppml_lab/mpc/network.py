@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from ppml_lab._rng import RNGLike, SecureGenerator, random_seed, resolve_rng, seeded_rng
+from ppml_lab._rng import RNGLike, SecureGenerator, key_rng, random_seed, seeded_rng
 from ppml_lab._validation import check_choice, check_int, check_positive
 from ppml_lab.exceptions import FrameTooLargeError, PartyTimeoutError, ProtocolError, TripleReuseError
 
@@ -384,8 +384,8 @@ class Party:
 # ------------------------------------------------------------------------------------------------
 # runners
 # ------------------------------------------------------------------------------------------------
-def _party_rngs(rng: RNGLike, n: int) -> list[Any]:
-    g = resolve_rng(rng)
+def _party_rngs(rng: RNGLike, n: int, insecure_seeded_keys: bool) -> list[Any]:
+    g = key_rng(rng, insecure_seeded_keys=insecure_seeded_keys)  # parties' masks and shares are key material
     if isinstance(g, SecureGenerator):
         return [SecureGenerator() for _ in range(n)]
     return [seeded_rng(random_seed(g)) for _ in range(n)]
@@ -642,13 +642,15 @@ def run_protocol(
     startup_timeout: float = 60.0,
     ledgers: Sequence[TripleLedger] | None = None,
     max_frame_bytes: int = MAX_FRAME_BYTES,
+    insecure_seeded_keys: bool = False,
 ) -> ProtocolRun:
     """Run ``fn(party, *party_args[i])`` for every party i and collect outputs and communication.
 
     ``transport``: 'inprocess' (threads) or 'processes' (one process per party, TCP on 127.0.0.1; ``fn``
     and the arguments must be picklable, i.e. defined at module level). ``timeout`` bounds the protocol
-    phase in seconds. ``rng``: each party gets its own generator -- CSPRNG by default, or seeded from
-    ``rng`` for reproducible teaching runs.
+    phase in seconds. ``rng``: each party gets its own generator for its masks and shares -- always the
+    OS CSPRNG, unless ``insecure_seeded_keys=True``, when they are seeded from ``rng`` (reproducible teaching
+    runs only: the seed then predicts every share).
 
     With ``start_method='spawn'`` (the default: safe in threaded hosts such as Jupyter) each party is a
     fresh interpreter, so a script calling this must guard its entry point with
@@ -679,7 +681,7 @@ def run_protocol(
             if not isinstance(book, TripleLedger):
                 raise TypeError(f"ledgers[{k}] must be a TripleLedger, got {type(book).__name__}")
         books = list(ledgers)
-    rngs = _party_rngs(rng, n)
+    rngs = _party_rngs(rng, n, insecure_seeded_keys)
     args = [tuple(a) if isinstance(a, (tuple, list)) else (a,) for a in party_args]
     if transport == "inprocess":
         return _run_inprocess(fn, args, t, rngs, books, mfb)

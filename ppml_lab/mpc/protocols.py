@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ppml_lab._rng import RNGLike, resolve_rng
+from ppml_lab._rng import RNGLike, key_rng
 from ppml_lab._validation import check_array, check_choice, check_real
 from ppml_lab.exceptions import ShareMismatchError
 from ppml_lab.mpc.beaver import TripleShare, TrustedDealer
@@ -377,7 +377,7 @@ def _sum_party(party: Party, x: np.ndarray) -> np.ndarray:
 
 
 def secure_sum(values: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, transport: str = "inprocess",
-               timeout: float = 60.0, rng: RNGLike = None) -> SecureResult:
+               timeout: float = 60.0, rng: RNGLike = None, insecure_seeded_keys: bool = False) -> SecureResult:
     """Sum of one array per party; each party learns only the total. Two rounds, any n >= 2.
 
     ``values``: a list with one array per party (same shape). ``fxp=None`` for integers.
@@ -389,7 +389,8 @@ def secure_sum(values: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, tra
         if a.shape != arrs[0].shape:
             raise ShareMismatchError(f"values[{i}] has shape {a.shape}, values[0] has {arrs[0].shape}")
     enc = [fxp.encode(a, name=f"values[{i}]") if fxp else a.astype(np.int64).view(_U) for i, a in enumerate(arrs)]
-    run = run_protocol(_sum_party, [(e,) for e in enc], transport=transport, timeout=timeout, rng=rng)
+    run = run_protocol(_sum_party, [(e,) for e in enc], transport=transport, timeout=timeout, rng=rng,
+                       insecure_seeded_keys=insecure_seeded_keys)
     out = run.outputs[0]
     return SecureResult(fxp.decode(out) if fxp else out.view(np.int64), run)
 
@@ -404,7 +405,7 @@ def _binary_party(party: Party, x: Any, y: Any, shape_x: tuple, shape_y: tuple, 
 
 
 def _binary(op: str, x: Any, y: Any, fxp: FixedPoint | None, transport: str, timeout: float, rng: RNGLike,
-            dealer: TrustedDealer | None) -> SecureResult:
+            dealer: TrustedDealer | None, insecure_seeded_keys: bool = False) -> SecureResult:
     if fxp is not None:
         xe, ye = fxp.encode(x, name="x"), fxp.encode(y, name="y")
     else:
@@ -417,42 +418,46 @@ def _binary(op: str, x: Any, y: Any, fxp: FixedPoint | None, transport: str, tim
     if fxp is not None:  # validate before any triple is issued: |each product (sum)| < 2^(62 - 2f)
         ax, ay = np.abs(fxp.decode(xe)), np.abs(fxp.decode(ye))
         fxp.check_product("x * y" if op == "mul" else "x @ y", ax * ay if op == "mul" else np.matmul(ax, ay))
-    g = resolve_rng(rng)
-    dealer = dealer or TrustedDealer(2, rng=g)
+    g = key_rng(rng, insecure_seeded_keys=insecure_seeded_keys)  # triples and shares are key material
+    dealer = dealer or TrustedDealer(2, rng=g, insecure_seeded_keys=insecure_seeded_keys)
     triple = dealer.multiplication_triple(xe.shape) if op == "mul" else dealer.matmul_triple(xe.shape, ye.shape)
     f = fxp.frac_bits if fxp else 0
     out_shape = xe.shape if op == "mul" else np.matmul(np.zeros(xe.shape), np.zeros(ye.shape)).shape
     pair = dealer.truncation_pair(out_shape, frac_bits=f) if fxp else [None, None]
     args = [(xe, None, xe.shape, ye.shape, triple[0], f, op, pair[0]),
             (None, ye, xe.shape, ye.shape, triple[1], f, op, pair[1])]
-    run = run_protocol(_binary_party, args, transport=transport, timeout=timeout, rng=g)
+    run = run_protocol(_binary_party, args, transport=transport, timeout=timeout, rng=g,
+                       insecure_seeded_keys=insecure_seeded_keys)
     out = run.outputs[0]
     return SecureResult(fxp.decode(out) if fxp else out.view(np.int64), run)
 
 
 def secure_multiply(x: Any, y: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, transport: str = "inprocess",
-                    timeout: float = 60.0, rng: RNGLike = None, dealer: TrustedDealer | None = None) -> SecureResult:
+                    timeout: float = 60.0, rng: RNGLike = None, dealer: TrustedDealer | None = None,
+                    insecure_seeded_keys: bool = False) -> SecureResult:
     """Element-wise x * y, x held by party 0 and y by party 1; both learn the product. 3 rounds in the
     ring (both input sharings at once, one opening of d and e, one output opening), 4 in fixed point (one
     more to truncate exactly). PrecisionError if some |x y| >= 2^(62 - 2 frac_bits)."""
-    return _binary("mul", x, y, fxp, transport, timeout, rng, dealer)
+    return _binary("mul", x, y, fxp, transport, timeout, rng, dealer, insecure_seeded_keys)
 
 
 def secure_dot(x: Any, y: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, transport: str = "inprocess",
-               timeout: float = 60.0, rng: RNGLike = None, dealer: TrustedDealer | None = None) -> SecureResult:
+               timeout: float = 60.0, rng: RNGLike = None, dealer: TrustedDealer | None = None,
+                    insecure_seeded_keys: bool = False) -> SecureResult:
     """<x, y> for vectors held by parties 0 and 1 (a 1-D matrix triple). 3 rounds (4 in fixed point)."""
     for name, v in (("x", x), ("y", y)):
         if np.ndim(v) != 1:
             raise ShareMismatchError(f"{name} must be a vector for secure_dot, got shape {np.shape(v)}")
-    return _binary("matmul", x, y, fxp, transport, timeout, rng, dealer)
+    return _binary("matmul", x, y, fxp, transport, timeout, rng, dealer, insecure_seeded_keys)
 
 
 def secure_matmul(x: Any, y: Any, *, fxp: FixedPoint | None = DEFAULT_FIXED_POINT, transport: str = "inprocess",
-                  timeout: float = 60.0, rng: RNGLike = None, dealer: TrustedDealer | None = None) -> SecureResult:
+                  timeout: float = 60.0, rng: RNGLike = None, dealer: TrustedDealer | None = None,
+                    insecure_seeded_keys: bool = False) -> SecureResult:
     """X @ Y for X held by party 0 and Y by party 1 (one matrix triple). 3 rounds (4 in fixed point).
 
     PrecisionError if some entry of |X| @ |Y| reaches 2^(62 - 2 frac_bits) (exact truncation's bound)."""
-    return _binary("matmul", x, y, fxp, transport, timeout, rng, dealer)
+    return _binary("matmul", x, y, fxp, transport, timeout, rng, dealer, insecure_seeded_keys)
 
 
 def _inference_party(party: Party, wb: Any, x: Any, n: int, d: int, triples: dict[str, TripleShare],
@@ -482,7 +487,8 @@ def _inference_party(party: Party, wb: Any, x: Any, n: int, d: int, triples: dic
 
 def secure_inference(x: Any, weights: Any, bias: float = 0.0, *, kind: str = "logistic",
                      fxp: FixedPoint = DEFAULT_FIXED_POINT, transport: str = "inprocess", timeout: float = 60.0,
-                     rng: RNGLike = None, dealer: TrustedDealer | None = None) -> SecureResult:
+                     rng: RNGLike = None, dealer: TrustedDealer | None = None,
+                     insecure_seeded_keys: bool = False) -> SecureResult:
     """Model owner (party 0, ``weights``, ``bias``) scores a hospital's records (party 1, ``x``).
 
     ``kind='linear'`` reveals X w + b, ``'logistic'`` reveals the polynomial sigmoid of it -- to the
@@ -507,8 +513,8 @@ def secure_inference(x: Any, weights: Any, bias: float = 0.0, *, kind: str = "lo
         fxp.check_product("z^2 (z = x @ weights + bias)", zmax**2)
         fxp.check_product("z^3 (z = x @ weights + bias)", zmax**3)
         fxp.check_product("the sigmoid polynomial's terms", abs(c1) * zmax + abs(c3) * zmax**3)
-    g = resolve_rng(rng)
-    dealer = dealer or TrustedDealer(2, rng=g)
+    g = key_rng(rng, insecure_seeded_keys=insecure_seeded_keys)  # triples and shares are key material
+    dealer = dealer or TrustedDealer(2, rng=g, insecure_seeded_keys=insecure_seeded_keys)
     f = fxp.frac_bits
     per: list[dict[str, TripleShare]] = [{}, {}]
     for key, tr in [("matmul", dealer.matmul_triple((n, d), (d,))),
@@ -520,5 +526,6 @@ def secure_inference(x: Any, weights: Any, bias: float = 0.0, *, kind: str = "lo
     ):
         per[0][key], per[1][key] = tr[0], tr[1]
     args = [(wb, None, n, d, per[0], fxp, kind == "logistic"), (None, xe, n, d, per[1], fxp, kind == "logistic")]
-    run = run_protocol(_inference_party, args, transport=transport, timeout=timeout, rng=g)
+    run = run_protocol(_inference_party, args, transport=transport, timeout=timeout, rng=g,
+                       insecure_seeded_keys=insecure_seeded_keys)
     return SecureResult(run.outputs[1], run)

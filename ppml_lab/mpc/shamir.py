@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ppml_lab._rng import RNGLike, resolve_rng
+from ppml_lab._rng import RNGLike, key_rng
 from ppml_lab._validation import check_int
 from ppml_lab.exceptions import InsecureParameterError, InsufficientSharesError
 from ppml_lab.mpc.sharing import (
@@ -44,6 +44,7 @@ def shamir_share(
     n_shares: int,
     prime: int = DEFAULT_PRIME,
     rng: RNGLike = None,
+    insecure_seeded_keys: bool = False,
 ) -> list[Share]:
     """Shamir t-of-n sharing of every element of ``secret`` over GF(prime) (Shamir 1979).
 
@@ -51,6 +52,7 @@ def shamir_share(
     Vectorised over elements and holders (Horner's rule on an (n, *shape) array).
     ``threshold`` must be >= 2 (t = 1 gives every holder the secret itself: InsecureParameterError);
     ``secret`` must lie in [-(prime // 2), prime - 1] (PrecisionError otherwise).
+    The coefficients are key material: OS CSPRNG, a seed used only with ``insecure_seeded_keys=True``.
     """
     n = check_int("n_shares", n_shares, low=2)
     t = check_int("threshold", threshold, low=1)
@@ -64,7 +66,7 @@ def shamir_share(
     p = _check_prime(prime)
     if n >= p:
         raise ValueError(f"n_shares must be < prime={p} (distinct nonzero evaluation points), got {n}")
-    g = resolve_rng(rng)
+    g = key_rng(rng, insecure_seeded_keys=insecure_seeded_keys)
     x = _encode(secret, p, check_range=True)
     shape = tuple(np.shape(x))
     drawn = random_elements((t - 1, *shape), modulus=p, rng=g)  # a_1..a_{t-1}, one CSPRNG call for all

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from ppml_lab._rng import RNGLike, resolve_rng
+from ppml_lab._rng import RNGLike, key_rng, resolve_rng
 from ppml_lab._validation import check_int, check_type
 from ppml_lab.exceptions import InsufficientSharesError, PrecisionError, ShareMismatchError
 
@@ -366,18 +366,21 @@ def _new_id(rng: Any) -> int:
 # additive sharing
 # ------------------------------------------------------------------------------------------------
 def share(
-    secret: Any, *, n_shares: int = 2, modulus: int = RING_MODULUS, rng: RNGLike = None
+    secret: Any, *, n_shares: int = 2, modulus: int = RING_MODULUS, rng: RNGLike = None,
+    insecure_seeded_keys: bool = False,
 ) -> list[Share]:
     """Additive n-of-n sharing: n-1 uniform shares and x minus their sum (CDN 2015, Sec. 3.3).
 
     ``secret``: integers (any sign; reduced mod ``modulus``). ``modulus``: ``RING_MODULUS`` (2**64, default)
-    or a prime. ``rng``: CSPRNG by default; a seed only for reproducible teaching material.
+    or a prime. ``rng``: the shares are key material, so they come from the OS CSPRNG
+    (:func:`ppml_lab._rng.key_rng`) and a seed is ignored unless ``insecure_seeded_keys=True`` (reproducible
+    teaching material only: whoever knows the seed knows every share).
     """
     n = check_int("n_shares", n_shares, low=2)
     m = check_int("modulus", modulus, low=3)
     if m != RING_MODULUS:
         m = _check_prime(m)
-    g = resolve_rng(rng)
+    g = key_rng(rng, insecure_seeded_keys=insecure_seeded_keys)
     x = _encode(secret, m, check_range=True)
     shape = tuple(np.shape(x))
     randoms = [random_elements(shape, modulus=m, rng=g) for _ in range(n - 1)]

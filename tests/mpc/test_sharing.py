@@ -108,9 +108,9 @@ def test_lagrange_against_scipy_real_interpolation():
     assert int(round(f0)) % DEFAULT_PRIME == ours
 
 
-def test_seeded_sharing_is_reproducible_and_default_is_csprng():
-    a = share(np.arange(5), rng=7)
-    b = share(np.arange(5), rng=7)
+def test_seeded_sharing_is_reproducible_only_with_the_insecure_flag_and_default_is_csprng():
+    a = share(np.arange(5), rng=7, insecure_seeded_keys=True)
+    b = share(np.arange(5), rng=7, insecure_seeded_keys=True)
     np.testing.assert_array_equal(a[0].value, b[0].value)
     c, d = share(np.arange(5)), share(np.arange(5))
     assert not np.array_equal(c[0].value, d[0].value)
@@ -305,3 +305,23 @@ def test_shamir_has_its_own_module_and_the_old_import_path_still_works():
     assert sharing_mod.lagrange_coefficients is shamir.lagrange_coefficients
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         sharing_mod.nope  # noqa: B018
+
+
+@pytest.mark.attack
+def test_a_teaching_seed_does_not_make_shares_or_triples_predictable():
+    # raw/teaching level: with insecure_seeded_keys=True, whoever knows the seed recomputes every share
+    from ppml_lab.mpc.beaver import TrustedDealer
+    from ppml_lab.mpc.sharing import shamir_share, share
+
+    seeded = [share(np.arange(4), n_shares=2, rng=7, insecure_seeded_keys=True)[0].value for _ in range(2)]
+    np.testing.assert_array_equal(seeded[0], seeded[1])
+    # default: the seed is ignored for key material, so replaying it predicts nothing
+    a = share(np.arange(4), n_shares=2, rng=7)[0].value
+    b = share(np.arange(4), n_shares=2, rng=7)[0].value
+    assert not np.array_equal(a, b)
+    s1 = shamir_share(np.arange(4), threshold=2, n_shares=3, rng=7)[0].value
+    s2 = shamir_share(np.arange(4), threshold=2, n_shares=3, rng=7)[0].value
+    assert not np.array_equal(s1, s2)
+    t1 = TrustedDealer(2, rng=7).multiplication_triple((4,))[0]
+    t2 = TrustedDealer(2, rng=7).multiplication_triple((4,))[0]
+    assert not np.array_equal(t1.a, t2.a)

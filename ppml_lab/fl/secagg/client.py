@@ -166,6 +166,7 @@ class SecAggClient:
         self._signing_key = signing_key
         self.pki = pki
         self._rng = key_rng(rng, insecure_seeded_keys=insecure_seeded_keys)
+        self._insecure_seeded_keys = insecure_seeded_keys
         self._c_sk = _new_key(self._rng)  # (c_u^PK, c_u^SK): encrypts shares to peers
         self._s_sk = _new_key(self._rng)  # (s_u^PK, s_u^SK): agrees pair-mask seeds
         self._b = self._rng.bytes(masks.KEY_BYTES)  # self-mask seed b_u
@@ -235,8 +236,9 @@ class SecAggClient:
         n1 = len(u1)
         # [s_u^SK] and [b_u]: t-of-|U1| Shamir sharings over GF(2^31 - 1), point i+1 for the i-th client of U1
         sk_sh = shamir_share(masks.secret_to_elements(_private_bytes(self._s_sk)), threshold=self.threshold,
-                             n_shares=n1, rng=self._rng)
-        b_sh = shamir_share(masks.secret_to_elements(self._b), threshold=self.threshold, n_shares=n1, rng=self._rng)
+                             n_shares=n1, rng=self._rng, insecure_seeded_keys=self._insecure_seeded_keys)
+        b_sh = shamir_share(masks.secret_to_elements(self._b), threshold=self.threshold, n_shares=n1, rng=self._rng,
+                            insecure_seeded_keys=self._insecure_seeded_keys)
         out: dict[int, bytes] = {}
         for v in u1:
             p = points[v]
