@@ -6,14 +6,17 @@ al., IEEE S&P 2023, Sec. 4-5):
 
 1. every client sends a bounded-update proof (:mod:`ppml_lab.zk.bounded_update`) for its quantised,
    clipped update; the server verifies each and DROPS the clients whose proof fails, before aggregation;
-2. Fiat-Shamir over all accepted proofs gives public weights gamma_1..gamma_d; each accepted client
-   computes rho = sum_j gamma_j r_j (mod q) from its commitment openings and appends rho, in eight
-   32-bit limbs, to its update, and the accepted clients run secure aggregation over that vector;
-3. the server checks the unmasked sum S and blinding sum R against the product of the accepted
-   commitments:  prod_i prod_j C_ij^{gamma_j} == g^{sum_j gamma_j S_j} h^R.
-   Pedersen commitments add up (Com(x) Com(x') = Com(x + x')); the random gammas batch the d checks
-   into one (a wrong S_j passes with probability <= 1/q, Schwartz-Zippel). A client that proves one
-   update and masks another would need log_g h to pass, so the server refuses to release the sum.
+2. each accepted client appends the blinding r_j of every coordinate's commitment C_j = g^{x_j} h^{r_j},
+   in eight 32-bit limbs each, to its quantised update, and the accepted clients run secure aggregation
+   over that vector (the server learns only S_j = sum_i x_ij and R_j = sum_i r_ij mod q);
+3. the server checks the unmasked sums against the product of the accepted commitments, coordinate by
+   coordinate:  prod_i C_ij == g^{S_j} h^{R_j}  (Pedersen commitments add up). The d checks are batched
+   with random weights gamma_j that the SERVER draws after the sum is unmasked (batch verification,
+   Bellare, Garay and Rabin, EUROCRYPT 1998): prod_j (prod_i C_ij)^{gamma_j} == g^{<gamma, S>} h^{<gamma, R>},
+   wrong with probability <= 1/q. The weights must not be known before the masked inputs are fixed: a
+   client that knew them could pick a short nonzero shift Delta with <gamma, Delta> = 0 (mod q) by lattice
+   reduction and pass the batched check with a shifted update. A client that proves one update and masks
+   another would otherwise need log_g h, so a mismatch means cheating: the server refuses to release the sum.
 
 Threat model: clients may be malicious (poisoning is refused when it breaks the bound; a swap between the
 proved and the submitted update is detected, not attributed: the round is aborted); the server is
@@ -24,14 +27,13 @@ server that lies about which proofs failed (the proofs are public and anyone can
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ppml_lab._rng import RNGLike
+from ppml_lab._rng import RNGLike, key_rng
 from ppml_lab._validation import check_int
 from ppml_lab.exceptions import ProtocolError
 from ppml_lab.fl.secagg import secure_aggregate
@@ -47,21 +49,19 @@ from ppml_lab.zk.bounded_update import (
     verify_bounded_update,
 )
 from ppml_lab.zk.commitments import PedersenParams, pedersen_params
-from ppml_lab.zk.transcript import Transcript
+from ppml_lab.zk.group import random_scalars
 
 __all__ = [
     "ZKClient",
     "PoisonedZKClient",
     "VerifiedAggregate",
     "screen_proofs",
-    "aggregation_weights",
     "scalar_to_limbs",
     "limbs_to_scalar",
     "check_aggregate",
     "verifiable_secure_aggregate",
 ]
 
-AGG_DOMAIN = b"ppml_lab/zk/verifiable-secagg/v1"
 LIMBS = 8  # a scalar < 2^256 as 8 limbs of 32 bits: sums of up to 2^32 clients fit a uint64 exactly
 LIMB_BITS = 32
 
@@ -103,14 +103,12 @@ class ZKClient:
     def _submitted_values(self) -> np.ndarray:
         return self._values
 
-    def aggregation_input(self, gammas: list[int]) -> np.ndarray:
-        """[x_hat (two's complement uint64) || limbs(rho)], rho = sum_j gamma_j r_j mod q."""
+    def aggregation_input(self) -> np.ndarray:
+        """[x_hat (two's complement uint64) || limbs(r_1) || ... || limbs(r_d)]: what secure aggregation sums."""
         if self._opening is None:
             raise ProtocolError(f"client {self.client_id} must send its proof before its aggregation input")
-        q = self.params.group.order
-        rho = sum(g * r for g, r in zip(gammas, self._opening.randomness, strict=True)) % q
         vals = np.asarray(self._submitted_values(), dtype=np.int64).view(np.uint64)
-        return np.concatenate([vals, scalar_to_limbs(rho)])
+        return np.concatenate([vals, *(scalar_to_limbs(r) for r in self._opening.randomness)])
 
 
 class PoisonedZKClient(ZKClient):
@@ -159,39 +157,28 @@ def screen_proofs(proofs: Mapping[int, BoundedUpdateProof], *, bound: int, dimen
     return accepted, rejected
 
 
-def aggregation_weights(proofs: Mapping[int, BoundedUpdateProof], accepted: Iterable[int], *, dimension: int,
-                        params: PedersenParams, session: bytes, round_id: int = 0) -> list[int]:
-    """gamma_1..gamma_d by Fiat-Shamir over the accepted clients' proofs (fixed before anyone masks)."""
-    t = Transcript(AGG_DOMAIN, params.group)
-    t.append(b"params", params.params_bytes())
-    t.append(b"session", bytes(session))
-    t.append_int(b"round", round_id)
-    t.append_int(b"dimension", dimension)
-    for cid in sorted(accepted):
-        t.append_int(b"client", cid)
-        t.append(b"proof-digest", hashlib.sha512(proofs[cid].range_proof.to_bytes(params.group)).digest())
-    return [t.challenge(b"gamma") for _ in range(dimension)]
-
-
-def check_aggregate(total: Any, *, included: Iterable[int], proofs: Mapping[int, BoundedUpdateProof],
-                    gammas: list[int], bound: int, params: PedersenParams) -> tuple[np.ndarray, bool]:
-    """Split the unmasked vector into (S, R) and check prod_i prod_j C_ij^{gamma_j} == g^{<gamma, S>} h^R.
-
-    Returns (S as int64, ok)."""
+def check_aggregate(total: Any, *, included: Iterable[int], proofs: Mapping[int, BoundedUpdateProof], dimension: int,
+                    bound: int, params: PedersenParams, rng: RNGLike = None) -> tuple[np.ndarray, bool]:
+    """Split the unmasked vector into (S, R) and check prod_i C_ij == g^{S_j} h^{R_j} for every coordinate j,
+    batched with fresh random weights drawn here, after the sum is fixed. Returns (S as int64, ok)."""
     grp = params.group
-    d = len(gammas)
+    d = check_int("dimension", dimension, low=1)
     arr = np.asarray(total, dtype=np.uint64)
-    if arr.shape != (d + LIMBS,):
-        raise ValueError(f"total must have length dimension + {LIMBS} = {d + LIMBS}, got shape {arr.shape}")
+    want = d * (1 + LIMBS)
+    if arr.shape != (want,):
+        raise ValueError(f"total must have length dimension * (1 + {LIMBS}) = {want}, got shape {arr.shape}")
     sums = arr[:d].view(np.int64)
-    r_sum = limbs_to_scalar(arr[d:], grp.order)  # R = sum_i rho_i (mod q)
+    limbs = arr[d:].reshape(d, LIMBS)
+    r_sums = [limbs_to_scalar(row, grp.order) for row in limbs]  # R_j = sum_i r_ij (mod q)
     per_coord = [grp.identity] * d
     for cid in sorted(included):
         for j, c in enumerate(update_commitments(proofs[cid], bound=bound, params=params)):
             per_coord[j] = grp.op(per_coord[j], c)  # prod_i C_ij = Com(sum_i x_ij; sum_i r_ij)
+    gammas = random_scalars(grp, d, key_rng(rng))  # verifier's coins, drawn after S and R are fixed
     lhs = grp.multi_exp(per_coord, gammas)  # prod_j (prod_i C_ij)^{gamma_j}
-    s_gamma = sum(g * int(s) for g, s in zip(gammas, sums.tolist())) % grp.order
-    rhs = grp.op(grp.exp(params.g, s_gamma), grp.exp(params.h, r_sum))  # g^{<gamma, S>} h^R
+    s_gamma = sum(g * int(v) for g, v in zip(gammas, sums.tolist())) % grp.order
+    r_gamma = sum(g * r for g, r in zip(gammas, r_sums)) % grp.order
+    rhs = grp.op(grp.exp(params.g, s_gamma), grp.exp(params.h, r_gamma))  # g^{<gamma, S>} h^{<gamma, R>}
     return sums, lhs == rhs
 
 
@@ -225,11 +212,9 @@ def verifiable_secure_aggregate(clients: Mapping[int, ZKClient] | Iterable[ZKCli
     if len(accepted) < 2:
         raise ProtocolError(f"at least 2 clients must pass their bounded-update proof, got {len(accepted)} "
                             f"(rejected: {rejected})")
-    gammas = aggregation_weights(proofs, accepted, dimension=dimension, params=p, session=session,
-                                 round_id=round_id)  # step 2
-    inputs = {cid: cl[cid].aggregation_input(gammas) for cid in accepted}
+    inputs = {cid: cl[cid].aggregation_input() for cid in accepted}  # step 2
     result = secure_aggregate(inputs, threshold=threshold, dropouts=dropouts, rng=rng)  # hardened SecAgg
-    sums, ok = check_aggregate(result.total, included=result.included, proofs=proofs, gammas=gammas,
+    sums, ok = check_aggregate(result.total, included=result.included, proofs=proofs, dimension=dimension,
                                bound=bound, params=p)  # step 3
     if not ok:
         raise ProtocolError("the unmasked sum does not match the product of the accepted clients' commitments: "

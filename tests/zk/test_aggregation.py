@@ -12,7 +12,6 @@ from ppml_lab.zk import pedersen_params
 from ppml_lab.zk.aggregation import (
     PoisonedZKClient,
     ZKClient,
-    aggregation_weights,
     check_aggregate,
     limbs_to_scalar,
     scalar_to_limbs,
@@ -103,16 +102,33 @@ def test_replayed_proof_from_another_client_is_refused():
     assert accepted == [0] and rejected == [1]  # client 1 copies client 0's proof: bound to client 0's context
 
 
-def test_aggregate_check_detects_a_changed_sum():
-    ups = _updates(2, seed=5)
-    cl = _clients(ups)
+def _two_client_total(seed):
+    cl = _clients(_updates(2, seed=seed))
     proofs = {i: c.submit_proof() for i, c in cl.items()}
-    gammas = aggregation_weights(proofs, [0, 1], dimension=D, params=PP, session=SESSION)
-    total = cl[0].aggregation_input(gammas) + cl[1].aggregation_input(gammas)  # what SecAgg would unmask
-    sums, ok = check_aggregate(total, included=[0, 1], proofs=proofs, gammas=gammas, bound=64, params=PP)
+    total = cl[0].aggregation_input() + cl[1].aggregation_input()  # what SecAgg would unmask
+    return proofs, total
+
+
+def test_aggregate_check_detects_a_changed_sum():
+    proofs, total = _two_client_total(5)
+    sums, ok = check_aggregate(total, included=[0, 1], proofs=proofs, dimension=D, bound=64, params=PP)
     assert ok
     total[3] += np.uint64(1)
-    assert not check_aggregate(total, included=[0, 1], proofs=proofs, gammas=gammas, bound=64, params=PP)[1]
+    assert not check_aggregate(total, included=[0, 1], proofs=proofs, dimension=D, bound=64, params=PP)[1]
+
+
+def test_aggregate_check_detects_a_sum_preserving_shift():
+    # +1 on one coordinate, -1 on another: the total over coordinates is unchanged, each coordinate is not
+    proofs, total = _two_client_total(6)
+    total[0] += np.uint64(1)
+    total[1] -= np.uint64(1)
+    assert not check_aggregate(total, included=[0, 1], proofs=proofs, dimension=D, bound=64, params=PP)[1]
+
+
+def test_aggregate_check_detects_changed_blinding():
+    proofs, total = _two_client_total(7)
+    total[D + 2] += np.uint64(1)  # a limb of R_1
+    assert not check_aggregate(total, included=[0, 1], proofs=proofs, dimension=D, bound=64, params=PP)[1]
 
 
 def test_malformed_proof_is_rejected_not_raised():
@@ -125,11 +141,11 @@ def test_malformed_proof_is_rejected_not_raised():
 
 
 def test_check_aggregate_wrong_length():
-    with pytest.raises(ValueError, match="dimension \\+ 8 = 20"):
-        check_aggregate(np.zeros(5, dtype=np.uint64), included=[], proofs={}, gammas=[1] * 12, bound=64, params=PP)
+    with pytest.raises(ValueError, match=r"dimension \* \(1 \+ 8\) = 108, got shape \(5,\)"):
+        check_aggregate(np.zeros(5, dtype=np.uint64), included=[], proofs={}, dimension=12, bound=64, params=PP)
 
 
 def test_input_before_proof_refused():
     cl = _clients(_updates(2, seed=7))
     with pytest.raises(ProtocolError, match="must send its proof"):
-        cl[0].aggregation_input([1] * D)
+        cl[0].aggregation_input()
