@@ -9,6 +9,8 @@ Learning", CCS 2017, ePrint 2017/281): the server learns the sum of the clients'
 - :mod:`~ppml_lab.fl.secagg.server`: the matching servers; Shamir reconstruction is
   :func:`ppml_lab.mpc.sharing.shamir_reconstruct`.
 - :mod:`~ppml_lab.fl.secagg.protocol`: one round simulated in-process, with drop-outs.
+- :mod:`~ppml_lab.fl.secagg.secaggplus`: SecAgg+ (Bell et al., CCS 2020, ePrint 2020/704): the same pieces
+  on a random k-regular (Harary) graph with k = O(log n); :func:`secaggplus_aggregate`.
 
 The deviating servers that break the raw level live in :mod:`ppml_lab.attacks.secagg_server`; the
 Paillier/CKKS/masking cost comparison in :mod:`ppml_lab.fl.aggregators`.
@@ -26,6 +28,15 @@ from ppml_lab.fl.secagg.protocol import (
     secure_aggregate_floats,
     secure_fedavg_aggregate,
 )
+from ppml_lab.fl.secagg.secaggplus import (
+    SecAggPlusClient,
+    SecAggPlusServer,
+    disconnection_bound,
+    harary_graph,
+    neighbourhood_risk,
+    recommended_degree,
+    secaggplus_aggregate,
+)
 from ppml_lab.fl.secagg.server import RawSecAggServer, SecAggServer
 
 __all__ = [
@@ -34,15 +45,22 @@ __all__ = [
     "RawSecAggClient",
     "RawSecAggServer",
     "SecAggClient",
+    "SecAggPlusClient",
+    "SecAggPlusServer",
     "SecAggResult",
     "SecAggServer",
     "SigningPKI",
     "UnmaskRequest",
+    "disconnection_bound",
+    "harary_graph",
     "make_identities",
     "make_round",
     "minimum_threshold",
+    "neighbourhood_risk",
     "new_session_id",
     "prg_mask",
+    "recommended_degree",
+    "secaggplus_aggregate",
     "secure_aggregate",
     "secure_aggregate_floats",
     "secure_fedavg_aggregate",
