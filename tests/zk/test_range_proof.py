@@ -165,3 +165,15 @@ def test_bounded_update_other_dimension_or_bound_rejected():
 def test_bounded_update_refuses_float_values():
     with pytest.raises(TypeError, match="integer vector"):
         prove_bounded_update(np.array([0.5, 0.1]), bound=BOUND, params=PP)
+
+
+@settings(max_examples=8, deadline=None)
+@given(vals=st.lists(st.integers(-BOUND, BOUND), min_size=1, max_size=4), bump=st.integers(1, 1000))
+def test_bounded_update_property(vals, bump):
+    # completeness for any in-range vector; soundness for the same vector pushed just out of range
+    proof, opening = prove_bounded_update(np.array(vals), bound=BOUND, params=PP)
+    assert verify_bounded_update(proof, bound=BOUND, dimension=len(vals), params=PP)
+    out = np.array(vals)
+    out[0] = BOUND + bump if out[0] >= 0 else -BOUND - bump
+    bad, _ = cheating_prove_bounded_update(out, bound=BOUND, params=PP)
+    assert not verify_bounded_update(bad, bound=BOUND, dimension=len(vals), params=PP)
