@@ -11,6 +11,11 @@ CCS 2018, arXiv:1805.10277 (event selection on separate samples, then a hypothes
 Threat model: black-box access to the mechanism (as a function of its input and ``rng``). A bound above
 the claimed epsilon is evidence of a bug; a bound below it proves nothing (audits find violations, they
 do not certify privacy).
+
+Each sample here is a fresh, independent run of the mechanism, so Clopper-Pearson applies. To audit ONE
+training run (DP-SGD with canaries, membership guesses about many records of one model), where the
+guesses are not independent trials, use :mod:`ppml_lab.dp.one_run_audit` (Steinke, Nasr & Jagielski
+2023). :func:`clopper_pearson` is the package's one Clopper-Pearson interval.
 """
 
 from __future__ import annotations
