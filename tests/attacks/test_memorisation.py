@@ -57,11 +57,11 @@ def test_exact_exposure_equals_brute_force_ranking():
 
 
 def test_trie_enumeration_order_and_values_match_direct_scoring():
-    """The trie walk scores every candidate of 'A#B#' exactly once, in lexicographic order of its digits."""
+    """The trie walk scores every candidate of '#A##' exactly once, in lexicographic order of its digits."""
     m = _tiny()
-    lp = mem._enumerate_log2_probs(m, "ID is ", "A#B#")
-    direct = mem.sequence_log2_probs(m, "ID is ", [f"A{i // 10}B{i % 10}" for i in range(100)])
-    assert lp.shape == (100,) and np.allclose(lp, direct, atol=1e-5)
+    lp = mem._enumerate_log2_probs(m, "ID is ", "#A##")  # >= 3 slots: a level's order feeds the next level
+    direct = mem.sequence_log2_probs(m, "ID is ", [f"{i // 100}A{i // 10 % 10}{i % 10}" for i in range(1000)])
+    assert lp.shape == (1000,) and np.allclose(lp, direct, atol=1e-5)
     # p over the 10 digits after 'A' sums to p('A' | prefix) * P(a digit follows)
     one = np.exp2(mem._enumerate_log2_probs(m, "ID is ", "A#")).sum()
     p_a = np.exp2(mem.sequence_log2_probs(m, "ID is ", ["A"])[0])
@@ -103,6 +103,15 @@ def test_extrapolation_agrees_with_exact_exposure(trained):
         est = mem.exposure_extrapolated(raw, prefix, s, "#####", samples=2000, bootstrap=30, rng=i)
         assert est.method == "extrapolated" and est.std >= 0
         assert abs(est.exposure - exact) < 1.0 + 3 * est.std  # the fit's error, not only its bootstrap spread
+    # secrets placed at known exposures 6 and 9 bits (rank |R| 2^-x in the exact ordering)
+    prefix = "Patient 1234's record number is "
+    lp = mem._enumerate_log2_probs(raw, prefix, "#####")
+    order = np.argsort(-lp, kind="stable")
+    for x in (6, 9):
+        s = f"{order[int(10**5 * 2.0**-x) - 1]:05d}"
+        exact = mem.exposure_exact(raw, prefix, s, "#####").exposure
+        est = mem.exposure_extrapolated(raw, prefix, s, "#####", samples=2000, bootstrap=30, rng=x)
+        assert abs(exact - x) < 0.01 and abs(est.exposure - exact) < 1.0 + 3 * est.std, (x, est)
 
 
 def test_fit_skewnorm_moments_matches_scipy_mle():
