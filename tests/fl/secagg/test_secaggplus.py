@@ -338,3 +338,18 @@ def test_same_sum_as_flower_secaggplus_on_the_same_quantised_vectors():
     expected = sum(q[i] for i in ours.included)
     np.testing.assert_array_equal(theirs.total, expected % 2**32)
     np.testing.assert_array_equal(ours.total.astype(np.int64), expected)
+
+
+def test_degree_for_risk_is_the_smallest_degree_meeting_the_bound():
+    n, c, target = 1000, 50, 2.0**-40
+    k = sp.degree_for_risk(n, colluders=c, max_risk=target)
+    assert sp.neighbourhood_risk(n, degree=k, threshold=sp.default_threshold(k), colluders=c) <= target
+    assert sp.neighbourhood_risk(n, degree=k - 2, threshold=sp.default_threshold(k - 2), colluders=c) > target
+    # the cost-oriented default is far from that against 5% colluders
+    k0 = sp.recommended_degree(n)
+    assert k0 < k and sp.neighbourhood_risk(n, degree=k0, threshold=sp.default_threshold(k0), colluders=c) > 1e-3
+
+
+def test_max_risk_out_of_range_refused():
+    with pytest.raises(ValueError, match="max_risk"):
+        sp.degree_for_risk(100, colluders=5, max_risk=1.5)
