@@ -97,3 +97,24 @@ def test_public_corpus_offline_and_free_of_patients():
     text = char_lm.public_corpus(generated_sentences=200)
     assert "Beautiful is better than ugly." in text  # the Zen of Python, shipped with the interpreter
     assert "Patient " not in text and "national ID" not in text
+
+
+@pytest.mark.filterwarnings("ignore:There is a performance drop")  # vmap over unfold's backward: slow, exact
+def test_ghost_clipping_exact_on_char_lm():
+    """finetune() forces grad_sample_mode='ghost'; that asserts the forward treats each note on its own.
+
+    Checked here: the ghost clipped sum and norms equal materialised per-note gradients (vmap), clipped by
+    the one clip in ppml_lab.dp.clipping.
+    """
+    from ppml_lab.dp.clipping import clip_per_sample
+    from ppml_lab.dp.dp_sgd import ghost_clipped_sum, per_sample_gradients
+
+    torch.manual_seed(0)
+    m = CharLM(context=5, embed_dim=3, hidden=8)
+    X, Y = encode_notes(["Patient 1 is ok.", "Patient 22 is not.", "ab", "x y z"])
+    sums, norms = ghost_clipped_sum(m, lm_loss, X, Y, max_grad_norm=0.5)
+    clipped, norms_v = clip_per_sample(per_sample_gradients(m, lm_loss, X, Y), max_grad_norm=0.5)
+    assert torch.allclose(norms, norms_v, rtol=1e-4)
+    assert (norms_v > 0.5).any()  # clipping is active
+    for k in sums:
+        assert torch.allclose(sums[k], clipped[k].sum(0), atol=1e-6)
