@@ -293,8 +293,10 @@ def gaussian_audit(
     """
     s = check_array("scores", scores, ndim=1)
     inc = np.asarray(included)
-    if inc.dtype != bool or inc.shape != s.shape:
-        raise TypeError(f"included must be a boolean array of shape {s.shape}, got {inc.dtype} {inc.shape}")
+    if inc.dtype != bool:
+        raise TypeError(f"included must be a boolean array, got dtype {inc.dtype}")
+    if inc.shape != s.shape:
+        raise ValueError(f"included must have the shape of scores {s.shape}, got {inc.shape}")
     d = check_delta("delta", delta, allow_zero=False)
     conf = check_fraction("confidence", confidence, high_inclusive=False)
     if claimed_epsilon is not None:

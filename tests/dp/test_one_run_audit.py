@@ -319,3 +319,8 @@ def test_audit_splits_its_confidence_over_the_grid():
     assert res.n_candidates == len(grid) and res.epsilon == best
     single = one_run_audit(scores, inc, delta=DELTA, confidence=0.95, k_grid=[(res.k_positive, res.k_negative)])
     assert single.epsilon > res.epsilon  # the uncorrected bound would be larger
+
+
+def test_gaussian_audit_refuses_mismatched_inclusion():
+    with pytest.raises(ValueError, match=r"included must have the shape of scores \(4,\), got \(3,\)"):
+        gaussian_audit([1.0, 2.0, 3.0, 0.0], np.array([True, False, True]), delta=DELTA)
