@@ -23,7 +23,9 @@ COURSE: tuple[tuple[str, str, str], ...] = (
     ("11_dp_federated_learning.ipynb", "DP federated learning", "add client-level DP to FedAvg and count the clients it needs"),
     ("12_flower_deployment.ipynb", "Flower deployment", "run the task across processes with TLS, node auth and SecAgg+"),
     ("13_dp_synthetic_data.ipynb", "DP synthetic data", "release synthetic tables with a DP guarantee; test them for leaks"),
-    ("14_choosing_and_combining.ipynb", "Choosing and combining", "pick and combine techniques from measurements; map them to regulation"),
+    ("14_zero_knowledge.ipynb", "Zero-knowledge proofs", "prove an update is bounded without revealing it; forge a weak Fiat-Shamir proof; compare with a zkML SNARK"),
+    ("15_memorisation.ipynb", "Models that remember", "extract a memorised identifier from a language model; stop it with DP fine-tuning and DP-LoRA"),
+    ("16_choosing_and_combining.ipynb", "Choosing and combining", "pick and combine techniques from measurements; map them to regulation"),
 )
 
 

@@ -40,3 +40,8 @@ def test_notebook_skeleton_and_committed_outputs(path):
     errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, f"{path.name} has committed error outputs"
     assert "check_" in "\n".join(c.source for c in code), f"{path.name} has no checked exercises"
+
+
+def test_the_capstone_stays_last():
+    assert COURSE[-1][0].endswith("_choosing_and_combining.ipynb")
+    assert NOTEBOOKS[-1].name == COURSE[-1][0]

@@ -1,76 +1,108 @@
-"""Exercise checks for notebook 14 (choosing and combining techniques)."""
+"""Exercise checks for the zero-knowledge notebook (commitments, Sigma protocols, bounded updates)."""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ppml_lab.exercises import CheckResult, failed, not_answered, passed
+from ppml_lab.zk.group import SchnorrGroup, toy_group
+from ppml_lab.zk.range_proof import range_weights
+
+__all__ = ["check_toy_response", "check_verifier", "check_bits_per_coordinate", "check_proof_bytes"]
 
 
-def check_privacy_unit(answer: Any) -> CheckResult:
-    """Whose data does DP-FedAvg across the five hospitals protect as one unit: 'patient' or 'hospital'?"""
-    name = "privacy unit of DP-FedAvg"
+def check_toy_response(answer: Any, *, secret: int = 3, nonce: int = 5, challenge: int = 7) -> CheckResult:
+    """In the group p = 23, q = 11, g = 4: the Schnorr response z for secret x, nonce k and challenge c."""
+    name = f"Schnorr response (x={secret}, k={nonce}, c={challenge})"
+    q = toy_group().order
     if answer is None:
-        return not_answered(name, "What does the server clip: one patient's gradient or one site's update?")
-    a = str(answer).strip().lower()
-    if a in ("hospital", "site", "client"):
-        return passed(name, "client-level DP: a whole hospital's data set is the unit, which is why 5 clients "
-                            "give a large epsilon")
-    if a in ("patient", "record", "example", "sample"):
-        return failed(name, "record-level DP is what DP-SGD gives; DP-FedAvg clips whole client updates",
-                      "Each round clips Delta_k, the update of hospital k.")
-    return failed(name, f"answer 'patient' or 'hospital', got {answer!r}")
+        return not_answered(name, "z = k + c x, reduced modulo the group order q = 11 (not p = 23).")
+    if not isinstance(answer, (int, np.integer)) or isinstance(answer, bool):
+        return failed(name, f"expected a whole number, got {answer!r}")
+    z = (nonce + challenge * secret) % q
+    if answer == z:
+        return passed(name, f"z = {nonce} + {challenge}*{secret} mod {q} = {z}; the verifier checks g^z = A X^c.")
+    if answer == nonce + challenge * secret:
+        return failed(name, f"{answer} is not reduced", f"Exponents live modulo the group order q = {q}.")
+    if answer == (nonce + challenge * secret) % 23:
+        return failed(name, "reduced modulo p", f"Exponents are reduced modulo q = {q}, the order of g, not p = 23.")
+    return failed(name, f"{answer} is not k + c x mod q", "Write out k + c x, then reduce modulo 11.")
 
 
-def check_total_epsilon(answer: Any, *, releases: tuple[float, ...] = (0.5, 0.5, 1.0)) -> CheckResult:
-    """Total epsilon the ledger reports for several releases about the same hospitals (basic composition)."""
-    name = "ledger total"
+def _toy_transcripts(group: SchnorrGroup) -> list[tuple[int, int, int, int, bool]]:
+    """(X, A, c, z, should_accept) cases: honest runs, tampered responses, other statements, c = 0 tricks."""
+    p, q, g = group.p, group.order, group.generator
+    cases = []
+    for x, k, c in [(3, 5, 7), (1, 0, 4), (10, 9, 10), (6, 2, 1), (4, 8, 0)]:
+        big_x, a, z = pow(g, x, p), pow(g, k, p), (k + c * x) % q
+        cases.append((big_x, a, c, z, True))  # honest
+        cases.append((big_x, a, c, (z + 1) % q, False))  # tampered response
+        cases.append((pow(g, x + 1, p), a, c, z, c == 0))  # another statement (accepted only when c = 0)
+        cases.append((big_x, pow(g, k + 1, p), c, z, False))  # another announcement
+    return cases
+
+
+def check_verifier(answer: Callable[..., Any] | None) -> CheckResult:
+    """Your ``verify(X, A, c, z)`` for the toy group (p = 23, g = 4): accept iff g^z = A X^c (mod p)."""
+    name = "a Schnorr verifier"
     if answer is None:
-        return not_answered(name, "The ledger adds epsilons (basic composition).")
-    try:
-        v = float(answer)
-    except (TypeError, ValueError):
-        return failed(name, f"expected a number, got {answer!r}")
-    truth = math.fsum(releases)
-    if math.isclose(v, truth, rel_tol=1e-9):
-        return passed(name, f"{' + '.join(f'{r:g}' for r in releases)} = {truth:g}")
-    if math.isclose(v, max(releases), rel_tol=1e-9):
-        return failed(name, "the largest release is not the total", "Every release about the same people counts.")
-    return failed(name, f"{v:g} is not the total", "Add the epsilons of all releases.")
+        return not_answered(name, "Compare pow(4, z, 23) with A * pow(X, c, 23) % 23.")
+    if not callable(answer):
+        return failed(name, f"expected a function verify(X, A, c, z), got {type(answer).__name__}")
+    group = toy_group()
+    wrong_accept, wrong_reject = 0, 0
+    for big_x, a, c, z, expect in _toy_transcripts(group):
+        try:
+            got = bool(answer(big_x, a, c, z))
+        except Exception as exc:  # noqa: BLE001 - a student's function may raise anything
+            return failed(name, f"verify({big_x}, {a}, {c}, {z}) raised {type(exc).__name__}: {exc}")
+        if got and not expect:
+            wrong_accept += 1
+        elif expect and not got:
+            wrong_reject += 1
+    if wrong_accept == 0 and wrong_reject == 0:
+        return passed(name, "accepts honest transcripts and rejects tampered responses, announcements and statements.")
+    if wrong_accept:
+        return failed(name, f"accepted {wrong_accept} transcript(s) it should reject (a forger's dream)",
+                      "Use all of X, A, c and z: g^z must equal A * X^c mod p.")
+    return failed(name, f"rejected {wrong_reject} honest transcript(s)",
+                  "Compute the exponent and products modulo p = 23; the responses are already reduced mod q.")
 
 
-def check_group_privacy(answer: Any, *, epsilon: float = 0.02, group_size: int = 50) -> CheckResult:
-    """Epsilon per hospital of a pure-DP release at ``epsilon`` per patient, hospitals of at most ``group_size`` patients."""
-    name = "group privacy"
+def check_bits_per_coordinate(answer: Any, *, bound: int = 100) -> CheckResult:
+    """How many committed bits (OR-proofs) does one coordinate need to prove |x| <= bound?"""
+    name = f"bits per coordinate (bound {bound})"
     if answer is None:
-        return not_answered(name, "Removing one hospital removes up to group_size patients, one neighbour step each.")
-    try:
-        v = float(answer)
-    except (TypeError, ValueError):
-        return failed(name, f"expected a number, got {answer!r}")
-    truth = epsilon * group_size  # Dwork & Roth 2014, Thm 2.2
-    if math.isclose(v, truth, rel_tol=1e-9):
-        return passed(name, f"{group_size} x {epsilon:g} = {truth:g} per hospital (group privacy, Dwork & Roth 2014, Thm 2.2)")
-    if math.isclose(v, epsilon, rel_tol=1e-9):
-        return failed(name, "that is the epsilon per patient, a different unit",
-                      "One hospital is a group of patients: epsilons grow with the group size.")
-    return failed(name, f"{v:g} is not right", "Group privacy multiplies epsilon by the group size k.")
+        return not_answered(name, "The proof shows x + B lies in [0, 2B].")
+    if not isinstance(answer, (int, np.integer)) or isinstance(answer, bool):
+        return failed(name, f"expected a whole number, got {answer!r}")
+    k = len(range_weights(2 * bound))
+    if answer == k:
+        return passed(name, f"bitlength(2B) = bitlength({2 * bound}) = {k}: the top weight is {range_weights(2 * bound)[-1]}, "
+                            "not a power of two, so no bit pattern exceeds 2B.")
+    if answer == bound.bit_length():
+        return failed(name, "that covers [0, B], not [-B, B]", "Shift by B first: x + B is in [0, 2B].")
+    if answer == k + 1:
+        return failed(name, "one too many (a sign bit is not needed)", "The shift by B takes care of the sign.")
+    return failed(name, f"{answer} is not right", "Count the bits of 2B.")
 
 
-def check_secagg_gap(answer: Any) -> CheckResult:
-    """Which threat does secure aggregation WITHOUT DP leave open?
-
-    (a) the server reading one hospital's update, (b) membership inference against the released model,
-    (c) raw records leaving a hospital.
-    """
-    name = "what secure aggregation does not cover"
+def check_proof_bytes(answer: Any, *, dimension: int = 62, bits: int = 8) -> CheckResult:
+    """Bytes of a bounded-update proof: per bit one point (32 B) and three scalars (c0, z0, z1), plus c."""
+    name = f"proof bytes (d={dimension}, {bits} bits)"
     if answer is None:
-        return not_answered(name, "SecAgg hides the parts of a sum, not what the sum (the model) reveals.")
-    a = str(answer).strip().lower()
-    if a == "b":
-        return passed(name, "the model is the aggregate; only DP bounds what it reveals about anyone")
-    if a in ("a", "c"):
-        return failed(name, f"({a}) is covered: SecAgg hides updates, FL keeps records on site",
-                      "Which threat works on the final model alone?")
-    return failed(name, f"answer 'a', 'b' or 'c', got {answer!r}")
+        return not_answered(name, "Per bit: a 32-byte commitment and three 32-byte scalars; once: the challenge.")
+    if not isinstance(answer, (int, np.integer)) or isinstance(answer, bool):
+        return failed(name, f"expected a whole number, got {answer!r}")
+    m = dimension * bits
+    right = m * 32 + (1 + 3 * m) * 32
+    if answer == right:
+        return passed(name, f"{right} bytes = {m} bits x 128 + 32: linear in the model size (Bulletproofs are logarithmic).")
+    if answer == m * 32 + (1 + 4 * m) * 32:
+        return failed(name, "c1 is not sent", "c1 = c - c0: the verifier computes it.")
+    if answer == m * 128:
+        return failed(name, "almost: the shared challenge c is sent once", "Add 32 bytes for c.")
+    return failed(name, f"{answer} is not right", "Count elements and scalars per bit, times the number of bits.")

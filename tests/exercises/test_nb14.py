@@ -1,35 +1,53 @@
+"""Reference answers pass and typical wrong answers fail for the zero-knowledge notebook's exercises."""
+
+from __future__ import annotations
+
 from ppml_lab.exercises import nb14
 
 
-def test_privacy_unit():
-    assert nb14.check_privacy_unit("hospital")
-    assert not nb14.check_privacy_unit("patient")
-    assert not nb14.check_privacy_unit("country")
-    assert not nb14.check_privacy_unit(None).answered
+def test_toy_response():
+    assert nb14.check_toy_response(4)  # (5 + 7*3) mod 11
+    assert not nb14.check_toy_response(26)
+    assert not nb14.check_toy_response(3)  # 26 mod 23
+    assert not nb14.check_toy_response(None).answered
 
 
-def test_total_epsilon():
-    assert nb14.check_total_epsilon(2.0)
-    assert not nb14.check_total_epsilon(1.0)
-    assert not nb14.check_total_epsilon("lots")
-    assert nb14.check_total_epsilon(3.5, releases=(1.5, 2.0))
-    assert not nb14.check_total_epsilon(None).answered
+def reference_verify(big_x, a, c, z):
+    return pow(4, z, 23) == a * pow(big_x, c, 23) % 23
 
 
-def test_secagg_gap():
-    assert nb14.check_secagg_gap("b")
-    assert not nb14.check_secagg_gap("a")
-    assert not nb14.check_secagg_gap("c")
-    assert not nb14.check_secagg_gap("d")
-    assert not nb14.check_secagg_gap(None).answered
+def test_verifier_reference_passes():
+    assert nb14.check_verifier(reference_verify)
 
 
-def test_group_privacy():
-    from ppml_lab.dp.ledger import group_privacy
+def test_verifier_that_accepts_everything_fails():
+    res = nb14.check_verifier(lambda big_x, a, c, z: True)
+    assert not res and "should reject" in res.message
 
-    assert nb14.check_group_privacy(1.0)
-    assert nb14.check_group_privacy(group_privacy(epsilon=0.02, group_size=50)[0])  # the ledger's conversion
-    assert not nb14.check_group_privacy(0.02)
-    assert "different unit" in nb14.check_group_privacy(0.02).message
-    assert not nb14.check_group_privacy("x")
-    assert not nb14.check_group_privacy(None).answered
+
+def test_verifier_ignoring_statement_fails():
+    # hashes nothing, checks only g^z == A g^(c): the statement X is never used
+    assert not nb14.check_verifier(lambda big_x, a, c, z: pow(4, z, 23) == a * pow(4, c, 23) % 23)
+
+
+def test_verifier_reducing_mod_q_fails():
+    assert not nb14.check_verifier(lambda big_x, a, c, z: pow(4, z, 23) % 11 == a * pow(big_x, c, 23) % 11)
+
+
+def test_verifier_that_raises_fails():
+    def bad(*args):
+        raise ZeroDivisionError("oops")
+
+    assert not nb14.check_verifier(bad)
+
+
+def test_bits_per_coordinate():
+    assert nb14.check_bits_per_coordinate(8, bound=100)
+    assert not nb14.check_bits_per_coordinate(7, bound=100)
+    assert not nb14.check_bits_per_coordinate(9, bound=100)
+
+
+def test_proof_bytes():
+    assert nb14.check_proof_bytes(62 * 8 * 128 + 32)
+    assert not nb14.check_proof_bytes(62 * 8 * 128)
+    assert not nb14.check_proof_bytes(62 * 8 * 160 + 32)
