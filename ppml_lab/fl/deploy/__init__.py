@@ -24,6 +24,7 @@ outside Flower Enterprise).
 from ppml_lab.fl.deploy.config import (
     DeploymentConfig,
     DeploymentResult,
+    DPRoundDiscardedError,
     NodeRefused,
     RoundFailedError,
     check_rounds,
@@ -40,6 +41,7 @@ __all__ = [
     "FlowerDeployment",
     "NodeRefused",
     "RoundFailedError",
+    "DPRoundDiscardedError",
     "check_rounds",
     "run_deployment",
     "dp_epsilon",

@@ -38,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-node-auth", action="store_true")
     ap.add_argument("--no-app-signing", action="store_true",
                     help="SuperNodes run any app submitted (no publisher signature check)")
+    ap.add_argument("--subprocess-apps", action="store_true",
+                    help="Flower's default isolation: a SuperExec per node and a Python process per message "
+                         "(default here: apps run inside the SuperLink/SuperNode processes)")
     ap.add_argument("--dp-noise-multiplier", type=float, default=0.0)
     ap.add_argument("--dp-clipping-norm", type=float, default=1.0)
     ap.add_argument("--kill-partition", type=int, default=None, help="kill this SuperNode mid-round")
@@ -55,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = DeploymentConfig(
             n_supernodes=args.supernodes, rounds=args.rounds, local_epochs=args.local_epochs, lr=args.lr,
             seed=args.seed, secagg=not args.no_secagg, threshold=args.threshold, tls=not args.insecure,
-            node_auth=not (args.insecure or args.no_node_auth), sign_app=not args.no_app_signing, dp_noise_multiplier=args.dp_noise_multiplier,
+            node_auth=not (args.insecure or args.no_node_auth), sign_app=not args.no_app_signing,
+            inprocess_apps=not args.subprocess_apps, dp_noise_multiplier=args.dp_noise_multiplier,
             dp_clipping_norm=args.dp_clipping_norm, kill_partition=args.kill_partition,
             kill_at_round=args.kill_at_round, superlink_port=args.port, certs=certs, run_timeout=args.run_timeout,
         )
@@ -79,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for r, c in zip(result.rounds, result.clients_per_round):
         print(f"{r['round']:>5} {c:>7} {r['loss']:>8.4f} {r['accuracy']:>8.4f}")
     print(f"seconds={result.seconds:.1f} peak_rss_MiB={result.peak_rss_bytes / 2**20:.0f} "
+          f"peak_total_rss_MiB={result.peak_total_rss_bytes / 2**20:.0f} "
           f"killed_partition={result.killed_partition}")
     if result.epsilon is not None:
         print(f"central DP: noise_multiplier={cfg.dp_noise_multiplier} clipping_norm={cfg.dp_clipping_norm} "

@@ -25,6 +25,7 @@ from ppml_lab.fl.deploy.processes import port_free
 
 __all__ = [
     "DeploymentConfig",
+    "DPRoundDiscardedError",
     "DeploymentResult",
     "NodeRefused",
     "RoundFailedError",
@@ -49,8 +50,20 @@ class RoundFailedError(DeploymentError):
         self.rounds = list(rounds or [])
 
 
+class DPRoundDiscardedError(RoundFailedError):
+    """Central DP discarded a round because a client failed in it (a dropout): Flower's
+    ``DifferentialPrivacyClientSideFixedClipping.aggregate_fit`` returns no model for a round with any
+    failure, so under DP one dropout costs the round even when SecAgg+ recovered the survivors' sum.
+
+    Nothing was released for that round (no noised model), so the privacy spend of the rounds that did
+    run is still bounded by the accountant. Recovery: run again (the SuperNodes stay up), or run DP without
+    expected dropouts; ``rounds`` holds the per-round rows, ``dp_failures`` the failed clients per round.
+    """
+
+
 def check_rounds(rounds: list[dict[str, Any]], *, expected_rounds: int, min_clients: int) -> None:
-    """Raise :class:`RoundFailedError` unless rounds 1..``expected_rounds`` each aggregated >= ``min_clients``.
+    """Raise :class:`RoundFailedError` unless rounds 1..``expected_rounds`` each aggregated >= ``min_clients``
+    (:class:`DPRoundDiscardedError` when central DP discarded a short round because a client failed in it).
 
     Flower's strategies log a round without results and carry the old model on (FedAvg's
     ``aggregate_fit`` returns None when no client answered; SecAgg+ drops a round whose survivors are below
@@ -65,6 +78,16 @@ def check_rounds(rounds: list[dict[str, Any]], *, expected_rounds: int, min_clie
             f"rounds {missing} of {expected_rounds} produced no result; the run is incomplete", rounds=rounds
         )
     short = {r: c for r, c in sorted(seen.items()) if 1 <= r <= expected_rounds and c < min_clients}
+    discarded = {int(r["round"]): int(r["dp_failures"]) for r in rounds
+                 if r.get("dp_failures") and int(r.get("round", -1)) in short}
+    if discarded:
+        detail = ", ".join(f"round {r}: {f} failed client(s)" for r, f in sorted(discarded.items()))
+        raise DPRoundDiscardedError(
+            f"central DP discarded {len(discarded)} round(s) with a client failure ({detail}); clients "
+            f"aggregated per round must be >= min_clients ({min_clients}). Flower's DP wrapper releases no "
+            "model for a round in which any client failed; run again, or without DP if dropouts are expected",
+            rounds=rounds,
+        )
     if short:
         detail = ", ".join(f"round {r}: {c}" for r, c in short.items())
         raise RoundFailedError(
@@ -86,7 +109,10 @@ class DeploymentConfig:
     training starts) - the dropout experiment. ``certs``: existing TLS files (checked), or None to
     generate them. ``sign_app``: the launcher signs the app it submits (Ed25519, Flower's FAB-signature
     format) and every SuperNode runs only apps signed by that publisher key (Flower's ``--trusted-entities``),
-    so code submitted by anyone else is refused at every hospital.
+    so code submitted by anyone else is refused at every hospital. ``inprocess_apps``: the SuperLink runs
+    the ServerApp and each signed-app SuperNode runs its ClientApp messages in its own process
+    (:mod:`ppml_lab.fl.deploy.inprocess`) instead of Flower's default of a SuperExec plus a fresh Python
+    process per message - what lets five hospitals fit in 1 GB; False restores Flower's subprocess isolation.
     """
 
     n_supernodes: int = 3
@@ -111,6 +137,7 @@ class DeploymentConfig:
     kill_at_round: int = 1
     startup_timeout: float = 90.0
     run_timeout: float = 300.0
+    inprocess_apps: bool = True
 
     def __post_init__(self) -> None:
         n = check_int("n_supernodes", self.n_supernodes, low=1, high=64)
@@ -122,6 +149,7 @@ class DeploymentConfig:
         check_bool("tls", self.tls)
         check_bool("node_auth", self.node_auth)
         check_bool("sign_app", self.sign_app)
+        check_bool("inprocess_apps", self.inprocess_apps)
         check_nonnegative("dp_noise_multiplier", self.dp_noise_multiplier)
         check_positive("dp_clipping_norm", self.dp_clipping_norm)
         check_delta("dp_delta", self.dp_delta, allow_zero=False)
@@ -221,7 +249,9 @@ class DeploymentResult:
     peak_rss_bytes: int
     traffic: list[dict[str, Any]] = field(repr=False)
     config: dict[str, Any] = field(repr=False)
-    epsilon: float | None = None  # client-level, at config["dp_delta"]; None without DP
+    epsilon: float | None = None  # hospital-level, at config["dp_delta"]; None without DP
+    #: launcher process + every process it started (CLI calls included), summed at the same instant
+    peak_total_rss_bytes: int = 0
 
     def bytes_per_round(self) -> dict[int, dict[str, int]]:
         """{round: {"down": bytes server->clients, "up": bytes clients->server}} summed over messages."""

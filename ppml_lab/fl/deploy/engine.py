@@ -58,6 +58,7 @@ from ppml_lab.fl.deploy.processes import (
     spawn,
 )
 from ppml_lab.fl.deploy.reference import APP_DIR, dp_epsilon, write_site_files
+from ppml_lab.fl.deploy.inprocess_flag import INPROCESS_FLAG
 from ppml_lab.fl.deploy.signing import PUBLISHER_KEY_ID, build_fab, sign_fab, write_trusted_entities
 
 __all__ = ["FlowerDeployment", "run_deployment"]
@@ -100,10 +101,12 @@ class FlowerDeployment:
         self.test_path = ""
         self._procs: list[Proc] = []
         self._peak_rss = 0
+        self._peak_total = 0
         self._monitor_stop = threading.Event()
         self._monitor: threading.Thread | None = None
         self._started = False
         self._runs = 0
+        self._last_run_id: int | None = None
         self.publisher_key: NodeKeys | None = None
         self.trusted_entities: Path | None = None
         _LIVE.add(self)
@@ -170,13 +173,26 @@ class FlowerDeployment:
         return res
 
     def log_tail(self, name: str, chars: int = 3000) -> str:
+        if name == "serverapp" and self._last_run_id is not None:
+            self.save_run_log(self._last_run_id)  # the last run's ServerApp log, fetched now
         p = self.workdir / "logs" / f"{name}.log"
         return p.read_text(errors="replace")[-chars:] if p.exists() else ""
+
+    @property
+    def peak_total_rss_bytes(self) -> int:
+        """Highest summed RSS of the launcher's own process (a notebook kernel, pytest) plus every process
+        it has started - this deployment's, its ``flwr`` CLI calls, and any other child it has."""
+        return self._peak_total
 
     def _monitor_loop(self) -> None:
         import psutil
 
+        me = psutil.Process()
         while not self._monitor_stop.wait(0.2):
+            with contextlib.suppress(psutil.Error):
+                everything = sum(q.memory_info().rss for q in [me, *me.children(recursive=True)]
+                                 if q.is_running())
+                self._peak_total = max(self._peak_total, everything)
             total = 0
             for proc in list(self._procs):
                 if not proc.alive():
@@ -230,10 +246,13 @@ class FlowerDeployment:
         # Each hospital's data as its own file (a real site points its SuperNode at local data).
         (self.workdir / "data").mkdir(exist_ok=True)
         self.site_paths, self.test_path = write_site_files(self.workdir / "data", cfg.seed, cfg.n_supernodes)
-        if cfg.node_auth:
-            for k, keys in enumerate(self.node_keys):
-                self._cli(["supernode", "register", str(keys.public_key), cfg.connection, "--name", f"hospital-{k}"],
-                          timeout=cfg.startup_timeout)
+        if cfg.node_auth:  # one `flwr supernode register` per hospital, at the same time (each is a process)
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(8, len(self.node_keys))) as pool:
+                list(pool.map(lambda kv: self._cli(
+                    ["supernode", "register", str(kv[1].public_key), cfg.connection, "--name", f"hospital-{kv[0]}"],
+                    timeout=cfg.startup_timeout), enumerate(self.node_keys)))
         for k in range(cfg.n_supernodes):
             self.start_supernode(k)
         self.wait_online(cfg.n_supernodes, timeout=cfg.startup_timeout)
@@ -267,8 +286,15 @@ class FlowerDeployment:
             argv.append("--insecure")
         if cfg.node_auth:
             argv.append("--enable-supernode-auth")
+        if self._inprocess_apps():
+            argv.append(INPROCESS_FLAG)
         argv += self._superlink_extra_args()
         return argv
+
+    def _inprocess_apps(self) -> bool:
+        """Run ServerApp/ClientApp tasks inside the SuperLink/SuperNode processes (the simulation
+        launcher says no: its SuperLink starts a simulation runtime through flower-superexec)."""
+        return self.config.inprocess_apps
 
     def start_superlink(self) -> Proc:
         cfg = self.config
@@ -315,6 +341,8 @@ class FlowerDeployment:
             # Flower's SuperNode + the run's app signature handed to its own FAB verification.
             argv = [sys.executable, "-m", "ppml_lab.fl.deploy.supernode_verify",
                     "--trusted-entities", str(trusted_entities)]
+            if self._inprocess_apps():
+                argv.append(INPROCESS_FLAG)
         else:
             argv = [str(BIN / "flower-supernode")]
         argv += ["--superlink", self.address, "--port", str(free_port()),
@@ -374,6 +402,12 @@ class FlowerDeployment:
                     raise DeploymentError(
                         f"SuperNode {k} exited with code {p.popen.returncode} before joining:\n{self.log_tail(p.name)}"
                     )
+            # Each `flwr supernode list` is a Python process (~100 MB, seconds of CPU): ask the SuperLink
+            # only once every SuperNode has logged the node ID the SuperLink gave it.
+            joined = sum("SuperNode ID:" in self.log_tail(p.name, 200_000) for p in self.supernodes.values())
+            if joined < min(n, len(self.supernodes)):
+                time.sleep(0.5)
+                continue
             if self.online_count() >= n:
                 return
             time.sleep(3.0)  # each check is a `flwr` CLI process: poll gently on a small machine
@@ -434,7 +468,7 @@ class FlowerDeployment:
         killed: int | None = None
         deadline = t0 + cfg.run_timeout
         last_round_seen = 0
-        next_status = t0 + 20.0
+        next_status = t0 + 60.0  # a CLI process each: not within a normal run
         while not results_path.exists():
             if time.monotonic() > deadline:
                 raise DeploymentError(
@@ -453,7 +487,7 @@ class FlowerDeployment:
                     last_round_seen = seen
                     on_round(seen)
             if time.monotonic() > next_status:  # a failed ServerApp writes no file: ask, rarely (a CLI call)
-                next_status = time.monotonic() + 20.0
+                next_status = time.monotonic() + 30.0
                 status = self._run_status(run_id)
                 if status.startswith("finished:") and status != "finished:completed":
                     time.sleep(1.0)
@@ -462,7 +496,9 @@ class FlowerDeployment:
                             f"run {run_id} ended with status {status}; ServerApp log:\n{self.save_run_log(run_id)[-3000:]}"
                         )
             time.sleep(0.25)
-        self.save_run_log(run_id)
+        # The ServerApp's log (`flwr log`, one more ~100 MB CLI process) is fetched when asked for:
+        # log_tail("serverapp") or save_run_log().
+        self._last_run_id = run_id
         data = json.loads(results_path.read_text())
         traffic = []
         for f in sorted(progress.glob("traffic_p*.jsonl")):
@@ -478,6 +514,7 @@ class FlowerDeployment:
             killed_partition=killed,
             seconds=time.monotonic() - t0,
             peak_rss_bytes=self._peak_rss,
+            peak_total_rss_bytes=self._peak_total,
             traffic=traffic,
             epsilon=(dp_epsilon(noise_multiplier=cfg.dp_noise_multiplier, rounds=len(rounds), delta=cfg.dp_delta)
                      if cfg.dp_noise_multiplier > 0 else None),
@@ -488,6 +525,8 @@ class FlowerDeployment:
         """Fetch the ServerApp's log of ``run_id`` (``flwr log``) into logs/serverapp.log; returns it."""
         if run_id is None:
             return ""
+        if run_id == self._last_run_id:
+            self._last_run_id = None  # fetched once
         try:
             res = self._cli(["log", str(run_id), self.config.connection, "--show"], timeout=90, check=False)
         except DeploymentError as err:
@@ -528,6 +567,7 @@ class FlowerDeployment:
     def stop(self, *, grace: float = 5.0) -> None:
         """End every process this deployment started (and their children), by PID. Idempotent."""
         self._monitor_stop.set()
+        self._last_run_id = None  # no SuperLink left to fetch a log from
         pids: list[int] = []
         for p in self._procs:
             if p.alive():

@@ -76,6 +76,9 @@ class FlowerSimulation(FlowerDeployment):
         return (f"FlowerSimulation(n_supernodes={self.config.n_supernodes}, port={self.port}, "
                 f"processes_alive={alive})")
 
+    def _inprocess_apps(self) -> bool:
+        return False  # the simulation runtime is started by flower-superexec (subprocess isolation)
+
     def _superlink_extra_args(self) -> list[str]:
         return ["--simulation"]
 

@@ -26,6 +26,8 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from ppml_lab.fl.deploy.inprocess_flag import INPROCESS_FLAG
+
 __all__ = ["LocalOnlyMiddleware", "install_guard", "main", "FLEET_PREFIX"]
 
 FLEET_PREFIX = "/v1/fleet/"
@@ -97,6 +99,17 @@ def _route_paths(app: Any) -> set[str]:
     return {str(c.path) for c in iter_route_contexts(app.routes)}
 
 
+
+
+def _arg(args: list[str], name: str) -> str | None:
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return None
+
+
 def _bind_host(args: list[str]) -> str:
     for i, a in enumerate(args):
         if a == "--host" and i + 1 < len(args):
@@ -111,6 +124,25 @@ def _bind_host(args: list[str]) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     install_guard(_bind_host(args))
+    if INPROCESS_FLAG in args:
+        # The ServerApp runs in this process (ppml_lab.fl.deploy.inprocess): no flower-superexec, no
+        # flwr-serverapp process per run. It reaches the Runtime API on the SuperLink's own address (a
+        # local peer for the guard), over TLS with the SuperLink's CA when TLS is on.
+        args = [a for a in args if a != INPROCESS_FLAG]
+        if any(a == "--isolation" or a.startswith("--isolation=") for a in args):
+            sys.exit(f"superlink_guard: {INPROCESS_FLAG} sets --isolation process itself")
+        import flwr.superlink.grid.http_grid as http_grid
+
+        from ppml_lab.fl.deploy.inprocess import GRID_POLL_CAP, SERVER_APP, cap_poll_sleep, start_executor_thread
+
+        cap_poll_sleep(http_grid, GRID_POLL_CAP)
+
+        host = _bind_host(args)
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
+        host = f"[{host}]" if ":" in host else host
+        ca = _arg(args, "--ssl-ca-certfile") if "--insecure" not in args else None
+        start_executor_thread(f"{host}:{_arg(args, '--port') or '8000'}", SERVER_APP, root_certificates_path=ca)
+        args += ["--isolation", "process"]
     from flwr.superlink.cli.flower_superlink import flower_superlink
 
     sys.argv = ["flower-superlink", *args]

@@ -21,6 +21,16 @@ from typing import Any
 __all__ = ["install_hook", "main"]
 
 _HOOK_TARGET = "_pull_and_store_message"
+from ppml_lab.fl.deploy.inprocess_flag import INPROCESS_FLAG
+
+
+def _flag(args: list[str], name: str, default: str) -> str:
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return default
 
 
 def install_hook() -> None:
@@ -72,6 +82,19 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("supernode_verify: --trusted-entities <yaml> is required (it lists the publisher keys whose "
                  "apps this hospital runs)")
     install_hook()
+    if INPROCESS_FLAG in args:
+        # ClientApps run in this process (ppml_lab.fl.deploy.inprocess), not one Python process per message.
+        args = [a for a in args if a != INPROCESS_FLAG]
+        if any(a == "--isolation" or a.startswith("--isolation=") for a in args):
+            sys.exit(f"supernode_verify: {INPROCESS_FLAG} sets --isolation process itself")
+        import flwr.supernode.start_client_internal as sci
+
+        from ppml_lab.fl.deploy.inprocess import CLIENT_APP, SUPERNODE_POLL_CAP, cap_poll_sleep, start_executor_thread
+
+        cap_poll_sleep(sci, SUPERNODE_POLL_CAP)
+
+        start_executor_thread(f"127.0.0.1:{_flag(args, '--port', '9094')}", CLIENT_APP)
+        args += ["--isolation", "process"]
     from flwr.supernode.cli.flower_supernode import flower_supernode
 
     sys.argv = ["flower-supernode", *args]

@@ -29,6 +29,23 @@ from .task import evaluate, init_params, load_site_file, load_split, make_task
 app = ServerApp()
 
 
+class _DPRecordingFailures(DifferentialPrivacyClientSideFixedClipping):
+    """Flower's central-DP wrapper, unchanged, that also records how many clients failed each round.
+
+    Flower's ``aggregate_fit`` returns no model for a round with *any* failure (a dropout included), so
+    the round aggregates nobody; the count lets the launcher say why (``DPRoundDiscardedError``).
+    """
+
+    def __init__(self, *args, failures_out: dict, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self._failures_out = failures_out
+
+    def aggregate_fit(self, server_round, results, failures):  # noqa: ANN001, ANN201
+        if failures:
+            self._failures_out[int(server_round)] = len(failures)
+        return super().aggregate_fit(server_round, results, failures)
+
+
 def _fit_metrics(results: list) -> dict:
     # Under SecAgg+ these are the survivors whose masked vectors were summed in this round.
     return {"clients": len(results), "examples": int(sum(n for n, _ in results))}
@@ -69,12 +86,13 @@ def main(grid: Grid, context: Context) -> None:
         on_fit_config_fn=lambda r: {"server-round": r},
         fit_metrics_aggregation_fn=_fit_metrics,
     )
+    dp_failures: dict[int, int] = {}
     if noise > 0:
         # Central DP, McMahan et al. 2018 (arXiv:1710.06963): clients clip ||Delta_k|| <= C (the mod),
         # the server adds N(0, (sigma C / m)^2) to the mean of m clipped updates.
-        strategy = DifferentialPrivacyClientSideFixedClipping(
+        strategy = _DPRecordingFailures(
             strategy, noise_multiplier=noise, clipping_norm=float(cfg["dp-clipping-norm"]),
-            num_sampled_clients=min_clients,
+            num_sampled_clients=min_clients, failures_out=dp_failures,
         )
     legacy = LegacyContext(context=context, config=ServerConfig(num_rounds=rounds), strategy=strategy)
     if threshold > 0:
@@ -95,6 +113,8 @@ def main(grid: Grid, context: Context) -> None:
     rounds_out = [row for row in history_rows if row["round"] > 0]
     for row in rounds_out:
         row["clients"] = clients.get(row["round"], 0)
+        if row["round"] in dp_failures:  # central DP saw failed clients this round (and then discarded it)
+            row["dp_failures"] = dp_failures[row["round"]]
     result = {
         "rounds": rounds_out,
         "initial": next((r for r in history_rows if r["round"] == 0), None),
