@@ -16,6 +16,7 @@ import glob
 import html.parser
 import importlib
 import json
+import logging as std_logging
 import pkgutil
 import posixpath
 import re
@@ -30,6 +31,7 @@ from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
+from sphinx.util.logging import get_node_location
 
 logger = logging.getLogger(__name__)
 
@@ -203,6 +205,34 @@ class _Links(html.parser.HTMLParser):
                 self.refs.append((tag, a[key]))
 
 
+# Warnings that mean a broken internal link or a missing page, wherever they come from except docstrings.
+LINK_WARNINGS = {"ref.doc", "ref.ref", "ref.any", "ref.numref", "ref.keyword", "myst.xref_missing",
+                 "myst.iref_ambiguous", "myst.xref_ambiguous", "toc.not_readable", "toc.excluded",
+                 "toc.not_included", "image.not_readable"}
+
+
+class LinkWarnings(std_logging.Handler):
+    """Collects Sphinx's broken-link warnings outside docstrings (those fail the book)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=std_logging.WARNING)
+        self.found: list[str] = []
+
+    def emit(self, record: std_logging.LogRecord) -> None:
+        key = f"{getattr(record, 'type', None)}.{getattr(record, 'subtype', None)}"
+        text = record.getMessage()
+        if key not in LINK_WARNINGS and "nonexisting document" not in text:
+            return
+        loc = getattr(record, "location", None)
+        if isinstance(loc, nodes.Node):
+            loc = get_node_location(loc)
+        if "docstring of" in str(loc):
+            return
+        msg = f"{loc}: {text} [{key}]"
+        if msg not in self.found:  # a warning deferred during reading reaches handlers twice
+            self.found.append(msg)
+
+
 def broken_internal_links(outdir: Path) -> list[str]:
     """Every local href/src in the site's HTML that names a missing file or a missing #anchor."""
     pages: dict[str, _Links] = {}
@@ -243,6 +273,7 @@ def check_site(app: Sphinx, exception) -> None:
         page = outdir / "notebooks" / f"{nb.stem}.html"
         if not page.exists():
             problems.append(f"notebook {nb.name} has no page ({page.relative_to(outdir)})")
+    problems += app.ppml_book_link_warnings.found
     problems += broken_internal_links(outdir)
     if problems:
         for p in problems:
@@ -264,6 +295,8 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("binder_url_template", "", "env")
     app.add_config_value("api_exclude", (), "env")
     app.add_directive("course-map", CourseMap)
+    app.ppml_book_link_warnings = LinkWarnings()
+    std_logging.getLogger("sphinx").addHandler(app.ppml_book_link_warnings)
     app.connect("config-inited", remember_notebooks)
     app.connect("config-inited", generate_api_pages)
     app.connect("config-inited", stage_mathjax)
