@@ -186,6 +186,9 @@ def test_ask_twice_raw_bonawitz_falls_secaggplus_refuses():
     request = server.unmask_request()
     first = {u: c.unmask(request) for u, c in clients.items()}
     assert all(first.values())
+    for u in server.graph.neighbours(0):
+        with pytest.raises(UnmaskRefusedError, match="already answered"):
+            clients[u].unmask(request)  # even the same, validly signed request is answered once
     lie = sp.PlusUnmaskRequest(server.session, server.round_id, {w: tuple(v for v in view if v != 0)
                                                                     for w, view in server.views.items()},
                                server.signatures)
