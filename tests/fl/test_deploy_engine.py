@@ -224,3 +224,28 @@ def test_central_dp_runs_on_the_engine_with_the_accounted_epsilon() -> None:
     assert abs(result.final_loss - ref[-1][0]) > 1e-6  # the noise was really added
     assert result.final_accuracy > chance
     assert raw_attack_ran
+
+
+def test_central_dp_survives_a_silent_dropout_with_noise_for_the_survivors() -> None:
+    # Central DP + SecAgg+ + a dropout. Flower's DP wrapper (DifferentialPrivacyClientSideFixedClipping)
+    # discards a round with any *failure* (an error reply): that case raises DPRoundDiscardedError
+    # (tests/fl/test_deploy_inprocess.py::test_dp_round_discarded_by_a_failure_is_a_typed_error). A node
+    # that dies silently - killed as round 1's masked-vector stage starts - is no failure: SecAgg+ times it
+    # out and unmasks the 2 survivors' sum, and the wrapper adds noise of std sigma C / m with m =
+    # min_clients = 2 survivors, i.e. sigma C on their sum: the calibration the accountant assumes.
+    sigma, clip = 1.0, 1.5
+    cfg = DeploymentConfig(n_supernodes=3, rounds=1, local_epochs=EPOCHS, lr=LR, seed=SEED, threshold=2,
+                           min_clients=2, kill_partition=2, kill_at_round=1, secagg_timeout=30.0,
+                           dp_noise_multiplier=sigma, dp_clipping_norm=clip, startup_timeout=240.0,
+                           run_timeout=600.0)
+    dep = FlowerDeployment(cfg)
+    try:
+        with dep:
+            result = dep.run()
+            server_log = dep.log_tail("serverapp", 200_000)
+    finally:
+        assert dep.leftover_pids() == []
+    assert result.killed_partition == 2 and result.clients_per_round == [2]
+    assert server_log.count(f"central DP noise with {sigma * clip / 2:.4f} stdev added") == 1, server_log[-3000:]
+    assert "received 2 results and 0 failures" in server_log
+    assert result.epsilon == dp_epsilon(noise_multiplier=sigma, rounds=1, delta=cfg.dp_delta)
