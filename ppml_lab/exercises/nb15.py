@@ -1,4 +1,4 @@
-"""Exercise checks for the memorisation notebook (language models that remember canaries)."""
+"""Exercise checks for notebook 15 (memorisation: language models that remember canaries)."""
 
 from __future__ import annotations
 
