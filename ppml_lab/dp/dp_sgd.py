@@ -583,14 +583,21 @@ class DPSGD:
             self.step()
         return self
 
-    def epsilon(self, *, delta: float) -> float:
-        """epsilon spent so far at ``delta`` (inf without noise, 0 before the first step)."""
+    def get_epsilon(self, delta: float) -> float:
+        """epsilon spent so far at ``delta``, per training record (Opacus's shape, the package's one way to ask).
+
+        inf without noise, 0 before the first step.
+        """
         d = check_delta("delta", delta, allow_zero=False)
         if self.steps == 0:
             return 0.0
         if self.noise_multiplier == 0:
             return math.inf
         return float(self.accountant.get_epsilon(d))
+
+    def epsilon(self, *, delta: float) -> float:
+        """Alias of :meth:`get_epsilon` (kept for existing notebooks)."""
+        return self.get_epsilon(delta)
 
 
 @dataclass(frozen=True)

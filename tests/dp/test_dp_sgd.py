@@ -183,6 +183,7 @@ def test_epsilon_and_accuracy_match_opacus(digits):
                         max_grad_norm=1.0, sample_rate=q, seed=seed).train(epochs=4)
         assert trainer.steps == 4 * round(1 / q)
         assert trainer.epsilon(delta=1e-5) == pytest.approx(eps_o, rel=1e-6)
+        assert trainer.get_epsilon(1e-5) == trainer.epsilon(delta=1e-5)
         ours_acc.append(accuracy(model, Xte, yte))
         theirs_acc.append(accuracy(model_o, Xte, yte))
     # 450 test digits; seed-to-seed sd of accuracy ~ 1 point, so the mean of 3 differs by < 2 points
