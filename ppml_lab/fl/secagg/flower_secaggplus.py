@@ -34,7 +34,7 @@ __all__ = ["FlowerSecAggPlusResult", "flower_secaggplus_sum"]
 class FlowerSecAggPlusResult:
     total: np.ndarray = field(repr=False)  # sum over the survivors of the quantised vectors (mod mod_range)
     survivors: tuple[int, ...]
-    client_seconds: dict[int, float] = field(repr=False)  # time in Flower's client stages, per client
+    client_seconds: dict[int, float] = field(repr=False)  # CPU time (process_time) in Flower's client stages, per client
     bytes_sent_per_client: dict[int, int] = field(repr=False)
     server_seconds: float = 0.0
 
@@ -70,9 +70,9 @@ def flower_secaggplus_sum(vectors: Mapping[int, np.ndarray], *, num_shares: int,
     t_server = 0.0
 
     def timed(nid: int, fn: Any, *args: Any) -> Any:
-        start = time.perf_counter()
+        start = time.process_time()
         out = fn(*args)
-        secs[nid] += time.perf_counter() - start
+        secs[nid] += time.process_time() - start
         return out
 
     # the workflow's graph: shuffled ring, each node with num_shares // 2 nodes each side and itself
@@ -104,10 +104,10 @@ def flower_secaggplus_sum(vectors: Mapping[int, np.ndarray], *, num_shares: int,
         conf = {Key.CIPHERTEXT_LIST: fwd[nid][1], Key.SOURCE_LIST: fwd[nid][0]}
         out = timed(nid, mod._collect_masked_vectors, states[nid], conf, int(max_weight), params)
         sent[nid] += sum(len(b) for b in out[Key.MASKED_PARAMETERS])
-        start = time.perf_counter()
+        start = time.process_time()
         vec = [bytes_to_ndarray(b) for b in out[Key.MASKED_PARAMETERS]]
         masked = vec if masked is None else parameters_addition(masked, vec)
-        t_server += time.perf_counter() - start
+        t_server += time.process_time() - start
     assert masked is not None
     masked = parameters_mod(masked, mod_range)
     collected: dict[int, list[bytes]] = {nid: [] for nid in ids}
@@ -118,7 +118,7 @@ def flower_secaggplus_sum(vectors: Mapping[int, np.ndarray], *, num_shares: int,
         sent[nid] += sum(len(s) for s in out[Key.SHARE_LIST])
         for owner, share in zip(out[Key.NODE_ID_LIST], out[Key.SHARE_LIST], strict=True):
             collected[owner].append(share)
-    start = time.perf_counter()
+    start = time.process_time()
     for nid, shares in collected.items():  # the workflow's unmask loop
         if len(shares) < threshold:
             raise RuntimeError(f"Flower SecAgg+: only {len(shares)} shares for node {nid}, threshold {threshold}")
@@ -132,7 +132,7 @@ def flower_secaggplus_sum(vectors: Mapping[int, np.ndarray], *, num_shares: int,
                 masked = (parameters_addition(masked, pair) if nid > v else parameters_subtraction(masked, pair))
     masked = parameters_mod(masked, mod_range)
     factor, rest = factor_extract(masked)
-    t_server += time.perf_counter() - start
+    t_server += time.process_time() - start
     if int(factor) != (len(active) * target_range) % mod_range:
         raise RuntimeError(f"Flower SecAgg+: weight factor {factor} != {len(active)} x {target_range}")
     return FlowerSecAggPlusResult(np.asarray(rest[0], dtype=np.int64), tuple(sorted(c - 1 for c in active)),
