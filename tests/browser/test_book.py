@@ -226,3 +226,41 @@ def test_search_works_offline_and_screenshots_are_kept(visited, browser_context)
     page.close()
     assert not errors, errors
     assert (SHOTS / "index.png").stat().st_size > 10_000
+
+
+# ---- the build's own checks, without a browser (they run under `make test-book` too) ----------------
+def _ppml_book():
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+    try:
+        return importlib.import_module("ppml_book")
+    finally:
+        sys.path.remove(str(ROOT / "docs" / "_ext"))
+
+
+def test_link_check_finds_missing_pages_anchors_and_escapes(tmp_path):
+    check = _ppml_book().broken_internal_links
+    (tmp_path / "a").mkdir()
+    (tmp_path / "index.html").write_text(
+        '<a href="a/page.html#here">ok</a> <a href="#top" id="top">self</a> <img src="a/pic.png">'
+        ' <a href="https://example.org/x">external, not checked</a>')
+    (tmp_path / "a" / "page.html").write_text('<h1 id="here">x</h1> <a href="../index.html">up</a>')
+    (tmp_path / "a" / "pic.png").write_bytes(b"png")
+    assert check(tmp_path) == []
+    (tmp_path / "a" / "page.html").write_text(
+        '<h1 id="elsewhere">x</h1> <a href="../gone.html">gone</a> <a href="../../outside.html">out</a>')
+    (tmp_path / "a" / "pic.png").unlink()
+    found = check(tmp_path)
+    assert any("no anchor #here" in f for f in found), found
+    assert any("missing gone.html" in f for f in found), found
+    assert any("leaves the site" in f for f in found), found
+    assert any("missing a/pic.png" in f for f in found), found
+
+
+def test_api_pages_cover_public_modules_only():
+    mods = _ppml_book().public_modules("ppml_lab", ("ppml_lab.fl.flower_app",))
+    assert "ppml_lab" in mods and "ppml_lab.dp.mechanisms" in mods
+    assert not [m for m in mods if any(p.startswith("_") for p in m.split("."))]
+    assert not [m for m in mods if m.startswith("ppml_lab.fl.flower_app")]
