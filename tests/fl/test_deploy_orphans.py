@@ -121,10 +121,13 @@ def test_program_that_exits_leaves_no_detached_child_and_its_exit_code_is_kept(t
 def test_sigkill_of_the_launcher_mid_round_leaves_no_process_and_frees_the_ports(tmp_path: Path) -> None:
     port = free_port()
     log = open(tmp_path / "launcher.log", "wb")  # noqa: SIM115
-    # The default federation (SecAgg+, TLS, node authentication, signed app), long enough to be mid-round.
+    # The default federation (SecAgg+, TLS, node authentication, signed app), long enough to be mid-round,
+    # with Flower's subprocess isolation: the deepest process tree (a SuperExec per node, a ClientApp
+    # process per message, SuperExec + ServerApp at the coordinator), which the in-process default is a
+    # subset of (the same SuperLink and SuperNode processes under the same reaper, and no children).
     launcher = subprocess.Popen(
         [sys.executable, "-m", "ppml_lab.fl.deploy", "--supernodes", "2", "--threshold", "2", "--rounds", "50",
-         "--port", str(port)],
+         "--port", str(port), "--subprocess-apps"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )
     seen: dict[int, tuple[float, str]] = {}
