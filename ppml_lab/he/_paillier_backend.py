@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import secrets
 from collections.abc import Iterator
 from typing import Any
+
+from ppml_lab._primes import miller_rabin
 
 try:  # pragma: no cover - depends on the environment
     import gmpy2 as _gmpy2
@@ -74,26 +75,6 @@ def invert(a: Any, mod: Any) -> Any:
         raise ZeroDivisionError("not invertible") from None
 
 
-def _miller_rabin(n: int, rounds: int) -> bool:
-    d, s = n - 1, 0
-    while d % 2 == 0:
-        d //= 2
-        s += 1
-    for _ in range(rounds):
-        # witnesses from the CSPRNG: they never change WHICH prime is found, only the error bound 4^-rounds
-        a = 2 + secrets.randbelow(n - 3)
-        x = pow(a, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(s - 1):
-            x = pow(x, 2, n)
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
-
-
 def is_probable_prime(n: int, rounds: int = 40) -> bool:
     """Trial division by primes < 2000, then Miller–Rabin (error probability <= 4^-rounds)."""
     n = int(n)
@@ -105,7 +86,7 @@ def is_probable_prime(n: int, rounds: int = 40) -> bool:
         return False
     if _state["name"] == "gmpy2":
         return bool(_gmpy2.is_prime(n, rounds))
-    return _miller_rabin(n, rounds)
+    return miller_rabin(n, rounds)  # ppml_lab._primes: CSPRNG witnesses
 
 
 @functools.lru_cache(maxsize=2)

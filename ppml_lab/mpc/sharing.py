@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from ppml_lab._primes import is_probable_prime  # one primality test, CSPRNG witnesses
 from ppml_lab._rng import RNGLike, key_rng, resolve_rng
 from ppml_lab._validation import check_int, check_type
 from ppml_lab.exceptions import InsufficientSharesError, PrecisionError, ShareMismatchError
@@ -87,33 +88,6 @@ _SCHEMES = ("additive", "shamir")
 # ------------------------------------------------------------------------------------------------
 # arithmetic helpers
 # ------------------------------------------------------------------------------------------------
-_MR_BASES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53)
-
-
-def is_probable_prime(n: int) -> bool:
-    """Miller–Rabin with the first 16 prime bases: deterministic below 3.3e24, probable prime above."""
-    if n < 2:
-        return False
-    for q in _MR_BASES:
-        if n % q == 0:
-            return n == q
-    d, s = n - 1, 0
-    while d % 2 == 0:
-        d //= 2
-        s += 1
-    for a in _MR_BASES:
-        x = pow(a, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(s - 1):
-            x = x * x % n
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
-
-
 def _check_prime(prime: Any) -> int:
     p = check_int("prime", prime, low=3)
     if not is_probable_prime(p):

@@ -27,6 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+from ppml_lab._primes import is_probable_prime
 from ppml_lab._rng import RNGLike, key_rng
 from ppml_lab.exceptions import InsecureParameterError, InvalidGroupElementError
 
@@ -59,27 +60,6 @@ def _hash_int(data: bytes, nbytes: int) -> int:
     return int.from_bytes(out[:nbytes], "big")
 
 
-def _is_probable_prime(n: int) -> bool:
-    if n < 2:
-        return False
-    small = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)
-    for p in small:
-        if n % p == 0:
-            return n == p
-    d, s = n - 1, 0
-    while d % 2 == 0:
-        d, s = d // 2, s + 1
-    for a in small:  # deterministic for n < 3.3e24, overwhelming probability beyond
-        x = pow(a, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(s - 1):
-            x = pow(x, 2, n)
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
 
 
 class Group(ABC):
@@ -167,7 +147,7 @@ class SchnorrGroup(Group):
         if not isinstance(insecure_toy_group, bool):
             raise TypeError(f"insecure_toy_group must be a bool, got {type(insecure_toy_group).__name__}")
         q = (p - 1) // 2
-        if p < 7 or not _is_probable_prime(p) or not _is_probable_prime(q):
+        if p < 7 or not is_probable_prime(p) or not is_probable_prime(q):
             raise ValueError(f"p must be a safe prime p = 2q + 1 with q prime and p >= 7, got {p}")
         if p.bit_length() < MIN_SCHNORR_P_BITS and not insecure_toy_group:
             raise InsecureParameterError(
