@@ -154,3 +154,24 @@ def test_server_app_records_dp_failures_and_flower_still_discards() -> None:
                                  failures_out=out)
     assert strat.aggregate_fit(2, [], [RuntimeError("node 2 gone")]) == (None, {})
     assert out == {2: 1}
+
+
+def test_a_new_fab_is_loaded_fresh_not_from_the_previous_apps_modules(tmp_path: Path) -> None:
+    # Flower's load_app reuses sys.modules[name]: without forgetting, release 2 of an app (same module
+    # names, another FAB) would run release 1's code in a long-lived SuperNode.
+    import importlib
+
+    apps = tmp_path / "apps"
+    for release, value in (("r1", 1), ("r2", 2)):
+        pkg = apps / f"ppml-lab.demo.1.0.{release}" / "demo_pkg_deploy5"
+        pkg.mkdir(parents=True)
+        (pkg / "__init__.py").write_text(f"VALUE = {value}\n")
+    seen = []
+    for release in ("r1", "r2"):
+        assert inprocess.forget_app_modules(apps) == (["demo_pkg_deploy5"] if release == "r2" else [])
+        sys.path.insert(0, str(apps / f"ppml-lab.demo.1.0.{release}"))
+        seen.append(importlib.import_module("demo_pkg_deploy5").VALUE)
+    assert seen == [1, 2]
+    assert inprocess.forget_app_modules(apps) == ["demo_pkg_deploy5"]
+    assert not any(str(p).startswith(str(apps)) for p in sys.path) and "demo_pkg_deploy5" not in sys.modules
+    assert "pytest" in sys.modules  # nothing outside the apps directory is touched

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CLIENT_APP", "SERVER_APP", "cap_poll_sleep", "start_executor_thread", "run_clientapp_task", "run_serverapp_task"]
+__all__ = ["CLIENT_APP", "SERVER_APP", "cap_poll_sleep", "forget_app_modules", "start_executor_thread", "run_clientapp_task", "run_serverapp_task"]
 
 CLIENT_APP = "flwr-clientapp"
 SERVER_APP = "flwr-serverapp"
@@ -58,6 +58,30 @@ def _runtime_client(address: str, *, root_certificates: bytes | None, token: str
 _APP_CACHE: dict[str, Any] = {}
 
 
+def forget_app_modules(apps_root: str | Path | None = None) -> list[str]:
+    """Drop every module imported from an installed FAB (under ``$FLWR_HOME/apps``) and those directories
+    from ``sys.path``; returns the names dropped.
+
+    Flower's ``load_app`` reuses ``sys.modules[name]`` when the name is already imported, so in a
+    long-lived process a new app (another FAB: a new signed release) with the same module names would
+    silently run the *previous* app's code. Called before a new FAB is loaded.
+    """
+    import sys
+
+    if apps_root is None:
+        from flwr.common.config import get_flwr_home
+        from flwr.common.constant import APP_DIR
+
+        apps_root = get_flwr_home() / APP_DIR
+    root = str(Path(apps_root).absolute()) + "/"
+    dropped = [name for name, mod in list(sys.modules.items())
+               if str(getattr(mod, "__file__", None) or "").startswith(root)]
+    for name in dropped:
+        del sys.modules[name]
+    sys.path[:] = [p for p in sys.path if not (str(p) + "/").startswith(root)]
+    return dropped
+
+
 def run_clientapp_task(address: str, token: str, *, root_certificates: bytes | None = None) -> None:
     """One ClientApp task (one message) in this process: Flower's ``run_clientapp`` minus the process exit."""
     from flwr.app import Message
@@ -78,7 +102,9 @@ def run_clientapp_task(address: str, token: str, *, root_certificates: bytes | N
         heartbeat.start()
         message, context, run, fab = pull_task_input(client)
         app = _APP_CACHE.get(fab.hash_str)
-        if app is None:
+        if app is None:  # a FAB this process has not run: load it fresh, not another app's modules
+            forget_app_modules()
+            _APP_CACHE.clear()
             install_from_fab(fab.content, skip_prompt=True)
             load = get_load_client_app_fn(default_app_ref="", app_path=None, multi_app=True)
             app = load(run.fab_id, run.fab_version, fab.hash_str)
@@ -166,6 +192,7 @@ def run_serverapp_task(address: str, token: str, *, root_certificates: bytes | N
         config = get_project_config(app_path)
         attr = config["tool"]["flwr"]["app"]["components"]["serverapp"]
         context.run_config = get_fused_config_from_dir(Path(app_path), run.override_config)
+        forget_app_modules()  # each run loads its own FAB's ServerApp, never a previous run's module
         context = run_(grid=grid, server_app_dir=app_path, server_app_attr=attr, context=context)
         sub_status, details = SubStatus.COMPLETED, ""
         context.state = RecordDict()
