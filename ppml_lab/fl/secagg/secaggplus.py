@@ -33,9 +33,13 @@ What changes, and why (hardened level; there is no raw SecAgg+ level):
 * the threshold t is relative to the neighbourhood (k + 1 parties), not to n.
 
 Threat model: an actively malicious server colluding with c clients, PKI trusted (as in the hardened
-Bonawitz level). An honest client's input stays hidden in the sum provided, for every honest v,
-c_v < 2t - (k + 1) (consistency) -- which implies c_v < t (secrecy of the shares) -- and the honest
-survivors' subgraph is connected; both hold except with the probabilities bounded by
+Bonawitz level). The threshold must satisfy 2t > k + 2: otherwise a server withholds from victim v the
+share messages of all but t - 1 neighbours R (so v masks with R only), declares R dropped consistently, and
+the k + 2 - t >= t remaining members of N[v] attest "v survived": it gets b_v and every s_r^SK, hence x_v
+(test ``test_reduced_peer_set_then_consistent_dropout_is_refused``). An honest client's input stays hidden
+in the sum provided, for every honest v, c_v < 2t - (k + 2) -- which implies c_v < t (secrecy of the
+shares) and that contradictory views of v cannot both gather t signatures -- and the honest survivors'
+subgraph is connected; both hold except with the probabilities bounded by
 :func:`neighbourhood_risk` and :func:`disconnection_bound`. Bell et al. prove security for the
 semi-honest and semi-malicious settings (abstract); the signed views above are this package's extension of
 Bonawitz's active-server checks to the sparse graph, tested by attack tests, not a proof.
@@ -114,7 +118,7 @@ def recommended_degree(n_clients: int) -> int:
 def default_threshold(degree: int) -> int:
     """t = ceil(2 (k + 1) / 3): tolerates about (k + 1) / 3 drop-outs and (k + 1) / 3 - 1 colluders per neighbourhood."""
     k = check_int("degree", degree, low=1)
-    return max(math.ceil(2 * (k + 1) / 3), (k + 1) // 2 + 1)  # and at least a strict majority of N[v]
+    return max(math.ceil(2 * (k + 1) / 3), (k + 2) // 2 + 1)  # and at least 2t > k + 2
 
 
 def _check_degree(degree: Any, n: int) -> int:
@@ -132,10 +136,10 @@ def _effective_degree(degree: int, n1: int) -> int:
 
 
 def _check_plus_threshold(threshold: Any, degree: int) -> int:
-    low = (degree + 1) // 2 + 1  # a strict majority of the k + 1 members of N[v]
+    low = (degree + 2) // 2 + 1  # 2t > k + 2: see the reduced-peer-set attack in the module docstring
     t = check_int("threshold", threshold, low=1)
     if not low <= t <= degree + 1:
-        raise ValueError(f"threshold must be a strict majority of a closed neighbourhood of {degree + 1} clients, "
+        raise ValueError(f"threshold must satisfy 2t > k + 2 = {degree + 2} and t <= k + 1 for degree k = {degree}: "
                          f"between {low} and {degree + 1}, got {t}")
     return t
 
@@ -197,18 +201,20 @@ def _log_hypergeom_pmf(x: int, population: int, successes: int, draws: int) -> f
 
 
 def neighbourhood_risk(n_clients: int, *, degree: int, threshold: int, colluders: int) -> float:
-    """Union bound on Pr[some honest client v has c_v >= 2t - (k + 1) colluding neighbours].
+    """Union bound on Pr[some honest client v has c_v >= 2t - (k + 2) colluding neighbours].
 
     N(v) is a uniform k-subset of the other n - 1 clients (random permutation), so c_v is
-    Hypergeometric(n - 1, c, k). At c_v >= 2t - (k + 1) two contradictory views of v can both gather t
-    signatures (ConsistencyCheck defeated); since 2t - (k + 1) <= t this also covers c_v >= t (the
-    colluders alone rebuild b_v and s_v^SK). Returns min(1, (n - c) * Pr[c_v >= 2t - k - 1]).
+    Hypergeometric(n - 1, c, k). At c_v >= 2t - (k + 2) the reduced-peer-set attack goes through (the
+    server withholds from v the shares of t - 1 - c_v honest neighbours R, declares R dropped, and still
+    finds t members of N[v] attesting "v survived"); the same bound covers two contradictory views of v
+    both gathering t signatures (c_v >= 2t - k - 1) and c_v >= t (colluders alone rebuild b_v, s_v^SK).
+    Returns min(1, (n - c) * Pr[c_v >= 2t - k - 2]).
     """
     n = check_int("n_clients", n_clients, low=2)
     k = _check_degree(degree, n)
     t = _check_plus_threshold(threshold, k)
     c = check_int("colluders", colluders, low=0, high=n - 1)
-    bad = 2 * t - (k + 1)
+    bad = 2 * t - (k + 2)
     tail = sum(math.exp(_log_hypergeom_pmf(x, n - 1, c, k)) for x in range(max(bad, 0), min(c, k) + 1)
                if k - x <= n - 1 - c)
     return min(1.0, (n - c) * tail)

@@ -148,7 +148,7 @@ def test_disconnection_bound_zero_below_k_and_upper_bounds_monte_carlo():
 
 def test_neighbourhood_risk_matches_scipy_hypergeometric_union_bound():
     n, k, t, c = 1000, 20, 14, 50
-    tail = hypergeom(n - 1, c, k).sf(2 * t - (k + 1) - 1)  # Pr[c_v >= 2t - k - 1]
+    tail = hypergeom(n - 1, c, k).sf(2 * t - (k + 2) - 1)  # Pr[c_v >= 2t - k - 2]
     assert sp.neighbourhood_risk(n, degree=k, threshold=t, colluders=c) == pytest.approx((n - c) * tail, rel=1e-9)
     assert sp.neighbourhood_risk(n, degree=k, threshold=t, colluders=0) == 0.0
 
@@ -291,12 +291,12 @@ def test_degree_not_int_refused():
 
 
 def test_threshold_below_neighbourhood_majority_refused():
-    with pytest.raises(ValueError, match="strict majority"):
+    with pytest.raises(ValueError, match="2t > k"):
         sp.secaggplus_aggregate(_inputs(n=10), degree=4, threshold=2)
 
 
 def test_threshold_above_neighbourhood_size_refused():
-    with pytest.raises(ValueError, match="between 3 and 5"):
+    with pytest.raises(ValueError, match="between 4 and 5"):
         sp.secaggplus_aggregate(_inputs(n=10), degree=4, threshold=6)
 
 
@@ -356,3 +356,68 @@ def test_degree_for_risk_is_the_smallest_degree_meeting_the_bound():
 def test_max_risk_out_of_range_refused():
     with pytest.raises(ValueError, match="max_risk"):
         sp.degree_for_risk(100, colluders=5, max_risk=1.5)
+
+
+@pytest.mark.attack
+def test_reduced_peer_set_then_consistent_dropout_is_refused():
+    """Withhold from v all but t - 1 neighbours' shares, declare those dropped: needs k + 2 - t >= t attesters."""
+
+    n, k, t, victim = 14, 6, 5, 0
+    xs = _inputs(n=n, seed=9)
+    clients, server = sp.make_plus_round(xs, degree=k, threshold=t)
+    server.collect_keys([c.advertise_keys() for c in clients.values()])
+    inbox = server.route_shares({u: c.share_keys(server.keys_for(u), server.u1) for u, c in clients.items()})
+    reduced = sorted(server.graph.neighbours(victim))[: t - 1]
+    inbox[victim] = {r: inbox[victim][r] for r in reduced}  # the victim masks with R only: |U2_v| = t
+    msgs = {u: clients[u].masked_input(inbox[u]) for u in sorted(clients)}
+    server.collect_masked(msgs.values())
+    u3 = set(clients) - set(reduced)  # "R dropped", told consistently to everyone
+    views, sigs = {}, {}
+    for u in sorted(u3):
+        s = clients[u].consistency_check(sorted(u3 & server.graph.closed(u) & set(clients[u]._u2)))
+        views[u], sigs[u] = s.u3, s.signature
+    req = sp.PlusUnmaskRequest(server.session, server.round_id, views, sigs)
+    with pytest.raises(UnmaskRefusedError, match="say client 0 survived"):
+        {u: clients[u].unmask(req) for u in sorted(u3)}  # only k + 2 - t = 3 < t members of N[v] attest v
+    # with t = 4 = (k + 2) / 2 the attack would go through: that threshold is refused up front
+    with pytest.raises(ValueError, match="2t > k \\+ 2"):
+        sp.make_plus_round(xs, degree=k, threshold=4)
+    # and forcing it past validation shows why (the attack recovers x_v)
+    resp = _forced_low_threshold_attack(xs, k=k, victim=victim)
+    assert resp
+
+
+def _forced_low_threshold_attack(xs, *, k, victim):
+    from ppml_lab.fl.secagg import masks
+    from ppml_lab.fl.secagg.client import agree
+    from ppml_lab.fl.secagg.server import reconstruct_secret
+
+    t = (k + 2) // 2  # 2t = k + 2: one below the bound
+    orig = sp._check_plus_threshold
+    sp._check_plus_threshold = lambda threshold, degree: int(threshold)
+    try:
+        clients, server = sp.make_plus_round(xs, degree=k, threshold=t)
+    finally:
+        sp._check_plus_threshold = orig
+    server.collect_keys([c.advertise_keys() for c in clients.values()])
+    inbox = server.route_shares({u: c.share_keys(server.keys_for(u), server.u1) for u, c in clients.items()})
+    reduced = sorted(server.graph.neighbours(victim))[: t - 1]
+    inbox[victim] = {r: inbox[victim][r] for r in reduced}
+    msgs = {u: clients[u].masked_input(inbox[u]) for u in sorted(clients)}
+    server.collect_masked(msgs.values())
+    u3 = set(clients) - set(reduced)
+    views, sigs = {}, {}
+    for u in sorted(u3):
+        s = clients[u].consistency_check(sorted(u3 & server.graph.closed(u) & set(clients[u]._u2)))
+        views[u], sigs[u] = s.u3, s.signature
+    req = sp.PlusUnmaskRequest(server.session, server.round_id, views, sigs)
+    resp = {u: clients[u].unmask(req) for u in sorted(u3)}
+    b_v = reconstruct_secret([r.b_shares[victim] for r in resp.values() if victim in r.b_shares], threshold=t, what="b_v")
+    dangling = {}
+    for r in reduced:
+        s_r = reconstruct_secret([x.sk_shares[r] for x in resp.values() if r in x.sk_shares], threshold=t, what="s_r")
+        dangling[(victim, r)] = agree(s_r, server.keys[victim].s_pk)
+    x_v = masks.remove_masks(msgs[victim].vector, self_seeds={victim: b_v}, dangling=dangling,
+                             session=server.session, round_id=server.round_id)
+    np.testing.assert_array_equal(x_v, xs[victim])  # below the bound, the server reads x_v
+    return True
