@@ -100,8 +100,16 @@ __all__ = [
     "make_plus_round",
     "neighbourhood_risk",
     "recommended_degree",
+    "DEFAULT_COLLUDING_FRACTION",
+    "DEFAULT_MAX_RISK",
     "secaggplus_aggregate",
 ]
+
+
+#: Default assumption for choosing the graph degree: up to 5 % of the clients collude with the server, and the
+#: chance that some neighbourhood holds too many of them stays below 2^-40 (the package's statistical bar).
+DEFAULT_COLLUDING_FRACTION = 0.05
+DEFAULT_MAX_RISK = 2.0**-40
 
 
 # --- the graph (pure) ---------------------------------------------------------------------------------
@@ -565,10 +573,15 @@ def secaggplus_aggregate(
     dropouts: Mapping[str, Iterable[int]] | None = None,
     rng: RNGLike = None,
     insecure_seeded_keys: bool = False,
+    colluding_fraction: float = DEFAULT_COLLUDING_FRACTION,
+    max_risk: float = DEFAULT_MAX_RISK,
 ) -> SecAggResult:
     """One SecAgg+ round over uint64 vectors (Z_2^64); same contract as :func:`protocol.secure_aggregate`.
 
-    ``degree``: k, even or n - 1 (default :func:`recommended_degree`); ``threshold``: shares needed per
+    ``degree``: k, even or n - 1. Secure by default: :func:`degree_for_risk` picks the smallest k whose
+    neighbourhood-compromise bound stays <= ``max_risk`` (2^-40) when ``colluding_fraction`` of the clients
+    (5 %) collude with the server. The cheaper :func:`recommended_degree` (2 ceil(log2 n), Flower's choice)
+    must be asked for explicitly: at n = 1,000 with 5 % colluders its bound is about 0.25. ``threshold``: shares needed per
     neighbourhood, a strict majority of k + 1 (default :func:`default_threshold`). ``dropouts``: {phase:
     client ids}, phases as in :data:`ppml_lab.fl.secagg.protocol.PHASES`. Raises DropoutThresholdError when a
     survivor's neighbourhood (or a dropped client's) keeps fewer than t responders: never a wrong sum.
@@ -576,7 +589,10 @@ def secaggplus_aggregate(
     start = time.perf_counter()
     vectors = _check_inputs(inputs)
     n = len(vectors)
-    k = recommended_degree(n) if degree is None else _check_degree(degree, n)
+    if not (isinstance(colluding_fraction, (int, float)) and 0.0 <= colluding_fraction < 0.5):
+        raise ValueError(f"colluding_fraction must be a number in [0, 0.5), got {colluding_fraction!r}")
+    k = (degree_for_risk(n, colluders=min(math.ceil(colluding_fraction * n), n - 1), max_risk=max_risk)
+         if degree is None else _check_degree(degree, n))
     t = default_threshold(k) if threshold is None else _check_plus_threshold(threshold, k)
     t = min(t, k + 1)
     drops = _check_dropouts(dropouts, list(vectors))

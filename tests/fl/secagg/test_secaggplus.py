@@ -428,3 +428,21 @@ def _forced_low_threshold_attack(xs, *, k, victim):
                              session=server.session, round_id=server.round_id)
     np.testing.assert_array_equal(x_v, xs[victim])  # below the bound, the server reads x_v
     return True
+
+
+@pytest.mark.attack
+def test_default_degree_bounds_the_neighbourhood_risk(monkeypatch):
+    # raw/teaching choice: Flower's k = 2 ceil(log2 n) leaves a large chance that some neighbourhood is
+    # dominated by 5 % colluders; the default degree keeps that bound below 2^-40
+    n, colluders = 1000, 50
+    cheap = sp.recommended_degree(n)
+    assert sp.neighbourhood_risk(n, degree=cheap, threshold=sp.default_threshold(cheap), colluders=colluders) > 1e-3
+    k = sp.degree_for_risk(n, colluders=colluders)
+    assert sp.neighbourhood_risk(n, degree=k, threshold=min(sp.default_threshold(k), k + 1), colluders=colluders) <= 2.0**-40
+    chosen = []
+    real = sp.degree_for_risk
+    monkeypatch.setattr(sp, "degree_for_risk", lambda *a, **kw: chosen.append(real(*a, **kw)) or chosen[-1])
+    res = sp.secaggplus_aggregate(_inputs(n=30))  # default: degree from the risk bound (here the complete graph)
+    assert res.total is not None and chosen == [real(30, colluders=2)]
+    with pytest.raises(ValueError, match="colluding_fraction must be a number in"):
+        sp.secaggplus_aggregate(_inputs(n=10), colluding_fraction=0.6)
