@@ -76,7 +76,7 @@ def test_never_inserted_canaries_have_chance_exposure(pretrained):
     """
     g = np.random.default_rng(2024)
     exps = []
-    for i in range(20):
+    for _ in range(20):
         prefix = f"Patient {int(g.integers(1000, 10000))}'s record number is "
         exps.append(mem.exposure_exact(pretrained, prefix, data.random_secret("####", rng=g), "####").exposure)
     law = stats.gamma(a=20, scale=1 / math.log(2))

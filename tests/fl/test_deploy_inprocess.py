@@ -17,8 +17,8 @@ from ppml_lab.fl.deploy import (
     FlowerSimulation,
     RoundFailedError,
     check_rounds,
+    inprocess,
 )
-from ppml_lab.fl.deploy import inprocess
 from ppml_lab.fl.deploy.inprocess_flag import INPROCESS_FLAG
 
 

@@ -54,8 +54,8 @@ def test_merge_after_training_equals_adapted_model():
 
 def test_dp_sgd_ghost_clipping_matches_vmap_on_lora():
     """The package's ghost clipping sees exactly the adapters' per-note gradients (vs materialised vmap)."""
-    from ppml_lab.dp.dp_sgd import ghost_clipped_sum, per_sample_gradients
     from ppml_lab.dp.clipping import clip_per_sample
+    from ppml_lab.dp.dp_sgd import ghost_clipped_sum, per_sample_gradients
     from ppml_lab.lm.char_lm import encode_notes, lm_loss
 
     m = add_lora(_model(), rank=2, alpha=4.0, targets=("hidden", "out"), seed=0)
