@@ -320,14 +320,11 @@ class SecAggClient:
         self.bytes_sent += out.nbytes
         return out
 
-    def unmask(self, request: UnmaskRequest) -> UnmaskResponse:
-        """Reveal shares of s_v^SK for v in U2 \\ U3 and of b_v for v in U3 — once (Fig. 4, Round 4).
-
-        Hardened: U3 is the set this client signed; the request must carry >= t valid signatures on it from
-        members of U3; a second request in the same session and round raises UnmaskRefusedError.
-        """
-        if not isinstance(request, UnmaskRequest):
-            raise TypeError(f"request must be an UnmaskRequest, got {type(request).__name__}")
+    def _admit_unmask(self, request: Any, kind: type) -> None:
+        """What every unmask request must pass before anything is revealed (Bonawitz and SecAgg+ alike):
+        its type, this session and round, a finished Round 2, answer-once, and a signed ConsistencyCheck."""
+        if not isinstance(request, kind):
+            raise TypeError(f"request must be a {kind.__name__}, got {type(request).__name__}")
         self._check_session(request.session, request.round_id, "the unmask request")
         if not self._u2:
             raise ProtocolError(f"client {self.id}: unmask before masked_input")
@@ -337,6 +334,14 @@ class SecAggClient:
                                      "a second answer could reveal both shares of a peer")
         if self._signed_u3 is None:
             raise UnmaskRefusedError(f"client {self.id}: asked to unmask without a ConsistencyCheck; refused")
+
+    def unmask(self, request: UnmaskRequest) -> UnmaskResponse:
+        """Reveal shares of s_v^SK for v in U2 \\ U3 and of b_v for v in U3 — once (Fig. 4, Round 4).
+
+        Hardened: U3 is the set this client signed; the request must carry >= t valid signatures on it from
+        members of U3; a second request in the same session and round raises UnmaskRefusedError.
+        """
+        self._admit_unmask(request, UnmaskRequest)
         u3 = tuple(sorted({int(v) for v in request.u3}))
         if u3 != self._signed_u3:
             raise UnmaskRefusedError(f"client {self.id}: asked to unmask for U3={list(u3)}, but signed "

@@ -409,17 +409,9 @@ class SecAggPlusClient(SecAggClient):
     def unmask(self, request: PlusUnmaskRequest) -> UnmaskResponse:  # type: ignore[override]
         """Reveal b_v (v in my view) or s_v^SK (v in U2 \\ view) for v in my U2 -- once, and only for a verdict
         on v that >= t members of N[v] signed (their signed views agree with mine on v)."""
-        if not isinstance(request, PlusUnmaskRequest):
-            raise TypeError(f"request must be a PlusUnmaskRequest, got {type(request).__name__}")
-        self._check_session(request.session, request.round_id, "the unmask request")
-        if not self._u2:
-            raise ProtocolError(f"client {self.id}: unmask before masked_input")
-        if self._answered:
-            raise UnmaskRefusedError(f"client {self.id}: already answered an unmask request in round {self.round_id}; "
-                                     "a second answer could reveal both shares of a peer")
-        if self._signed_u3 is None:
-            raise UnmaskRefusedError(f"client {self.id}: asked to unmask without a ConsistencyCheck; refused")
-        assert self.graph is not None and self.pki is not None
+        self._admit_unmask(request, PlusUnmaskRequest)  # type, session, answer-once, signed view: as Bonawitz
+        if self.graph is None or self.pki is None:
+            raise ProtocolError(f"client {self.id}: unmask before share_keys built the neighbour graph")
         mine = self._signed_u3
         valid: dict[int, tuple[int, ...] | None] = {}
 
