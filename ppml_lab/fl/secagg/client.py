@@ -24,7 +24,7 @@ own secrets; robustness against clients sending corrupt shares is out of scope (
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -294,16 +294,7 @@ class SecAggClient:
         """
         if not self.hardened:
             raise ProtocolError("the raw (honest-but-curious) level has no ConsistencyCheck round; use SecAggClient")
-        if not self._u2:
-            raise ProtocolError(f"client {self.id}: consistency_check before masked_input")
-        s = tuple(sorted({int(v) for v in u3}))
-        if self._signed_u3 is not None and s != self._signed_u3:
-            raise UnmaskRefusedError(f"client {self.id}: already signed U3={list(self._signed_u3)} this round; "
-                                     f"refusing to sign a second set {list(s)}")
-        if not set(s) <= set(self._u2):
-            raise UnmaskRefusedError(f"client {self.id}: U3 names clients {sorted(set(s) - set(self._u2))} outside my U2")
-        if self.id not in s:
-            raise UnmaskRefusedError(f"client {self.id}: U3={list(s)} does not contain this client, whose masked input was sent")
+        s = self._admit_signature(u3, "U3")
         if len(s) < self.threshold:
             raise DropoutThresholdError(f"client {self.id}: U3 has {len(s)} clients, threshold is {self.threshold}")
         assert self._signing_key is not None
@@ -319,6 +310,21 @@ class SecAggClient:
                              {v: self._received[v].share("b") for v in sorted(survivors)})
         self.bytes_sent += out.nbytes
         return out
+
+    def _admit_signature(self, members: Iterable[int], label: str) -> tuple[int, ...]:
+        """The checks before this client signs a survivor set (Bonawitz's U3, SecAgg+'s local view): after
+        Round 2, only once per round, only clients it exchanged shares with, and itself among them."""
+        if not self._u2:
+            raise ProtocolError(f"client {self.id}: consistency_check before masked_input")
+        s = tuple(sorted({int(v) for v in members}))
+        if self._signed_u3 is not None and s != self._signed_u3:
+            raise UnmaskRefusedError(f"client {self.id}: already signed {label} {list(self._signed_u3)} this round; "
+                                     f"refusing to sign a second {label} {list(s)}")
+        if not set(s) <= set(self._u2):
+            raise UnmaskRefusedError(f"client {self.id}: {label} names clients {sorted(set(s) - set(self._u2))} outside my U2")
+        if self.id not in s:
+            raise UnmaskRefusedError(f"client {self.id}: {label} {list(s)} does not contain this client, whose masked input was sent")
+        return s
 
     def _admit_unmask(self, request: Any, kind: type) -> None:
         """What every unmask request must pass before anything is revealed (Bonawitz and SecAgg+ alike):

@@ -390,16 +390,7 @@ class SecAggPlusClient(SecAggClient):
     # Round 3 -------------------------------------------------------------------------------------
     def consistency_check(self, view: Sequence[int]) -> ConsistencySignature:
         """Sign the view U3 ∩ N[u] the server shows me, once per round (local ConsistencyCheck)."""
-        if not self._u2:
-            raise ProtocolError(f"client {self.id}: consistency_check before masked_input")
-        s = tuple(sorted({int(v) for v in view}))
-        if self._signed_u3 is not None and s != self._signed_u3:
-            raise UnmaskRefusedError(f"client {self.id}: already signed the view {list(self._signed_u3)} this round; "
-                                     f"refusing to sign a second view {list(s)}")
-        if not set(s) <= set(self._u2):
-            raise UnmaskRefusedError(f"client {self.id}: the view names clients {sorted(set(s) - set(self._u2))} outside my U2")
-        if self.id not in s:
-            raise UnmaskRefusedError(f"client {self.id}: the view {list(s)} does not contain this client, whose masked input was sent")
+        s = self._admit_signature(view, "view")  # the same checks as Bonawitz's U3
         self._signed_u3 = s
         sig = self._signing_key.sign(consistency_payload(self.session, self.round_id, self.id, s))  # type: ignore[union-attr]
         self.bytes_sent += len(sig)

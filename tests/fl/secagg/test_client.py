@@ -88,7 +88,7 @@ def test_client_signs_one_survivor_set_per_round():
     clients, server, _ = _to_masked()
     clients[0].consistency_check([0, 1, 2, 3, 4])
     clients[0].consistency_check([4, 3, 2, 1, 0])  # the same set again: same answer
-    with pytest.raises(UnmaskRefusedError, match=r"already signed U3=\[0, 1, 2, 3, 4\] this round; refusing to sign a second set \[0, 1, 2\]"):
+    with pytest.raises(UnmaskRefusedError, match=r"already signed U3 \[0, 1, 2, 3, 4\] this round; refusing to sign a second U3 \[0, 1, 2\]"):
         clients[0].consistency_check([0, 1, 2])
 
 
