@@ -224,7 +224,8 @@ def one_run_audit(
         eps = one_run_epsilon(m=m, r=r, v=v, delta=d, confidence=level) if r else 0.0
         if best is None or eps > best.epsilon:
             best = OneRunAuditResult(eps, conf, d, m, r, v, int(kp), int(kn), len(grid), claimed_epsilon)
-    assert best is not None  # noqa: S101 - grid is non-empty (checked above)
+    if best is None:  # the grid was checked non-empty above; kept as a typed error under python -O
+        raise ValueError("the guess-count grid must not be empty")
     return best
 
 
@@ -427,7 +428,8 @@ def dirac_canary_dp_sgd(
             cursor += batch
             data_lot = slots[slots < n]
             cslots = slots[slots >= n] - n
-            assert schedule is not None  # noqa: S101
+            if schedule is None:
+                raise RuntimeError("shuffle batching needs its public schedule")
             schedule[cslots, t] = True  # public: where each canary WOULD be, whether or not it is present
             canary_lot = cslots[included[cslots]]
         # Gradients of EVERY real record at the current model: the auditor knows D minus the canaries and

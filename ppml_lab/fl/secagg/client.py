@@ -202,7 +202,8 @@ class SecAggClient:
         c_pk, s_pk = public_bytes(self._c_sk.public_key()), public_bytes(self._s_sk.public_key())
         sig = None
         if self.hardened:
-            assert self._signing_key is not None
+            if self._signing_key is None:  # an invariant of the level, checked even under python -O
+                raise ProtocolError("_signing_key is not set: this step came out of protocol order")
             sig = self._signing_key.sign(advertise_payload(self.session, self.round_id, self.id, c_pk, s_pk))
         msg = AdvertiseKeys(self.session, self.round_id, self.id, c_pk, s_pk, sig)
         self.bytes_sent += msg.nbytes
@@ -221,7 +222,8 @@ class SecAggClient:
             if len(msg.c_pk) != masks.PK_BYTES or len(msg.s_pk) != masks.PK_BYTES:
                 raise ProtocolError(f"client {self.id}: malformed public keys from client {v}")
             if self.hardened:
-                assert self.pki is not None
+                if self.pki is None:  # an invariant of the level, checked even under python -O
+                    raise ProtocolError("pki is not set: this step came out of protocol order")
                 # SIG.ver(d_v^PK, c_v^PK || s_v^PK, sigma_v) for every v in U1, else abort (Fig. 4, Round 1)
                 self.pki.verify(v, msg.signature, advertise_payload(msg.session, msg.round_id, v, msg.c_pk, msg.s_pk))
         mine = advertised.get(self.id)
@@ -297,7 +299,8 @@ class SecAggClient:
         s = self._admit_signature(u3, "U3")
         if len(s) < self.threshold:
             raise DropoutThresholdError(f"client {self.id}: U3 has {len(s)} clients, threshold is {self.threshold}")
-        assert self._signing_key is not None
+        if self._signing_key is None:  # an invariant of the level, checked even under python -O
+            raise ProtocolError("_signing_key is not set: this step came out of protocol order")
         self._signed_u3 = s
         sig = self._signing_key.sign(consistency_payload(self.session, self.round_id, self.id, s))
         self.bytes_sent += len(sig)
@@ -352,7 +355,8 @@ class SecAggClient:
         if u3 != self._signed_u3:
             raise UnmaskRefusedError(f"client {self.id}: asked to unmask for U3={list(u3)}, but signed "
                                      f"U3={list(self._signed_u3)}; refused")
-        assert self.pki is not None
+        if self.pki is None:  # an invariant of the level, checked even under python -O
+            raise ProtocolError("pki is not set: this step came out of protocol order")
         payload = {v: consistency_payload(self.session, self.round_id, v, u3) for v in u3}
         valid: list[int] = []
         for v, sig in request.signatures.items():  # stop at t: the rule needs t valid signatures, not all of them

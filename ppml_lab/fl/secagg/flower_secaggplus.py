@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from ppml_lab.exceptions import ProtocolError
+
 __all__ = ["FlowerSecAggPlusResult", "flower_secaggplus_sum"]
 
 
@@ -108,7 +110,8 @@ def flower_secaggplus_sum(vectors: Mapping[int, np.ndarray], *, num_shares: int,
         vec = [bytes_to_ndarray(b) for b in out[Key.MASKED_PARAMETERS]]
         masked = vec if masked is None else parameters_addition(masked, vec)
         t_server += time.process_time() - start
-    assert masked is not None
+    if masked is None:
+        raise ProtocolError("no client sent a masked vector: every client dropped before stage 2")
     masked = parameters_mod(masked, mod_range)
     collected: dict[int, list[bytes]] = {nid: [] for nid in ids}
     act, dead = set(active), set(dropped)

@@ -475,7 +475,8 @@ class SecAggPlusServer(SecAggServer):
 
     def keys_for(self, u: int) -> dict[int, AdvertiseKeys]:
         """What u receives in Round 1: the signed keys of N[u] (and U1's ids)."""
-        assert self.graph is not None
+        if self.graph is None:  # an invariant of the level, checked even under python -O
+            raise ProtocolError("graph is not set: this step came out of protocol order")
         return {v: self.keys[v] for v in self.graph.closed(u)}
 
     @property
@@ -484,7 +485,8 @@ class SecAggPlusServer(SecAggServer):
 
     def view_for(self, u: int) -> list[int]:
         """U3 ∩ N[u]: what u is asked to sign in the local ConsistencyCheck."""
-        assert self.graph is not None
+        if self.graph is None:  # an invariant of the level, checked even under python -O
+            raise ProtocolError("graph is not set: this step came out of protocol order")
         return sorted(set(self.u3) & self.graph.closed(u))
 
     def collect_signatures(self, messages: Iterable[ConsistencySignature]) -> dict[int, bytes]:  # type: ignore[override]
@@ -507,7 +509,8 @@ class SecAggPlusServer(SecAggServer):
 
     def unmask(self, responses: Mapping[int, UnmaskResponse]) -> np.ndarray:
         """sum_{u in U3} x_u = sum y_u - sum PRG(b_u) - dangling pair masks (mod 2^64); shares come from N[v]."""
-        assert self.graph is not None
+        if self.graph is None:  # an invariant of the level, checked even under python -O
+            raise ProtocolError("graph is not set: this step came out of protocol order")
         for w, r in responses.items():
             self._check(r, UnmaskResponse, f"the unmask response of client {w}")
 
