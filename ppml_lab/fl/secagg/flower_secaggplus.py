@@ -19,7 +19,6 @@ XOR of the 32-byte key's eight 32-bit words, so every mask has at most 2^32 poss
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ppml_lab._rng import seeded_rng
 from ppml_lab.exceptions import ProtocolError
 
 __all__ = ["FlowerSecAggPlusResult", "flower_secaggplus_sum"]
@@ -78,8 +78,7 @@ def flower_secaggplus_sum(vectors: Mapping[int, np.ndarray], *, num_shares: int,
         return out
 
     # the workflow's graph: shuffled ring, each node with num_shares // 2 nodes each side and itself
-    order = sorted(ids)
-    random.Random(seed).shuffle(order)
+    order = [int(v) for v in seeded_rng(seed).permutation(sorted(ids))]  # public routing order, not key material
     half = num_shares >> 1
     neighbours = {nid: {order[(i + o) % n] for o in range(-half, half + 1)} for i, nid in enumerate(order)}
     cfg = {Key.SAMPLE_NUMBER: n, Key.SHARE_NUMBER: num_shares, Key.THRESHOLD: threshold,
