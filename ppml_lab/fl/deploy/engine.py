@@ -45,6 +45,7 @@ from ppml_lab.fl.certs import (
     secure_directory,
 )
 from ppml_lab.fl.deploy.config import DeploymentConfig, DeploymentResult, check_rounds
+from ppml_lab.fl.deploy.inprocess_flag import INPROCESS_FLAG
 from ppml_lab.fl.deploy.processes import (
     BIN,
     Proc,
@@ -58,7 +59,6 @@ from ppml_lab.fl.deploy.processes import (
     spawn,
 )
 from ppml_lab.fl.deploy.reference import APP_DIR, dp_epsilon, write_site_files
-from ppml_lab.fl.deploy.inprocess_flag import INPROCESS_FLAG
 from ppml_lab.fl.deploy.signing import PUBLISHER_KEY_ID, build_fab, sign_fab, write_trusted_entities
 
 __all__ = ["FlowerDeployment", "run_deployment"]

@@ -152,7 +152,6 @@ def run_serverapp_task(address: str, token: str, *, root_certificates: bytes | N
     Flower's log records during the run are uploaded for ``flwr log`` as from Flower's ServerApp."""
     from queue import Queue
 
-    from flwr.supercore.logger import flush_logs, start_log_uploader, stop_log_uploader
     import httpx
     from flwr.app.message import RecordDict
     from flwr.cli.config_utils import get_fab_metadata
@@ -163,6 +162,7 @@ def run_serverapp_task(address: str, token: str, *, root_certificates: bytes | N
     from flwr.proto.runtime_pb2 import PullTaskInputRequest, PushTaskOutputRequest  # pylint: disable=E0611
     from flwr.server.run_serverapp import run as run_
     from flwr.supercore.heartbeat import HeartbeatSender, make_task_heartbeat_fn_http
+    from flwr.supercore.logger import flush_logs, start_log_uploader, stop_log_uploader
     from flwr.supercore.task_identity import TaskIdentity
     from flwr.superlink.grid import HttpGrid
 

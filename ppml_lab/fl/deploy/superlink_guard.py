@@ -133,7 +133,12 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"superlink_guard: {INPROCESS_FLAG} sets --isolation process itself")
         import flwr.superlink.grid.http_grid as http_grid
 
-        from ppml_lab.fl.deploy.inprocess import GRID_POLL_CAP, SERVER_APP, cap_poll_sleep, start_executor_thread
+        from ppml_lab.fl.deploy.inprocess import (
+            GRID_POLL_CAP,
+            SERVER_APP,
+            cap_poll_sleep,
+            start_executor_thread,
+        )
 
         cap_poll_sleep(http_grid, GRID_POLL_CAP)
 

@@ -18,10 +18,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ppml_lab.fl.deploy.inprocess_flag import INPROCESS_FLAG
+
 __all__ = ["install_hook", "main"]
 
 _HOOK_TARGET = "_pull_and_store_message"
-from ppml_lab.fl.deploy.inprocess_flag import INPROCESS_FLAG
 
 
 def _flag(args: list[str], name: str, default: str) -> str:
@@ -89,7 +90,12 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"supernode_verify: {INPROCESS_FLAG} sets --isolation process itself")
         import flwr.supernode.start_client_internal as sci
 
-        from ppml_lab.fl.deploy.inprocess import CLIENT_APP, SUPERNODE_POLL_CAP, cap_poll_sleep, start_executor_thread
+        from ppml_lab.fl.deploy.inprocess import (
+            CLIENT_APP,
+            SUPERNODE_POLL_CAP,
+            cap_poll_sleep,
+            start_executor_thread,
+        )
 
         cap_poll_sleep(sci, SUPERNODE_POLL_CAP)
 
