@@ -1,7 +1,9 @@
 """Self-checks for the notebooks' exercises.
 
 Each notebook ``NN_name.ipynb`` has a module ``ppml_lab.exercises.nbNN`` with ``check_<name>(answer)``
-functions. A check never raises on a wrong or missing answer: it returns a :class:`CheckResult` that
+checks. A check with a fixed answer is declared in one entry -- :class:`NumericExercise` (expected value,
+tolerance, hints, typical mistakes) or :class:`ChoiceExercise` (options, the right one, why each other one
+is wrong); a check that needs parameters or runs the student's code is a function. A check never raises on a wrong or missing answer: it returns a :class:`CheckResult` that
 prints a clear pass/fail line with a hint, so a notebook with unanswered exercises still runs top to
 bottom. Tests show that a reference answer passes and typical wrong answers fail.
 """
@@ -9,10 +11,12 @@ bottom. Tests show that a reference answer passes and typical wrong answers fail
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CheckResult", "passed", "failed", "not_answered", "as_number"]
+__all__ = ["CheckResult", "passed", "failed", "not_answered", "as_number", "Mistake", "NumericExercise",
+           "ChoiceExercise"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +77,94 @@ def as_number(exercise: str, answer: Any) -> float | CheckResult:
     if not math.isfinite(value):
         return failed(exercise, f"expected a finite number, got {value}")
     return value
+
+
+Number = float | Callable[[], float]
+
+
+def _value(x: Number) -> float:
+    """A declared number, or a zero-argument function computing it (so a check can call the package lazily)."""
+    return float(x() if callable(x) else x)
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A typical wrong answer: ``value`` (a number or a function computing it, matched within the exercise's
+    tolerance unless ``tol`` is given) or ``when`` (a predicate on ``(answer, truth)``), the message that
+    explains it, and a hint that points the way without giving the answer."""
+
+    message: str
+    hint: str = ""
+    value: Number | None = None
+    when: Callable[[float, float], bool] | None = None
+    tol: float | None = None
+
+
+@dataclass(frozen=True)
+class NumericExercise:
+    """A numeric self-check declared in one entry: the expected value, its tolerance and the hints.
+
+    Calling it with the student's answer returns a :class:`CheckResult`; it never raises. ``expected`` is a
+    number or a zero-argument function (computed from the package when the check runs, so nothing is typed
+    twice). The tolerance is absolute (``tol``) or relative (``rel_tol``). ``right`` and ``wrong`` may use
+    ``{truth}`` and ``{value}`` format fields; ``right`` is shown only after a correct answer.
+    """
+
+    name: str
+    expected: Number
+    ask: str
+    right: str
+    hint: str
+    wrong: str = "{value:g} is not it"
+    tol: float = 1e-9
+    rel_tol: float = 0.0
+    mistakes: tuple[Mistake, ...] = ()
+
+    def _close(self, value: float, target: float, tol: float | None = None) -> bool:
+        if tol is not None:
+            return abs(value - target) <= tol
+        return abs(value - target) <= max(self.tol, self.rel_tol * abs(target))
+
+    def __call__(self, answer: Any) -> CheckResult:
+        if answer is None:
+            return not_answered(self.name, self.ask)
+        value = as_number(self.name, answer)
+        if isinstance(value, CheckResult):
+            return value
+        truth = _value(self.expected)
+        if self._close(value, truth):
+            return passed(self.name, self.right.format(truth=truth, value=value))
+        for m in self.mistakes:
+            hit = (m.when(value, truth) if m.when is not None
+                   else m.value is not None and self._close(value, _value(m.value), m.tol))
+            if hit:
+                return failed(self.name, m.message.format(truth=truth, value=value), m.hint)
+        return failed(self.name, self.wrong.format(truth=truth, value=value), self.hint)
+
+
+@dataclass(frozen=True)
+class ChoiceExercise:
+    """A multiple-choice self-check in one entry: the options, the right one, why each wrong one is wrong."""
+
+    name: str
+    correct: str
+    ask: str
+    right: str
+    reasons: Mapping[str, str] = field(default_factory=dict)
+    hint: str = ""
+    normalise: bool = False
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return (self.correct, *self.reasons)
+
+    def __call__(self, answer: Any) -> CheckResult:
+        if answer is None:
+            return not_answered(self.name, self.ask)
+        choice = answer.strip().lower() if (self.normalise and isinstance(answer, str)) else answer
+        if not isinstance(choice, str) or choice not in self.options:
+            shown = ", ".join(repr(o) for o in sorted(self.options))
+            return failed(self.name, f"expected one of {shown}, got {answer!r}")
+        if choice == self.correct:
+            return passed(self.name, self.right)
+        return failed(self.name, self.reasons[choice], self.hint)

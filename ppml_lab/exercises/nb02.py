@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ppml_lab.exercises import CheckResult, as_number, failed, not_answered, passed
+from ppml_lab.exercises import CheckResult, Mistake, NumericExercise, as_number, failed, not_answered, passed
 
 #: The DP-SGD setting of exercise 2 (RDP vs PLD): sample rate, noise multiplier, steps, delta.
 #: Deliberately not notebook 03's setting (q = 0.01, sigma = 1.0, 1000 steps).
@@ -14,21 +14,13 @@ PLD_SETTING = {"sample_rate": 0.02, "noise_multiplier": 0.9, "steps": 500, "delt
 TARGET = {"target_epsilon": 2.0, "delta": 1e-5, "sample_rate": 0.01, "steps": 1000}
 
 
-
-
-def check_basic_composition(answer: Any) -> CheckResult:
-    """Total epsilon of 20 releases at epsilon = 0.05 each under basic composition (1.0)."""
-    name = "basic composition"
-    if answer is None:
-        return not_answered(name, "Under basic composition epsilons add up.")
-    value = as_number(name, answer)
-    if isinstance(value, CheckResult):
-        return value
-    if abs(value - 1.0) < 1e-9:
-        return passed(name, "20 x 0.05 = 1.0.")
-    if abs(value - 0.05) < 1e-9:
-        return failed(name, "0.05 is one release's cost", "Twenty releases each spend 0.05.")
-    return failed(name, f"{value:g} is not it", "Add the epsilons of the twenty releases.")
+#: Total epsilon of 20 releases at epsilon = 0.05 each under basic composition.
+check_basic_composition = NumericExercise(
+    "basic composition", expected=1.0,
+    ask="Under basic composition epsilons add up.",
+    right="20 x 0.05 = 1.0.",
+    hint="Add the epsilons of the twenty releases.",
+    mistakes=(Mistake("0.05 is one release's cost", "Twenty releases each spend 0.05.", value=0.05),))
 
 
 def _rdp_and_pld_epsilons() -> tuple[float, float]:
@@ -91,16 +83,11 @@ def check_noise_multiplier(answer: Any) -> CheckResult:
     return passed(name, f"sigma = {value:.4g} gives epsilon = {eps:.3f} <= 2.")
 
 
-def check_remaining_budget(answer: Any) -> CheckResult:
-    """Budget 3.0; spends 0.5, 1.2 and 0.8, then a refused 1.0: the remaining epsilon (0.5)."""
-    name = "remaining budget"
-    if answer is None:
-        return not_answered(name, "A refused spend costs nothing.")
-    value = as_number(name, answer)
-    if isinstance(value, CheckResult):
-        return value
-    if abs(value - 0.5) < 1e-9:
-        return passed(name, "0.5: the refused release spent nothing, because nothing was released.")
-    if abs(value + 0.5) < 1e-9:
-        return failed(name, "-0.5 counts the refused spend", "The ledger refuses it before anything is released.")
-    return failed(name, f"{value:g} is not it", "3.0 - (0.5 + 1.2 + 0.8).")
+#: Budget 3.0; spends 0.5, 1.2 and 0.8, then a refused 1.0: the remaining epsilon.
+check_remaining_budget = NumericExercise(
+    "remaining budget", expected=0.5,
+    ask="A refused spend costs nothing.",
+    right="0.5: the refused release spent nothing, because nothing was released.",
+    hint="3.0 - (0.5 + 1.2 + 0.8).",
+    mistakes=(Mistake("-0.5 counts the refused spend", "The ledger refuses it before anything is released.",
+                      value=-0.5),))

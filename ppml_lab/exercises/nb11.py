@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ppml_lab.exercises import CheckResult, as_number, failed, not_answered, passed
+from ppml_lab.exercises import CheckResult, ChoiceExercise, as_number, failed, not_answered, passed
 
 
 def check_noise_on_mean(answer: Any, *, noise_multiplier: float = 1.1, max_update_norm: float = 1.0,
@@ -70,14 +70,10 @@ def check_distributed_epsilon(answer: Any, *, noise_multiplier: float = 1.0, par
                   "RDPAccountant (or dp_fedavg_epsilon) with sample_rate=1 and steps = participations.")
 
 
-def check_more_clients_or_higher_rate(answer: Any) -> CheckResult:
-    """At a fixed epsilon, what halves the noise on the averaged update: 'clients' (double K) or 'rate' (double q)?"""
-    name = "what buys utility at fixed epsilon"
-    if answer is None:
-        return not_answered(name, "Which change leaves the accountant's inputs (q, z, rounds) untouched?")
-    if answer == "clients":
-        return passed(name, "doubling K keeps q, z and the rounds — hence epsilon — and halves z S / (q K)")
-    if answer == "rate":
-        return failed(name, "doubling q also raises epsilon (less amplification by subsampling)",
-                      "To keep epsilon you would need a larger z, which gives back much of the gain.")
-    return failed(name, f"answer 'clients' or 'rate', got {answer!r}")
+#: At a fixed epsilon, what halves the noise on the averaged update: 'clients' (double K) or 'rate' (double q)?
+check_more_clients_or_higher_rate = ChoiceExercise(
+    "what buys utility at fixed epsilon", correct="clients",
+    ask="Which change leaves the accountant's inputs (q, z, rounds) untouched?",
+    right="doubling K keeps q, z and the rounds — hence epsilon — and halves z S / (q K)",
+    reasons={"rate": "doubling q also raises epsilon (less amplification by subsampling)"},
+    hint="To keep epsilon you would need a larger z, which gives back much of the gain.")

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from ppml_lab.dp.synthetic import DEFAULT_COUNT_FRACTION, DEFAULT_INIT_FRACTION
-from ppml_lab.exercises import CheckResult, as_number, failed, not_answered, passed
+from ppml_lab.exercises import CheckResult, ChoiceExercise, as_number, failed, not_answered, passed
 
 
 def check_measurement_epsilon(answer: Any, *, epsilon: float = 2.0, iterations: int = 3,
@@ -34,17 +34,13 @@ def check_measurement_epsilon(answer: Any, *, epsilon: float = 2.0, iterations: 
     return failed(name, f"{v:.4g} is not right", "epsilon (1 - init_fraction - count_fraction) / (2 T).")
 
 
-def check_leaky_generator(answer: Any) -> CheckResult:
-    """Which generator re-identified patients through the register: 'empirical', 'mwem' or 'independent'?"""
-    name = "the leaky generator"
-    if answer is None:
-        return not_answered(name, "Look at the correct disclosures column.")
-    if answer == "empirical":
-        return passed(name, "resampling real rows copies rare records verbatim; 'synthetic' is not 'private'")
-    if answer in ("mwem", "independent"):
-        return failed(name, f"{answer!r} is epsilon-DP: its disclosures are near what guessing gives",
-                      "Which generator outputs exact copies of real rows?")
-    return failed(name, f"answer 'empirical', 'mwem' or 'independent', got {answer!r}")
+#: Which generator re-identified patients through the register: 'empirical', 'mwem' or 'independent'?
+check_leaky_generator = ChoiceExercise(
+    "the leaky generator", correct="empirical",
+    ask="Look at the correct disclosures column.",
+    right="resampling real rows copies rare records verbatim; 'synthetic' is not 'private'",
+    reasons={o: f"{o!r} is epsilon-DP: its disclosures are near what guessing gives" for o in ("mwem", "independent")},
+    hint="Which generator outputs exact copies of real rows?")
 
 
 def check_total_spend(answer: Any, *, releases: tuple[float, ...] = (1.0, 2.0)) -> CheckResult:
