@@ -3,6 +3,8 @@
 Input checks raise the built-in ``TypeError`` (wrong kind) or ``ValueError`` (wrong value); the domain
 errors below subclass them where they are about a value, so ``except ValueError`` still catches them.
 Every message names the parameter, the constraint, the value received and, where there is one, the fix.
+Every error class of the package lives here and derives from :class:`PPMLError`, so ``except PPMLError``
+catches anything the package raises on purpose; the modules that raise them re-export their own.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ __all__ = [
     "PrivacyUnitError",
     "FrameTooLargeError",
     "InvalidGroupElementError",
+    "UpdateMismatchError",
+    "CKKSBackendError",
+    "SerializationError",
+    "UnsafePathError",
+    "ReportError",
 ]
 
 
@@ -109,3 +116,24 @@ class FrameTooLargeError(ProtocolError, ValueError):
 
 class InvalidGroupElementError(PPMLError, ValueError):
     """Bytes or a number that is not an element of the prime-order group (off the curve, small order, wrong length)."""
+
+
+class UpdateMismatchError(PPMLError, ValueError):
+    """Client updates disagree in structure: number of arrays, keys, shapes or dtypes."""
+
+
+class CKKSBackendError(PPMLError, RuntimeError):
+    """TenSEAL/SEAL raised an error that the up-front checks did not anticipate (message has context)."""
+
+
+class SerializationError(PPMLError, ValueError):
+    """A serialised key or ciphertext is malformed (missing fields, wrong types, values out of range)."""
+
+
+class UnsafePathError(DeploymentError):
+    """An output path could let another local user read a key or redirect a write (symlink, foreign owner,
+    group/world-writable directory, file already present); nothing was written."""
+
+
+class ReportError(PPMLError, ValueError):
+    """A report input has the right type but an unusable value (e.g. no sites, duplicate names)."""
