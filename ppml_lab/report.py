@@ -28,7 +28,7 @@ from typing import Any
 
 from ppml_lab._validation import check_real, check_type
 from ppml_lab.dp.ledger import PrivacyLedger, format_spend
-from ppml_lab.exceptions import PrivacyUnitError
+from ppml_lab.exceptions import PrivacyUnitError, ReportError
 
 __all__ = [
     "ReportError",
@@ -39,10 +39,6 @@ __all__ = [
     "build_privacy_report",
     "technique_table",
 ]
-
-
-class ReportError(ValueError):
-    """A report input has the right type but an unusable value (e.g. no sites, duplicate names)."""
 
 
 # ------------------------------------------------------------------------------------------------

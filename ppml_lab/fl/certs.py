@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ppml_lab._validation import check_int, check_type
-from ppml_lab.exceptions import DeploymentError
+from ppml_lab.exceptions import DeploymentError, UnsafePathError
 
 __all__ = [
     "UnsafePathError",
@@ -69,11 +69,6 @@ def _ec():  # noqa: ANN202 - lazy import keeps `import ppml_lab.fl` light
     from cryptography.hazmat.primitives.asymmetric import ec
 
     return ec
-
-
-class UnsafePathError(DeploymentError):
-    """An output path could let another local user read a key or redirect a write (symlink, foreign owner,
-    group/world-writable directory, file already present); nothing was written."""
 
 
 #: Modes of what this module creates: private keys and directories are the owner's alone.

@@ -30,7 +30,7 @@ import numpy as np
 from ppml_lab._rng import RNGLike, random_seed, resolve_rng
 from ppml_lab._validation import check_array, check_bool, check_fraction, check_int
 from ppml_lab.data import SiteData
-from ppml_lab.exceptions import PPMLError
+from ppml_lab.exceptions import UpdateMismatchError
 from ppml_lab.fl.models import Task, check_local_hparams, param_nbytes
 
 __all__ = [
@@ -48,10 +48,6 @@ __all__ = [
 
 Params = Any  # list[np.ndarray] or a torch state dict (Mapping[str, Tensor])
 Aggregator = Callable[[Sequence[Params], Sequence[float]], Params]
-
-
-class UpdateMismatchError(PPMLError, ValueError):
-    """Client updates disagree in structure: number of arrays, keys, shapes or dtypes."""
 
 
 # ---------------------------------------------------------------------------------------------

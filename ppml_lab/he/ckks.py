@@ -48,6 +48,7 @@ import numpy as np
 from ppml_lab._rng import RNGLike, SecureGenerator, resolve_rng
 from ppml_lab._validation import check_array, check_bool, check_int, check_positive, check_real, check_type
 from ppml_lab.exceptions import (
+    CKKSBackendError,
     DepthExhaustedError,
     InsecureParameterError,
     KeyMismatchError,
@@ -101,10 +102,6 @@ DEFAULT_FLOODING_SECURITY = 30
 MIN_FLOODING_SECURITY = 30
 #: Largest accepted: beyond this the flooding noise (2^(s/2) times the ciphertext noise) swamps any value.
 MAX_FLOODING_SECURITY = 128
-
-
-class CKKSBackendError(PPMLError, RuntimeError):
-    """TenSEAL/SEAL raised an error that the up-front checks did not anticipate (message has context)."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,17 +12,13 @@ import math
 from typing import Any
 
 from ppml_lab._validation import check_bool
-from ppml_lab.exceptions import InsecureParameterError, PPMLError
+from ppml_lab.exceptions import InsecureParameterError, SerializationError
 from ppml_lab.he import _paillier_backend as _bk
 from ppml_lab.he.paillier.ciphertext import EncryptedNumber, EncryptedVector, _bound_enc
 from ppml_lab.he.paillier.encoding import MAX_PRECISION
 from ppml_lab.he.paillier.keys import PaillierPrivateKey, PaillierPublicKey, check_same_key
 
 __all__ = ["SerializationError", "dumps", "loads"]
-
-
-class SerializationError(PPMLError, ValueError):
-    """A serialised key or ciphertext is malformed (missing fields, wrong types, values out of range)."""
 
 
 def dumps(d: dict) -> str:
