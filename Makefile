@@ -35,7 +35,7 @@ test-unit: $(STAMP)
 test-notebooks: $(STAMP)
 	mkdir -p $(RAY_TMPDIR)
 	$(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
-		--nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout=600 $(NOTEBOOKS)
+		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600 $(NOTEBOOKS)
 
 notebooks: $(STAMP)
 	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)
