@@ -45,7 +45,7 @@ import numpy as np
 
 from ppml_lab._validation import check_array, check_type
 from ppml_lab.exceptions import KeyMismatchError, SecretKeyMissingError
-from ppml_lab.he.ckks import CKKSContext, EncryptedVector
+from ppml_lab.he.ckks import CKKSCiphertext, CKKSContext
 
 __all__ = ["RecoveredKey", "recover_secret_key"]
 
@@ -217,9 +217,9 @@ class RecoveredKey:
         state = "ternary secret key recovered" if self.succeeded else "attack failed: candidate is not ternary"
         return f"RecoveredKey(N={self._ring.n}, {state})"
 
-    def decrypt(self, ciphertext: EncryptedVector) -> np.ndarray:
+    def decrypt(self, ciphertext: CKKSCiphertext) -> np.ndarray:
         """Decrypt any ciphertext under the recovered key (real parts, like TenSEAL): c0 + c1*s mod q0, decoded."""
-        check_type("ciphertext", ciphertext, EncryptedVector)
+        check_type("ciphertext", ciphertext, CKKSCiphertext)
         if ciphertext.context.fingerprint != self._fingerprint:
             raise KeyMismatchError(
                 f"ciphertext must be under the attacked key (fingerprint {self._fingerprint}), got "
@@ -241,7 +241,7 @@ class RecoveredKey:
         return bool(np.all(true == self._ntt))
 
 
-def recover_secret_key(ciphertexts: Sequence[EncryptedVector], decryptions: Sequence[Any]) -> RecoveredKey:
+def recover_secret_key(ciphertexts: Sequence[CKKSCiphertext], decryptions: Sequence[Any]) -> RecoveredKey:
     """Recover a CKKS secret key from full-slot ciphertexts and their (released) decryptions.
 
     ``ciphertexts`` are what the attacker holds (e.g. the aggregates a server computed, under the public
@@ -251,7 +251,7 @@ def recover_secret_key(ciphertexts: Sequence[EncryptedVector], decryptions: Sequ
     what flooded (:func:`~ppml_lab.he.ckks.decrypt_for_release`) decryptions produce.
     """
     if isinstance(ciphertexts, (str, bytes)) or not isinstance(ciphertexts, Sequence):
-        raise TypeError(f"ciphertexts must be a sequence of EncryptedVector, got {type(ciphertexts).__name__}")
+        raise TypeError(f"ciphertexts must be a sequence of CKKSCiphertext, got {type(ciphertexts).__name__}")
     if isinstance(decryptions, (str, bytes)) or not isinstance(decryptions, Sequence):
         raise TypeError(f"decryptions must be a sequence of arrays, got {type(decryptions).__name__}")
     if len(ciphertexts) < 2:
@@ -264,7 +264,7 @@ def recover_secret_key(ciphertexts: Sequence[EncryptedVector], decryptions: Sequ
             f"decryptions must have one entry per ciphertext ({len(ciphertexts)}), got {len(decryptions)}"
         )
     for i, ct in enumerate(ciphertexts):
-        check_type(f"ciphertexts[{i}]", ct, EncryptedVector)
+        check_type(f"ciphertexts[{i}]", ct, CKKSCiphertext)
     context = ciphertexts[0].context
     slots = context.params.slots
     ys = []

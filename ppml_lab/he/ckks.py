@@ -25,7 +25,7 @@ EUROCRYPT 2021, doi:10.1007/978-3-030-77870-5_23): a raw decryption m + e, toget
 gives the receiver a linear equation in the secret key, and two full-slot decryptions recover the key
 (:mod:`ppml_lab.attacks.ckks_key_recovery` runs that attack on TenSEAL ciphertexts). Hence two levels:
 
-- :meth:`EncryptedVector.decrypt` is the *raw* decryption, for the key owner's own eyes only; its output
+- :meth:`CKKSCiphertext.decrypt` is the *raw* decryption, for the key owner's own eyes only; its output
   must never leave the key owner;
 - :func:`decrypt_for_release` is the only way a decryption should leave the key owner: it adds
   noise-flooding noise from the OS CSPRNG, sized from the ciphertext's tracked noise, level and scale to a
@@ -64,7 +64,7 @@ __all__ = [
     "CKKSBackendError",
     "CKKSParams",
     "CKKSContext",
-    "EncryptedVector",
+    "CKKSCiphertext",
     "EncryptedColumns",
     "SigmoidApprox",
     "validate_params",
@@ -477,7 +477,7 @@ class CKKSContext:
         return len(self.serialize(galois_keys=galois_keys))
 
     # -- encryption ---------------------------------------------------------------------------
-    def encrypt(self, values: Any) -> EncryptedVector:
+    def encrypt(self, values: Any) -> CKKSCiphertext:
         """Encrypt a 1-D vector of at most ``slots`` finite reals into one ciphertext."""
         arr = check_array("values", values, ndim=1)
         self._check_slots("values", arr.shape[0])
@@ -493,7 +493,7 @@ class CKKSContext:
         with _backend("encrypting"):
             vec = ts.ckks_vector(self._ctx, arr.tolist())
         mag = float(np.max(np.abs(arr))) if arr.size else 0.0
-        return EncryptedVector(vec, self, arr.shape[0], 0, fresh_noise_std(self.params), mag)
+        return CKKSCiphertext(vec, self, arr.shape[0], 0, fresh_noise_std(self.params), mag)
 
     def _check_slots(self, name: str, length: int) -> None:
         if length > self.params.slots:
@@ -537,13 +537,13 @@ class CKKSContext:
         *,
         noise_std: float | None = None,
         magnitude: float | None = None,
-    ) -> EncryptedVector:
+    ) -> CKKSCiphertext:
         """Load a serialised ciphertext under this context; its level is read from the ciphertext.
 
         A ciphertext's noise cannot be read from its bytes. The party that computed it knows it
-        (``EncryptedVector.noise_std``) and sends it along; pass it as ``noise_std`` (and the value bound as
+        (``CKKSCiphertext.noise_std``) and sends it along; pass it as ``noise_std`` (and the value bound as
         ``magnitude``) so that :func:`decrypt_for_release` can size its flooding noise. Without it the loaded
-        vector's noise is unknown and :func:`decrypt_for_release` refuses it (raw :meth:`EncryptedVector.decrypt`
+        vector's noise is unknown and :func:`decrypt_for_release` refuses it (raw :meth:`CKKSCiphertext.decrypt`
         still works for the key owner).
         """
         check_type("data", data, bytes)
@@ -561,7 +561,7 @@ class CKKSContext:
             vec = ts.ckks_vector_from(self._ctx, data)
         if vec.size() != n:
             raise ValueError(f"size must match the ciphertext's {vec.size()} slots in use, got {n}")
-        return EncryptedVector(vec, self, n, _levels_used(vec, self.params), noise_std, magnitude)
+        return CKKSCiphertext(vec, self, n, _levels_used(vec, self.params), noise_std, magnitude)
 
 
 def _levels_used(vec: Any, params: CKKSParams) -> int:
@@ -615,7 +615,7 @@ def _add_opt(a: float | None, b: float | None) -> float | None:
 
 
 @dataclass(frozen=True, eq=False)
-class EncryptedVector:
+class CKKSCiphertext:
     """One CKKS ciphertext holding ``size`` slots, with the number of levels (rescales) already used."""
 
     _vec: Any = field(repr=False)
@@ -641,7 +641,7 @@ class EncryptedVector:
         return self.depth - self.level
 
     def __repr__(self) -> str:
-        return f"EncryptedVector(size={self.size}, level={self.level}/{self.depth})"
+        return f"CKKSCiphertext(size={self.size}, level={self.level}/{self.depth})"
 
     @property
     def tenseal_vector(self) -> Any:
@@ -656,7 +656,7 @@ class EncryptedVector:
                 f"{self.level + levels} or restructure to multiply fewer times in sequence"
             )
 
-    def _same_key(self, other: EncryptedVector) -> None:
+    def _same_key(self, other: CKKSCiphertext) -> None:
         if other.context is not self.context and other.context.fingerprint != self.context.fingerprint:
             raise KeyMismatchError(
                 "cannot combine ciphertexts under different keys (context fingerprints "
@@ -667,7 +667,7 @@ class EncryptedVector:
 
     def _plain(self, other: Any, name: str = "other") -> float | list[float]:
         if isinstance(other, (bool, np.bool_)):
-            raise TypeError(f"{name} must be a number, an array or an EncryptedVector, got bool")
+            raise TypeError(f"{name} must be a number, an array or an CKKSCiphertext, got bool")
         if isinstance(other, (int, float, np.integer, np.floating)):
             return check_real(name, other)
         arr = check_array(name, other, ndim=1)
@@ -675,10 +675,10 @@ class EncryptedVector:
             raise ValueError(f"{name} must have {self.size} entries to match the ciphertext, got {arr.shape[0]}")
         return arr.tolist()
 
-    def _wrap(self, vec: Any, noise_std: float | None, magnitude: float | None) -> EncryptedVector:
+    def _wrap(self, vec: Any, noise_std: float | None, magnitude: float | None) -> CKKSCiphertext:
         # _need() checked the predicted cost before the call; the ciphertext's remaining primes are the
         # ground truth afterwards (e.g. a product with an all-zero plaintext skips the rescale)
-        return EncryptedVector(
+        return CKKSCiphertext(
             vec, self.context, self.size, _levels_used(vec, self.context.params), noise_std, magnitude
         )
 
@@ -693,7 +693,7 @@ class EncryptedVector:
         mag = None if self.magnitude is None else self.magnitude * wmax
         return noise, mag
 
-    def _ct_mul_noise(self, other: EncryptedVector) -> tuple[float | None, float | None]:
+    def _ct_mul_noise(self, other: CKKSCiphertext) -> tuple[float | None, float | None]:
         # (Delta m1 + e1)(Delta m2 + e2)/Delta = Delta m1 m2 + m1 e2 + m2 e1 + e1 e2/Delta, then relinearise
         # (key-switching noise) and rescale (rounding noise)
         if None in (self.noise_std, other.noise_std, self.magnitude, other.magnitude):
@@ -715,8 +715,8 @@ class EncryptedVector:
         return out, None if mag is None else self.size * mag
 
     # -- arithmetic -----------------------------------------------------------------------------
-    def __add__(self, other: Any) -> EncryptedVector:
-        if isinstance(other, EncryptedVector):
+    def __add__(self, other: Any) -> CKKSCiphertext:
+        if isinstance(other, CKKSCiphertext):
             self._same_key(other)
             with _backend("ciphertext + ciphertext"):
                 return self._wrap(
@@ -730,12 +730,12 @@ class EncryptedVector:
 
     __radd__ = __add__
 
-    def __neg__(self) -> EncryptedVector:
+    def __neg__(self) -> CKKSCiphertext:
         with _backend("negation"):
             return self._wrap(-self._vec, self.noise_std, self.magnitude)
 
-    def __sub__(self, other: Any) -> EncryptedVector:
-        if isinstance(other, EncryptedVector):
+    def __sub__(self, other: Any) -> CKKSCiphertext:
+        if isinstance(other, CKKSCiphertext):
             self._same_key(other)
             with _backend("ciphertext - ciphertext"):
                 return self._wrap(
@@ -747,12 +747,12 @@ class EncryptedVector:
         with _backend("ciphertext - plaintext"):
             return self._wrap(self._vec - plain, self.noise_std, _add_opt(self.magnitude, self._plain_max(plain)))
 
-    def __rsub__(self, other: Any) -> EncryptedVector:
+    def __rsub__(self, other: Any) -> CKKSCiphertext:
         return (-self) + other
 
-    def __mul__(self, other: Any) -> EncryptedVector:
+    def __mul__(self, other: Any) -> CKKSCiphertext:
         # every product is rescaled: one level (Cheon et al. 2017, §3.3 RS)
-        if isinstance(other, EncryptedVector):
+        if isinstance(other, CKKSCiphertext):
             self._same_key(other)
             lv = max(self.level, other.level)
             if lv + 1 > self.depth:
@@ -767,12 +767,12 @@ class EncryptedVector:
 
     __rmul__ = __mul__
 
-    def square(self) -> EncryptedVector:
+    def square(self) -> CKKSCiphertext:
         self._need(1, "square")
         with _backend("square"):
             return self._wrap(self._vec.square(), *self._ct_mul_noise(self))
 
-    def polyval(self, coefficients: Any) -> EncryptedVector:
+    def polyval(self, coefficients: Any) -> CKKSCiphertext:
         """p(x) = c0 + c1 x + ... + cd x^d slot-wise; uses :func:`polyval_depth` (d) levels."""
         c = check_array("coefficients", coefficients, ndim=1)
         nz = np.flatnonzero(c)
@@ -797,7 +797,7 @@ class EncryptedVector:
         with _backend("polyval"):
             return self._wrap(self._vec.polyval(c.tolist()), noise, mag)
 
-    def dot(self, weights: Any) -> EncryptedVector:
+    def dot(self, weights: Any) -> CKKSCiphertext:
         """<x, w> for a plaintext w, result in slot 0: one level plus :func:`sum_rotations` rotations (Galois keys)."""
         w = check_array("weights", weights, ndim=1)
         if w.shape[0] != self.size:
@@ -809,15 +809,15 @@ class EncryptedVector:
         noise, _ = self._plain_mul_noise(float(np.max(np.abs(w))))
         noise, _ = self._rotation_sum_noise(noise, None)
         mag = None if self.magnitude is None else float(np.sum(np.abs(w))) * self.magnitude
-        return EncryptedVector(out, self.context, 1, _levels_used(out, self.context.params), noise, mag)
+        return CKKSCiphertext(out, self.context, 1, _levels_used(out, self.context.params), noise, mag)
 
-    def sum(self) -> EncryptedVector:
+    def sum(self) -> CKKSCiphertext:
         """Sum of the slots into slot 0 (rotations: needs Galois keys; no level used)."""
         self._require_galois("sum")
         with _backend("sum"):
             out = self._vec.sum()
         noise, mag = self._rotation_sum_noise(self.noise_std, self.magnitude)
-        return EncryptedVector(out, self.context, 1, _levels_used(out, self.context.params), noise, mag)
+        return CKKSCiphertext(out, self.context, 1, _levels_used(out, self.context.params), noise, mag)
 
     def _require_galois(self, operation: str) -> None:
         if not self.context.has_galois_keys:
@@ -875,7 +875,7 @@ class EncryptedVector:
 class EncryptedColumns:
     """A batch packed column-wise: ``columns[j]`` encrypts feature j of all ``n_samples`` samples."""
 
-    columns: tuple[EncryptedVector, ...] = field(repr=False)
+    columns: tuple[CKKSCiphertext, ...] = field(repr=False)
     n_samples: int
 
     @property
@@ -958,7 +958,7 @@ def fit_sigmoid(*, degree: int = 3, interval: tuple[float, float] = (-8.0, 8.0),
     )
 
 
-def encrypted_linear(batch: EncryptedColumns, weights: Any, bias: float = 0.0) -> EncryptedVector:
+def encrypted_linear(batch: EncryptedColumns, weights: Any, bias: float = 0.0) -> CKKSCiphertext:
     """z = sum_j w_j [x_j] + b for every sample at once (one level; no rotations, no Galois keys)."""
     check_type("batch", batch, EncryptedColumns)
     w = check_array("weights", weights, ndim=1)
@@ -976,7 +976,7 @@ def encrypted_linear(batch: EncryptedColumns, weights: Any, bias: float = 0.0) -
 
 def encrypted_logistic(
     batch: EncryptedColumns, weights: Any, bias: float = 0.0, *, approx: SigmoidApprox | None = None
-) -> EncryptedVector:
+) -> CKKSCiphertext:
     """Encrypted logistic-regression scores: p(w.x + b) with a polynomial sigmoid (default degree 3)."""
     sig = fit_sigmoid() if approx is None else check_type("approx", approx, SigmoidApprox)
     z = encrypted_linear(batch, weights, bias)
@@ -1004,7 +1004,7 @@ def _check_security(statistical_security: Any) -> int:
 
 
 def flooding_std(
-    vector: EncryptedVector,
+    vector: CKKSCiphertext,
     *,
     statistical_security: int = DEFAULT_FLOODING_SECURITY,
     adversarial_queries: int = 1,
@@ -1013,13 +1013,13 @@ def flooding_std(
 
     This is the precision a release costs: every released value is off by about this much (times a few).
     """
-    check_type("vector", vector, EncryptedVector)
+    check_type("vector", vector, CKKSCiphertext)
     sec = _check_security(statistical_security)
     tau = check_int("adversarial_queries", adversarial_queries, low=1)
     if vector.noise_std is None:
         raise ValueError(
             "vector.noise_std must be known to size the flooding noise, got None (a loaded ciphertext); pass "
-            "noise_std= (the computing party's EncryptedVector.noise_std) to CKKSContext.load_vector"
+            "noise_std= (the computing party's CKKSCiphertext.noise_std) to CKKSContext.load_vector"
         )
     n = vector.context.params.poly_modulus_degree
     # t: a bound on every error coefficient except with probability 2^-s (Gaussian tail, union over N):
@@ -1042,7 +1042,7 @@ def flooding_std(
 
 
 def decrypt_for_release(
-    vector: EncryptedVector,
+    vector: CKKSCiphertext,
     *,
     statistical_security: int = DEFAULT_FLOODING_SECURITY,
     rng: RNGLike = None,
@@ -1061,7 +1061,7 @@ def decrypt_for_release(
     that, besides ciphertexts and public/evaluation keys, sees decryptions of ciphertexts it computed —
     with ``s = statistical_security`` bits, for up to ``adversarial_queries`` released decryptions under
     this key, and as long as ``vector.noise_std`` does not understate the true noise (a semi-honest
-    computing party reports the noise of what it computed). Raw :meth:`EncryptedVector.decrypt` is only
+    computing party reports the noise of what it computed). Raw :meth:`CKKSCiphertext.decrypt` is only
     IND-CPA: its output must stay with the key owner.
 
     Cost: every released value carries extra noise of std :func:`flooding_std` (sqrt(12 tau) 2^(s/2) times a
@@ -1074,7 +1074,7 @@ def decrypt_for_release(
     whoever knows the seed regenerates the noise, subtracts it and is back to a raw decryption. Only
     ``insecure_seeded_noise=True`` (reproducible teaching and tests) lets a seeded generator through.
     """
-    check_type("vector", vector, EncryptedVector)
+    check_type("vector", vector, CKKSCiphertext)
     check_bool("insecure_seeded_noise", insecure_seeded_noise)
     std = flooding_std(vector, statistical_security=statistical_security, adversarial_queries=adversarial_queries)
     if rng is None or isinstance(rng, SecureGenerator):

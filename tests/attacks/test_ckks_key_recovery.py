@@ -7,7 +7,7 @@ import pytest
 
 from ppml_lab.attacks.ckks_key_recovery import _ring_of, recover_secret_key
 from ppml_lab.exceptions import KeyMismatchError, SecretKeyMissingError
-from ppml_lab.he.ckks import CKKSContext, EncryptedVector, decrypt_for_release, preset
+from ppml_lab.he.ckks import CKKSCiphertext, CKKSContext, decrypt_for_release, preset
 
 
 def _federated_round(name: str, rng: np.random.Generator):
@@ -20,7 +20,7 @@ def _federated_round(name: str, rng: np.random.Generator):
     return owner, server, clients, sums
 
 
-def _owner_view(owner: CKKSContext, ct: EncryptedVector) -> EncryptedVector:
+def _owner_view(owner: CKKSContext, ct: CKKSCiphertext) -> CKKSCiphertext:
     # the key owner receives the bytes and the computing party's noise figure
     return owner.load_vector(ct.serialize(), ct.size, noise_std=ct.noise_std, magnitude=ct.magnitude)
 
@@ -108,7 +108,7 @@ def test_ring_matches_seal_encoding(round4096):
 
 def test_bad_input_not_a_sequence(round4096):
     _, _, _, sums = round4096
-    with pytest.raises(TypeError, match="ciphertexts must be a sequence of EncryptedVector"):
+    with pytest.raises(TypeError, match="ciphertexts must be a sequence of CKKSCiphertext"):
         recover_secret_key(sums[0], [np.zeros(2048)])
     with pytest.raises(TypeError, match="decryptions must be a sequence of arrays"):
         recover_secret_key(sums, "decryptions")

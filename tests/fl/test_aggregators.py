@@ -33,7 +33,7 @@ def test_aggregators_agree_with_plaintext():
 
 def test_ckks_aggregate_leaves_the_key_owner_only_through_decrypt_for_release(monkeypatch):
     released, inside = [], [False]
-    real_release, real_decrypt = ckks.decrypt_for_release, ckks.EncryptedVector.decrypt
+    real_release, real_decrypt = ckks.decrypt_for_release, ckks.CKKSCiphertext.decrypt
 
     def spy_release(vector, **kw):
         inside[0] = True
@@ -53,7 +53,7 @@ def test_ckks_aggregate_leaves_the_key_owner_only_through_decrypt_for_release(mo
 
     agg = ag.CKKSAggregator()
     monkeypatch.setattr(ckks, "decrypt_for_release", spy_release)
-    monkeypatch.setattr(ckks.EncryptedVector, "decrypt", guarded_decrypt)
+    monkeypatch.setattr(ckks.CKKSCiphertext, "decrypt", guarded_decrypt)
     g = np.random.default_rng(3)
     slots = agg.public.params.slots
     res = agg.aggregate([g.normal(size=slots + 100) for _ in range(3)])  # two chunks -> two releases

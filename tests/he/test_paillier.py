@@ -13,9 +13,9 @@ from ppml_lab.he import _paillier_backend as bk
 from ppml_lab.he import paillier as P
 from ppml_lab.he.paillier import (
     EncryptedNumber,
-    EncryptedVector,
     PaillierPrivateKey,
     PaillierPublicKey,
+    PaillierVector,
     SerializationError,
     decode,
     encode,
@@ -484,7 +484,7 @@ def test_ciphertext_round_trips():
     y = EncryptedNumber.from_json(x.to_json(), public_key=PUB)
     assert PRIV.decrypt(y) == -2.5 and y.precision == x.precision and y.bound == x.bound
     v = PUB.encrypt_vector([1.0, -2.0])
-    w = EncryptedVector.from_json(v.to_json().encode(), public_key=PUB)
+    w = PaillierVector.from_json(v.to_json().encode(), public_key=PUB)
     np.testing.assert_array_equal(PRIV.decrypt(w), [1.0, -2.0])
 
 
@@ -531,7 +531,7 @@ def test_malformed_ciphertexts():
             EncryptedNumber.from_dict(d, public_key=PUB)
     bad_vec = dict(PUB.encrypt_vector([1]).to_dict(), ciphertexts="0x1")
     with pytest.raises(SerializationError, match="list of hex"):
-        EncryptedVector.from_dict(bad_vec, public_key=PUB)
+        PaillierVector.from_dict(bad_vec, public_key=PUB)
 
 
 def test_from_dict_needs_a_dict_and_bytes_utf8():

@@ -11,10 +11,10 @@ import pytest
 from ppml_lab.exceptions import InsecureParameterError, KeyMismatchError, PrecisionError
 from ppml_lab.he.paillier import (
     EncryptedNumber,
-    EncryptedVector,
-    PackedEncryptedVector,
+    PackedPaillierVector,
     PaillierPrivateKey,
     PaillierPublicKey,
+    PaillierVector,
     SerializationError,
     check_same_key,
     encrypt_packed,
@@ -188,7 +188,7 @@ def test_every_combination_uses_the_one_check():
         ("adding encrypted vectors", lambda: PUB.encrypt_vector([1]) + PUB2.encrypt_vector([1])),
         ("adding a ciphertext to an encrypted vector", lambda: PUB.encrypt_vector([1]) + PUB2.encrypt(1)),
         ("the packing scheme", lambda: encrypt_packed(PUB2, [1], scheme)),
-        ("adding packed vectors", lambda: encrypt_packed(PUB, [1], scheme) + PackedEncryptedVector(
+        ("adding packed vectors", lambda: encrypt_packed(PUB, [1], scheme) + PackedPaillierVector(
             PUB2, packing_scheme(PUB2, bound=3, max_additions=2), [1], length=1, count=1)),
         ("decrypt", lambda: PRIV.decrypt(PUB2.encrypt(1))),
         ("serialised ciphertext", lambda: EncryptedNumber.from_json(PUB2.encrypt(1).to_json(), public_key=PUB)),
@@ -301,7 +301,7 @@ def test_understated_json_bound_detected_at_decryption():
     dv = PUB.encrypt_vector([1, 2**40]).to_dict()
     dv["bound"] = hex(16)
     with pytest.raises(PrecisionError, match="exceeds the ciphertext's public bound"):
-        PRIV.decrypt(EncryptedVector.from_dict(dv, public_key=PUB))
+        PRIV.decrypt(PaillierVector.from_dict(dv, public_key=PUB))
 
 
 def test_json_bound_validated_against_plaintext_space():
@@ -324,9 +324,9 @@ def test_packed_slot_over_its_bound_is_detected():
     scheme = packing_scheme(PUB, bound=10, max_additions=2)
     forged = PUB.raw_encrypt(50)  # slot 0 holds 50 > 2 * count * bound = 20: not a sum of in-bound values
     with pytest.raises(PrecisionError, match="a packed slot holds more than 2 \\* count \\* bound = 20"):
-        PRIV.decrypt(PackedEncryptedVector(PUB, scheme, [forged], length=1, count=1))
+        PRIV.decrypt(PackedPaillierVector(PUB, scheme, [forged], length=1, count=1))
     ok = PUB.raw_encrypt(20)
-    assert PRIV.decrypt(PackedEncryptedVector(PUB, scheme, [ok], length=1, count=1)).tolist() == [10]
+    assert PRIV.decrypt(PackedPaillierVector(PUB, scheme, [ok], length=1, count=1)).tolist() == [10]
 
 
 # ----------------------------------------------------------------------------- attacks

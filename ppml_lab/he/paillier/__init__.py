@@ -11,7 +11,7 @@ Modules (each imports only those above it):
 * :mod:`.keys` — key pairs, key generation, the raw integer layer, and the checks EVERY key passes however
   it is built (size >= 2048 bits per NIST SP 800-57, balanced primes per FIPS 186-4; toy keys need
   ``allow_insecure=True``), and :func:`check_same_key`, the one key-mismatch check;
-* :mod:`.ciphertext` — :class:`EncryptedNumber` / :class:`EncryptedVector` with public bounds;
+* :mod:`.ciphertext` — :class:`EncryptedNumber` / :class:`PaillierVector` with public bounds;
 * :mod:`.packing` — many bounded values per plaintext; :mod:`.serialization` — JSON; :mod:`.interop` — phe.
 
 Two levels, as in python-paillier (``phe``):
@@ -50,7 +50,7 @@ fallback that gives identical answers. Neither is constant-time: this is teachin
 from __future__ import annotations
 
 from ppml_lab.he import _paillier_backend as _bk
-from ppml_lab.he.paillier.ciphertext import EncryptedNumber, EncryptedVector
+from ppml_lab.he.paillier.ciphertext import EncryptedNumber, PaillierVector
 from ppml_lab.he.paillier.encoding import DEFAULT_BOUND_BITS, DEFAULT_PRECISION, MAX_PRECISION, decode, encode
 from ppml_lab.he.paillier.keys import (
     DEFAULT_KEY_BITS,
@@ -62,7 +62,7 @@ from ppml_lab.he.paillier.keys import (
     check_same_key,
     generate_paillier_keypair,
 )
-from ppml_lab.he.paillier.packing import PackedEncryptedVector, PackingScheme, encrypt_packed, packing_scheme
+from ppml_lab.he.paillier.packing import PackedPaillierVector, PackingScheme, encrypt_packed, packing_scheme
 from ppml_lab.he.paillier.serialization import SerializationError
 
 __all__ = [
@@ -77,9 +77,9 @@ __all__ = [
     "PaillierPublicKey",
     "PaillierPrivateKey",
     "EncryptedNumber",
-    "EncryptedVector",
+    "PaillierVector",
     "PackingScheme",
-    "PackedEncryptedVector",
+    "PackedPaillierVector",
     "generate_paillier_keypair",
     "check_same_key",
     "encode",

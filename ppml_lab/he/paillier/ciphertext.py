@@ -1,4 +1,4 @@
-"""Paillier ciphertexts with a public bound: :class:`EncryptedNumber`, :class:`EncryptedVector`, safe encryption
+"""Paillier ciphertexts with a public bound: :class:`EncryptedNumber`, :class:`PaillierVector`, safe encryption
 and decryption.
 
 Every ciphertext carries its fixed-point ``precision`` and a PUBLIC bound B on |encoded plaintext|. Each
@@ -50,7 +50,7 @@ from ppml_lab.he.paillier.keys import (
     check_same_key,
 )
 
-__all__ = ["EncryptedNumber", "EncryptedVector", "encrypt_number", "encrypt_vector", "decrypt"]
+__all__ = ["EncryptedNumber", "PaillierVector", "encrypt_number", "encrypt_vector", "decrypt"]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ def encrypt_number(
 def encrypt_vector(
     pk: PaillierPublicKey, values: Any, *, precision: int | None, bound: Any, randomness: Randomness,
     rng: RNGLike, insecure_seeded_keys: bool,
-) -> EncryptedVector:
+) -> PaillierVector:
     """Element-wise safe encryption under one precision and one public per-element bound."""
     arr = _as_1d(values, "values")
     f = _check_precision(precision) if precision is not None else (0 if arr.dtype.kind in "iu" else DEFAULT_PRECISION)
@@ -148,23 +148,23 @@ def encrypt_vector(
     src = _source(rng, insecure_seeded_keys)
     nsq = pk._consts()[1]
     cs = [pk._nude(e % pk.n) * pk._obfuscator(randomness, src) % nsq for e in encs]
-    return EncryptedVector(pk, cs, precision=f, bound=be, _fresh=True)
+    return PaillierVector(pk, cs, precision=f, bound=be, _fresh=True)
 
 
 def decrypt(sk: PaillierPrivateKey, x: Any) -> Any:
     """Decrypt and decode, refusing (PrecisionError) a plaintext in the overflow band or beyond its bound."""
-    from ppml_lab.he.paillier.packing import PackedEncryptedVector, decrypt_packed
+    from ppml_lab.he.paillier.packing import PackedPaillierVector, decrypt_packed
 
-    if isinstance(x, PackedEncryptedVector):
+    if isinstance(x, PackedPaillierVector):
         return decrypt_packed(sk, x)
-    if not isinstance(x, (EncryptedNumber, EncryptedVector)):
+    if not isinstance(x, (EncryptedNumber, PaillierVector)):
         raise TypeError(
-            f"decrypt expects an EncryptedNumber, EncryptedVector or PackedEncryptedVector, got "
+            f"decrypt expects an EncryptedNumber, PaillierVector or PackedPaillierVector, got "
             f"{type(x).__name__}; use raw_decrypt for integers"
         )
     pk = sk.public_key
     check_same_key(pk, x.public_key, what="decrypt")
-    if isinstance(x, EncryptedVector):
+    if isinstance(x, PaillierVector):
         signed = [_within_bound(_center(sk._raw_decrypt(c), pk.n, pk.max_int), x.bound) for c in x._cs]
         return _decode_list(signed, x.precision)
     m = _within_bound(_center(sk._raw_decrypt(x._c), pk.n, pk.max_int), x.bound)
@@ -234,7 +234,7 @@ class EncryptedNumber:
         return EncryptedNumber(self.public_key, c, precision=f, bound=bound, _fresh=self._fresh)
 
     def __add__(self, other: Any) -> EncryptedNumber:
-        from ppml_lab.he.paillier.packing import PackedEncryptedVector
+        from ppml_lab.he.paillier.packing import PackedPaillierVector
 
         pk = self.public_key
         nsq = pk._consts()[1]
@@ -244,7 +244,7 @@ class EncryptedNumber:
             a, b = self._at_precision(f), other._at_precision(f)
             bound = _check_bound(a.bound + b.bound, pk, "the sum")
             return EncryptedNumber._make(pk, a._c * b._c % nsq, f, bound)  # Enc(a)Enc(b) = Enc(a+b)
-        if isinstance(other, (EncryptedVector, PackedEncryptedVector)):
+        if isinstance(other, (PaillierVector, PackedPaillierVector)):
             return NotImplemented
         f0 = _default_precision(other, None)
         f = max(self.precision, f0)
@@ -267,9 +267,9 @@ class EncryptedNumber:
         return (-self) + other
 
     def __mul__(self, other: Any) -> EncryptedNumber:
-        from ppml_lab.he.paillier.packing import PackedEncryptedVector
+        from ppml_lab.he.paillier.packing import PackedPaillierVector
 
-        if isinstance(other, (EncryptedNumber, EncryptedVector, PackedEncryptedVector)):
+        if isinstance(other, (EncryptedNumber, PaillierVector, PackedPaillierVector)):
             if isinstance(other, EncryptedNumber):
                 raise TypeError("Paillier cannot multiply two ciphertexts (only ciphertext * plaintext); "
                                 "use CKKS or an MPC protocol for that")
@@ -335,10 +335,10 @@ class EncryptedNumber:
         return number_from_phe(x, public_key=public_key, bound=bound)
 
 
-class EncryptedVector:
+class PaillierVector:
     """A 1-D array of ciphertexts under one key, one precision and one public per-element bound.
 
-    Element-wise ``+``/``-`` with another EncryptedVector, a scalar or a numpy array; ``*`` by a plaintext
+    Element-wise ``+``/``-`` with another PaillierVector, a scalar or a numpy array; ``*`` by a plaintext
     scalar or array (float arrays are encoded with ``DEFAULT_PRECISION`` fractional bits, int arrays
     exactly); ``sum()``; ``dot(w)`` for encrypted linear scoring. Each element is a big integer, so
     the per-element work is a list comprehension over gmpy2 operations (numpy cannot hold them natively).
@@ -357,7 +357,7 @@ class EncryptedVector:
         self._fresh = bool(_fresh)
 
     def __repr__(self) -> str:
-        return (f"EncryptedVector(len={len(self._cs)}, key_bits={self.public_key.key_bits}, "
+        return (f"PaillierVector(len={len(self._cs)}, key_bits={self.public_key.key_bits}, "
                 f"fingerprint='{self.public_key.fingerprint}', precision={self.precision})")
 
     def __len__(self) -> int:
@@ -375,10 +375,10 @@ class EncryptedVector:
     def __iter__(self) -> Iterable[EncryptedNumber]:
         return (self[i] for i in range(len(self._cs)))
 
-    def _new(self, cs: list[Any], f: int, bound: int, fresh: bool = False) -> EncryptedVector:
-        return EncryptedVector(self.public_key, cs, precision=f, bound=bound, _fresh=fresh)
+    def _new(self, cs: list[Any], f: int, bound: int, fresh: bool = False) -> PaillierVector:
+        return PaillierVector(self.public_key, cs, precision=f, bound=bound, _fresh=fresh)
 
-    def _at_precision(self, f: int) -> EncryptedVector:
+    def _at_precision(self, f: int) -> PaillierVector:
         if f == self.precision:
             return self
         shift = f - self.precision
@@ -397,13 +397,13 @@ class EncryptedVector:
         vals = _encode_array(np.broadcast_to(arr, (len(self),)), f)
         return vals, f
 
-    def __add__(self, other: Any) -> EncryptedVector:
+    def __add__(self, other: Any) -> PaillierVector:
         pk = self.public_key
         nsq = pk._consts()[1]
-        if isinstance(other, EncryptedVector):
+        if isinstance(other, PaillierVector):
             check_same_key(pk, other.public_key, what="adding encrypted vectors")
             if len(other) != len(self):
-                raise ValueError(f"EncryptedVectors must have the same length, got {len(self)} and {len(other)}")
+                raise ValueError(f"PaillierVectors must have the same length, got {len(self)} and {len(other)}")
             f = max(self.precision, other.precision)
             a, b = self._at_precision(f), other._at_precision(f)
             bound = _check_bound(a.bound + b.bound, pk, "the sum")
@@ -424,18 +424,18 @@ class EncryptedVector:
 
     __radd__ = __add__
 
-    def __neg__(self) -> EncryptedVector:
+    def __neg__(self) -> PaillierVector:
         nsq = self.public_key._consts()[1]
         return self._new([_bk.invert(c, nsq) for c in self._cs], self.precision, self.bound)
 
-    def __sub__(self, other: Any) -> EncryptedVector:
-        return self + (-other if isinstance(other, (EncryptedVector, EncryptedNumber)) else -np.asarray(other))
+    def __sub__(self, other: Any) -> PaillierVector:
+        return self + (-other if isinstance(other, (PaillierVector, EncryptedNumber)) else -np.asarray(other))
 
-    def __rsub__(self, other: Any) -> EncryptedVector:
+    def __rsub__(self, other: Any) -> PaillierVector:
         return (-self) + other
 
-    def __mul__(self, other: Any) -> EncryptedVector:
-        if isinstance(other, (EncryptedVector, EncryptedNumber)):
+    def __mul__(self, other: Any) -> PaillierVector:
+        if isinstance(other, (PaillierVector, EncryptedNumber)):
             raise TypeError("Paillier cannot multiply two ciphertexts (only ciphertext * plaintext)")
         ks, fk = self._plain(other, "other")
         pk = self.public_key
@@ -469,7 +469,7 @@ class EncryptedVector:
         return EncryptedNumber(pk, acc, precision=self.precision + fw, bound=bound)
 
     def rerandomize(self, *, randomness: Randomness = "short_exponent", rng: RNGLike = None,
-                    insecure_seeded_keys: bool = False) -> EncryptedVector:
+                    insecure_seeded_keys: bool = False) -> PaillierVector:
         check_choice("randomness", randomness, _RANDOMNESS)
         pk = self.public_key
         src = _source(rng, insecure_seeded_keys)
@@ -490,7 +490,7 @@ class EncryptedVector:
 
     @classmethod
     def from_dict(cls, data: Any, *, public_key: PaillierPublicKey, bound: float | int | None = None
-                  ) -> EncryptedVector:
+                  ) -> PaillierVector:
         """Load a serialised vector; ``bound`` as in :meth:`EncryptedNumber.from_dict`."""
         from ppml_lab.he.paillier.serialization import vector_from_dict
 
@@ -503,7 +503,7 @@ class EncryptedVector:
 
     @classmethod
     def from_json(cls, text: Any, *, public_key: PaillierPublicKey, bound: float | int | None = None
-                  ) -> EncryptedVector:
+                  ) -> PaillierVector:
         from ppml_lab.he.paillier.serialization import loads, vector_from_dict
 
         return vector_from_dict(loads(text), public_key=public_key, bound=bound)

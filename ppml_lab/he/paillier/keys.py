@@ -34,8 +34,8 @@ from ppml_lab.exceptions import InsecureParameterError, KeyMismatchError
 from ppml_lab.he import _paillier_backend as _bk
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ppml_lab.he.paillier.ciphertext import EncryptedNumber, EncryptedVector
-    from ppml_lab.he.paillier.packing import PackedEncryptedVector
+    from ppml_lab.he.paillier.ciphertext import EncryptedNumber, PaillierVector
+    from ppml_lab.he.paillier.packing import PackedPaillierVector
 
 __all__ = [
     "DEFAULT_KEY_BITS",
@@ -338,7 +338,7 @@ class PaillierPublicKey:
     def encrypt_vector(
         self, values: Any, *, precision: int | None = None, bound: float | int | None = None,
         randomness: Randomness = "short_exponent", rng: RNGLike = None, insecure_seeded_keys: bool = False,
-    ) -> EncryptedVector:
+    ) -> PaillierVector:
         """Encrypt a 1-D array element-wise (ints exactly; floats with ``precision`` fractional bits)."""
         from ppml_lab.he.paillier.ciphertext import encrypt_vector
 
@@ -488,14 +488,14 @@ class PaillierPrivateKey:
         return encrypt_number(self.public_key, value, precision=precision, bound=bound, randomness="full",
                               obfuscator=self._crt_obfuscator, rng=rng, insecure_seeded_keys=insecure_seeded_keys)
 
-    def decrypt(self, x: EncryptedNumber | EncryptedVector | PackedEncryptedVector) -> Any:
+    def decrypt(self, x: EncryptedNumber | PaillierVector | PackedPaillierVector) -> Any:
         """Decrypt and decode. Raises PrecisionError if the plaintext lies in the overflow band or exceeds
         the ciphertext's public bound (an understated imported bound, or a wrapped computation)."""
         from ppml_lab.he.paillier.ciphertext import decrypt
 
         return decrypt(self, x)
 
-    def decrypt_packed(self, x: PackedEncryptedVector) -> Any:
+    def decrypt_packed(self, x: PackedPaillierVector) -> Any:
         """Unpack the slot sums of a packed aggregate: slot_i - count*B, over 2^precision."""
         from ppml_lab.he.paillier.packing import decrypt_packed
 

@@ -28,7 +28,7 @@ from ppml_lab.he.paillier.keys import (
     check_same_key,
 )
 
-__all__ = ["PackingScheme", "PackedEncryptedVector", "packing_scheme", "encrypt_packed", "decrypt_packed"]
+__all__ = ["PackingScheme", "PackedPaillierVector", "packing_scheme", "encrypt_packed", "decrypt_packed"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def packing_scheme(public_key: PaillierPublicKey, *, bound: float | int, max_add
     return PackingScheme(public_key.fingerprint, be, f, k, slot_bits, n_slots)
 
 
-class PackedEncryptedVector:
+class PackedPaillierVector:
     """A vector packed ``scheme.n_slots`` values per ciphertext; supports ``+`` (aggregation) only."""
 
     __slots__ = ("public_key", "scheme", "_cs", "length", "count")
@@ -79,7 +79,7 @@ class PackedEncryptedVector:
         self.public_key, self.scheme, self._cs, self.length, self.count = public_key, scheme, ciphertexts, length, count
 
     def __repr__(self) -> str:
-        return (f"PackedEncryptedVector(len={self.length}, ciphertexts={len(self._cs)}, "
+        return (f"PackedPaillierVector(len={self.length}, ciphertexts={len(self._cs)}, "
                 f"slots={self.scheme.n_slots}x{self.scheme.slot_bits} bits, summands={self.count})")
 
     def __len__(self) -> int:
@@ -89,32 +89,32 @@ class PackedEncryptedVector:
     def n_ciphertexts(self) -> int:
         return len(self._cs)
 
-    def __add__(self, other: Any) -> PackedEncryptedVector:
+    def __add__(self, other: Any) -> PackedPaillierVector:
         if isinstance(other, int) and not isinstance(other, bool) and other == 0:  # lets sum() start from 0
             return self
-        if not isinstance(other, PackedEncryptedVector):
+        if not isinstance(other, PackedPaillierVector):
             return NotImplemented
         check_same_key(self.public_key, other.public_key, what="adding packed vectors")
         if other.scheme != self.scheme or other.length != self.length:
             raise ValueError("packed vectors must share one packing scheme and length")
         nsq = self.public_key._consts()[1]
         cs = [a * b % nsq for a, b in zip(self._cs, other._cs)]  # slot-wise sums: Enc(A)Enc(B) = Enc(A+B)
-        return PackedEncryptedVector(self.public_key, self.scheme, cs, length=self.length,
+        return PackedPaillierVector(self.public_key, self.scheme, cs, length=self.length,
                                      count=self.count + other.count)
 
     __radd__ = __add__
 
-    def rerandomize(self, *, rng: RNGLike = None, insecure_seeded_keys: bool = False) -> PackedEncryptedVector:
+    def rerandomize(self, *, rng: RNGLike = None, insecure_seeded_keys: bool = False) -> PackedPaillierVector:
         pk = self.public_key
         src = _source(rng, insecure_seeded_keys)
         nsq = pk._consts()[1]
         cs = [c * pk._obfuscator("short_exponent", src) % nsq for c in self._cs]
-        return PackedEncryptedVector(pk, self.scheme, cs, length=self.length, count=self.count)
+        return PackedPaillierVector(pk, self.scheme, cs, length=self.length, count=self.count)
 
 
 def encrypt_packed(public_key: PaillierPublicKey, values: Any, scheme: PackingScheme, *,
                    randomness: Randomness = "short_exponent", rng: RNGLike = None,
-                   insecure_seeded_keys: bool = False) -> PackedEncryptedVector:
+                   insecure_seeded_keys: bool = False) -> PackedPaillierVector:
     """Encrypt a 1-D array as ceil(len / n_slots) ciphertexts: m = sum_i (v_i + B) * 2^(slot_bits * i).
 
     Randomness from the OS CSPRNG; ``rng`` is used only with ``insecure_seeded_keys=True``.
@@ -138,13 +138,13 @@ def encrypt_packed(public_key: PaillierPublicKey, values: Any, scheme: PackingSc
         for v in reversed(encs[start : start + scheme.n_slots]):
             m = (m << w) | (v + B)  # slot i holds v_i + B in [0, 2B]
         cs.append(public_key._nude(m) * public_key._obfuscator(randomness, src) % nsq)
-    return PackedEncryptedVector(public_key, scheme, cs, length=len(encs), count=1)
+    return PackedPaillierVector(public_key, scheme, cs, length=len(encs), count=1)
 
 
-def decrypt_packed(sk: PaillierPrivateKey, x: PackedEncryptedVector) -> np.ndarray:
+def decrypt_packed(sk: PaillierPrivateKey, x: PackedPaillierVector) -> np.ndarray:
     """Unpack the slot sums of a packed aggregate: slot_i - count*B, over 2^precision."""
-    if not isinstance(x, PackedEncryptedVector):
-        raise TypeError(f"decrypt_packed expects a PackedEncryptedVector, got {type(x).__name__}")
+    if not isinstance(x, PackedPaillierVector):
+        raise TypeError(f"decrypt_packed expects a PackedPaillierVector, got {type(x).__name__}")
     check_same_key(sk.public_key, x.public_key, what="decrypt")
     s = x.scheme
     mask = (1 << s.slot_bits) - 1

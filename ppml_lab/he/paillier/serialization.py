@@ -14,7 +14,7 @@ from typing import Any
 from ppml_lab._validation import check_bool
 from ppml_lab.exceptions import InsecureParameterError, SerializationError
 from ppml_lab.he import _paillier_backend as _bk
-from ppml_lab.he.paillier.ciphertext import EncryptedNumber, EncryptedVector, _bound_enc
+from ppml_lab.he.paillier.ciphertext import EncryptedNumber, PaillierVector, _bound_enc
 from ppml_lab.he.paillier.encoding import MAX_PRECISION
 from ppml_lab.he.paillier.keys import PaillierPrivateKey, PaillierPublicKey, check_same_key
 
@@ -122,7 +122,7 @@ def number_from_dict(data: Any, *, public_key: PaillierPublicKey, bound: Any = N
     return EncryptedNumber(public_key, _bk.mpz(c), precision=f, bound=be, _fresh=True)
 
 
-def vector_from_dict(data: Any, *, public_key: PaillierPublicKey, bound: Any = None) -> EncryptedVector:
+def vector_from_dict(data: Any, *, public_key: PaillierPublicKey, bound: Any = None) -> PaillierVector:
     d = _expect_dict(data, "paillier_vector")
     if not isinstance(public_key, PaillierPublicKey):
         raise TypeError(f"public_key must be a PaillierPublicKey, got {type(public_key).__name__}")
@@ -133,4 +133,4 @@ def vector_from_dict(data: Any, *, public_key: PaillierPublicKey, bound: Any = N
         raise SerializationError(f"field 'ciphertexts' must be a list of hex strings, got {type(raw).__name__}")
     cs = [_bk.mpz(_ciphertext_value(_parse_hex(v, "ciphertexts[]"), public_key)) for v in raw]
     f, be = _precision_bound_fields(d, public_key, bound)
-    return EncryptedVector(public_key, cs, precision=f, bound=be, _fresh=True)
+    return PaillierVector(public_key, cs, precision=f, bound=be, _fresh=True)
