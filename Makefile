@@ -12,7 +12,7 @@ export RAY_USAGE_STATS_ENABLED := 0
 export RAY_TMPDIR := $(CURDIR)/.ray_tmp
 export PYTHONHASHSEED := 0
 
-.PHONY: venv lab test test-unit test-notebooks notebooks bench budget lint test-browser test-flaky book test-book clean
+.PHONY: venv lab test test-unit test-notebooks notebooks bench budget lint test-browser test-flaky book test-book clean editions
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,11 @@ test-book: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ppml_lab tests benchmarks scripts
+
+# Coding exercises: otter assign on every master in exercises/source/ -> build/editions/{student,instructor,autograder}.
+# (scripts/editions.py --splice NN also writes the student section into notebooks/NN; see exercises/README.md.)
+editions: $(STAMP)
+	$(PY) scripts/editions.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ray_tmp

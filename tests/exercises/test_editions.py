@@ -1,0 +1,177 @@
+"""Coding exercises (otter-grader): the committed student sections are generated, keep solutions and hidden
+tests out of notebooks/, the solutions pass every test and typical wrong answers fail one.
+
+Parametrised over every master in exercises/source/, so a new master is covered without editing this file.
+``otter assign`` runs once per master per session (without otter's own kernel run: part (c) checks the
+solutions here, in-process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+import editions  # noqa: E402
+
+MASTERS = editions.masters()
+IDS = [m.stem for m in MASTERS]
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """stem -> Edition, built lazily once per session."""
+    out = tmp_path_factory.mktemp("editions")
+    cache: dict[str, editions.Edition] = {}
+
+    def get(master: Path) -> editions.Edition:
+        if master.stem not in cache:
+            cache[master.stem] = editions.build(master, out_root=out, run_tests=False)
+        return cache[master.stem]
+
+    return get
+
+
+def _otter_env(ed: editions.Edition, nb) -> dict:
+    """Execute the notebook's code cells (not otter's init/check lines) in a fresh namespace, cwd notebooks/."""
+    env: dict = {"__name__": "__exercise__"}
+    with contextlib.chdir(ROOT / "notebooks"):
+        for cell in nb.cells:
+            if cell["cell_type"] != "code" or "import otter" in cell["source"]:
+                continue
+            src = "\n".join(ln for ln in cell["source"].splitlines() if not ln.lstrip().startswith("grader."))
+            exec(compile(src, f"<{ed.stem}>", "exec"), env)
+    return env
+
+
+def _run_tests(ed: editions.Edition, question: str, env: dict, *, otter_meta: dict):
+    from otter.test_files.exception_test import ExceptionTestFile
+
+    tf = ExceptionTestFile.from_string(otter_meta["tests"][question], path=f"{ed.stem}.ipynb")
+    with contextlib.chdir(ROOT / "notebooks"):
+        tf.run(env)
+    return tf
+
+
+def _wrong_module(stem: str):
+    path = editions.WRONG / f"{stem}.py"
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location(f"wrong_{stem}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _all_notebook_text() -> str:
+    """Every string in every notebook under notebooks/ (sources, outputs, metadata), JSON-unescaped."""
+    chunks: list[str] = []
+
+    def walk(x):
+        if isinstance(x, str):
+            chunks.append(x)
+        elif isinstance(x, dict):
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    for p in sorted((ROOT / "notebooks").rglob("*.ipynb")):
+        walk(json.loads(p.read_text(encoding="utf-8")))
+    return "\n".join(chunks)
+
+
+def test_there_are_masters():
+    assert MASTERS, "no otter masters in exercises/source/"
+
+
+@pytest.mark.parametrize("master", MASTERS, ids=IDS)
+def test_committed_section_is_generated(master, built):
+    """(a) notebooks/NN's coding-exercise section and otter metadata equal what the pipeline builds now."""
+    ed = built(master)
+    committed = nbformat.read(editions.course_notebook(ed.stem), as_version=4)
+    section = editions.section_of(committed)
+    assert section, f"notebooks/{ed.stem}.ipynb has no '{editions.HEADING}' section: run scripts/editions.py --splice"
+    assert editions.comparable(section) == editions.comparable(ed.student_cells), (
+        f"notebooks/{ed.stem}.ipynb's coding-exercise section differs from its master: regenerate it "
+        "(scripts/editions.py --splice), never hand-edit it")
+    assert committed.metadata.get("otter") == ed.student_otter
+    idx = [i for i, c in enumerate(committed.cells) if editions.TAG in c.metadata.get("tags", [])]
+    assert idx == list(range(idx[0], idx[0] + len(idx))), "the section's cells must be contiguous"
+    for cell in section:
+        for out in cell.get("outputs", []):
+            assert out.get("output_type") != "error", f"committed section of {ed.stem} has an error output"
+
+
+@pytest.mark.parametrize("master", MASTERS, ids=IDS)
+def test_no_solution_or_hidden_test_in_notebooks(master, built):
+    """(b) no solution line and no hidden-test line appears anywhere in notebooks/ (sources, outputs, metadata)."""
+    ed = built(master)
+    master_nb = nbformat.read(master, as_version=4)
+    text = _all_notebook_text()
+    sol = editions.solution_lines(master_nb)
+    hid = editions.hidden_test_lines(master_nb)
+    assert sol, f"{master.name}: no solution found (BEGIN/END SOLUTION markers)"
+    assert any(h for _, h in editions.test_cells(master_nb)), f"{master.name}: no hidden test"
+    leaked = [ln for ln in sol + hid if ln in text]
+    assert leaked == [], f"solution or hidden-test lines of {master.name} appear in notebooks/: {leaked}"
+    # and otter's student metadata carries only public tests
+    for name, src in ed.student_otter["tests"].items():
+        assert "hidden=True" not in src, f"{name}: a hidden test is in the student edition's metadata"
+    assert any("hidden=True" in s for s in ed.autograder_otter["tests"].values())
+
+
+@pytest.mark.parametrize("master", MASTERS, ids=IDS)
+def test_solutions_pass_every_test(master, built):
+    """(c) the master's solution passes all tests, public and hidden."""
+    ed = built(master)
+    env = _otter_env(ed, ed.autograder_nb)
+    for question in ed.autograder_otter["tests"]:
+        tf = _run_tests(ed, question, env, otter_meta=ed.autograder_otter)
+        assert tf.passed_all, f"{ed.stem}/{question}: the solution fails:\n{tf.summary()}"
+
+
+@pytest.mark.parametrize("master", MASTERS, ids=IDS)
+def test_unanswered_stub_is_not_passing(master, built):
+    """The student edition as shipped (stub answer) runs and its public tests report 'not passing yet'."""
+    ed = built(master)
+    nb = nbformat.v4.new_notebook(cells=ed.student_cells)
+    env = _otter_env(ed, nb)
+    for question in ed.student_otter["tests"]:
+        tf = _run_tests(ed, question, env, otter_meta=ed.student_otter)
+        assert not tf.passed_all_public, f"{ed.stem}/{question}: the unanswered stub passes the public tests"
+
+
+@pytest.mark.parametrize("master", MASTERS, ids=IDS)
+def test_wrong_answers_fail_and_feedback_hides_the_solution(master, built):
+    """(d) every typical wrong answer fails >= 1 test; what the student sees contains no solution line."""
+    ed = built(master)
+    mod = _wrong_module(ed.stem)
+    assert mod is not None and getattr(mod, "WRONG", None), f"exercises/wrong/{ed.stem}.py with WRONG = {{...}} is missing"
+    master_nb = nbformat.read(master, as_version=4)
+    names = editions.student_globals(master_nb)
+    sol = editions.solution_lines(master_nb)
+    base = _otter_env(ed, ed.autograder_nb)
+    assert set(mod.WRONG) <= set(ed.autograder_otter["tests"]), "WRONG keys must be question names"
+    for question, wrongs in mod.WRONG.items():
+        assert wrongs, f"{question}: no wrong answers listed"
+        assert len(names[question]) == 1, f"{question}: the answer cell must define exactly one function or class"
+        for wrong in wrongs:
+            assert wrong.__doc__, f"{wrong.__name__}: say which mistake it models in its docstring"
+            env = dict(base)
+            env[names[question][0]] = wrong
+            with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+                tf = _run_tests(ed, question, env, otter_meta=ed.autograder_otter)
+            assert not tf.passed_all, f"{ed.stem}/{question}: wrong answer {wrong.__name__} passes every test"
+            shown = tf.summary(public_only=True)
+            leaked = [ln for ln in sol if ln in shown]
+            assert leaked == [], f"feedback for {wrong.__name__} shows solution code: {leaked}"
