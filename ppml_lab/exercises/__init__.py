@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 __all__ = ["CheckResult", "passed", "failed", "not_answered", "as_number", "Mistake", "NumericExercise",
            "ChoiceExercise"]
 
@@ -79,19 +81,20 @@ def as_number(exercise: str, answer: Any) -> float | CheckResult:
     return value
 
 
-Number = float | Callable[[], float]
+Number = float | Callable[..., float]
 
 
-def _value(x: Number) -> float:
-    """A declared number, or a zero-argument function computing it (so a check can call the package lazily)."""
-    return float(x() if callable(x) else x)
+def _value(x: Number, params: Mapping[str, Any]) -> float:
+    """A declared number, or a function of the exercise's parameters computing it (so a check can call the
+    package lazily and nothing is typed twice)."""
+    return float(x(**params) if callable(x) else x)
 
 
 @dataclass(frozen=True)
 class Mistake:
-    """A typical wrong answer: ``value`` (a number or a function computing it, matched within the exercise's
-    tolerance unless ``tol`` is given) or ``when`` (a predicate on ``(answer, truth)``), the message that
-    explains it, and a hint that points the way without giving the answer."""
+    """A typical wrong answer: ``value`` (a number or a function of the exercise's parameters, matched within
+    the exercise's tolerance unless ``tol`` is given) or ``when`` (a predicate on ``(answer, truth)``), the
+    message that explains it, and a hint that points the way without giving the answer."""
 
     message: str
     hint: str = ""
@@ -104,10 +107,13 @@ class Mistake:
 class NumericExercise:
     """A numeric self-check declared in one entry: the expected value, its tolerance and the hints.
 
-    Calling it with the student's answer returns a :class:`CheckResult`; it never raises. ``expected`` is a
-    number or a zero-argument function (computed from the package when the check runs, so nothing is typed
-    twice). The tolerance is absolute (``tol``) or relative (``rel_tol``). ``right`` and ``wrong`` may use
-    ``{truth}`` and ``{value}`` format fields; ``right`` is shown only after a correct answer.
+    Calling it with the student's answer returns a :class:`CheckResult`; it never raises on an answer.
+    ``expected`` is a number or a function of ``params`` (computed from the package when the check runs).
+    ``params`` are the exercise's defaults; a notebook may override them by keyword, as with a function
+    (an unknown keyword is a TypeError). The tolerance is absolute (``tol``) or relative (``rel_tol``),
+    inclusive. ``name``, ``right`` and ``wrong`` and each mistake's message may use ``{truth}``, ``{value}``
+    and the parameters as format fields; ``right`` is shown only after a correct answer. ``whole=True``
+    accepts only whole numbers.
     """
 
     name: str
@@ -119,27 +125,38 @@ class NumericExercise:
     tol: float = 1e-9
     rel_tol: float = 0.0
     mistakes: tuple[Mistake, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    whole: bool = False
 
     def _close(self, value: float, target: float, tol: float | None = None) -> bool:
         if tol is not None:
             return abs(value - target) <= tol
         return abs(value - target) <= max(self.tol, self.rel_tol * abs(target))
 
-    def __call__(self, answer: Any) -> CheckResult:
+    def __call__(self, answer: Any, **overrides: Any) -> CheckResult:
+        unknown = sorted(set(overrides) - set(self.params))
+        if unknown:
+            raise TypeError(f"check {self.name!r} got unexpected keyword argument(s) {unknown}; "
+                            f"it takes {sorted(self.params)}")
+        p = {**self.params, **overrides}
+        name = self.name.format(**p)
         if answer is None:
-            return not_answered(self.name, self.ask)
-        value = as_number(self.name, answer)
+            return not_answered(name, self.ask.format(**p))
+        if self.whole and (isinstance(answer, bool) or not isinstance(answer, (int, np.integer))):
+            return failed(name, f"expected a whole number, got {answer!r}")
+        value = as_number(name, answer)
         if isinstance(value, CheckResult):
             return value
-        truth = _value(self.expected)
+        truth = _value(self.expected, p)
+        fields = {**p, "truth": truth, "value": value}
         if self._close(value, truth):
-            return passed(self.name, self.right.format(truth=truth, value=value))
+            return passed(name, self.right.format(**fields))
         for m in self.mistakes:
             hit = (m.when(value, truth) if m.when is not None
-                   else m.value is not None and self._close(value, _value(m.value), m.tol))
+                   else m.value is not None and self._close(value, _value(m.value, p), m.tol))
             if hit:
-                return failed(self.name, m.message.format(truth=truth, value=value), m.hint)
-        return failed(self.name, self.wrong.format(truth=truth, value=value), self.hint)
+                return failed(name, m.message.format(**fields), m.hint.format(**fields))
+        return failed(name, self.wrong.format(**fields), self.hint.format(**fields))
 
 
 @dataclass(frozen=True)

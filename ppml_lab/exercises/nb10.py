@@ -6,7 +6,7 @@ import math
 from functools import lru_cache
 from typing import Any
 
-from ppml_lab.exercises import CheckResult, failed, not_answered, passed
+from ppml_lab.exercises import CheckResult, Mistake, NumericExercise, failed, not_answered, passed
 
 #: Seed of the model the notebook attacks (reproducibility only).
 MODEL_SEED = 0
@@ -39,20 +39,15 @@ def _number(answer: Any) -> float | None:
         return None
 
 
-def check_psnr_from_rmse(answer: Any, *, rmse: float = 0.05) -> CheckResult:
-    """PSNR (dB, peak 1) of a reconstruction whose per-pixel root-mean-square error is ``rmse``."""
-    name = f"PSNR at RMSE {rmse}"
-    if answer is None:
-        return not_answered(name, "PSNR = 10 log10(peak^2 / MSE) with peak 1 and MSE = RMSE^2.")
-    value = _number(answer)
-    if value is None:
-        return failed(name, f"expected a number of decibels, got {answer!r}")
-    truth = -20.0 * math.log10(rmse)  # 10 log10(1 / rmse^2)
-    if abs(value - truth) <= 0.05:
-        return passed(name, f"{truth:.2f} dB — above the {20} dB line, so this digit counts as recovered.")
-    if abs(value - truth / 2) <= 0.05:
-        return failed(name, f"{value:.2f} dB is half the answer", "MSE is the square of the RMSE: 10 log10(1 / 0.05**2).")
-    return failed(name, f"{value:.2f} dB is not it", "Use 10 * log10(1 / mse) with mse = rmse**2.")
+#: PSNR (dB, peak 1) of a reconstruction whose per-pixel root-mean-square error is ``rmse``.
+check_psnr_from_rmse = NumericExercise(
+    "PSNR at RMSE {rmse}", expected=lambda rmse: -20.0 * math.log10(rmse), tol=0.05, params={"rmse": 0.05},
+    ask="PSNR = 10 log10(peak^2 / MSE) with peak 1 and MSE = RMSE^2.",
+    right="{truth:.2f} dB — above the 20 dB line, so this digit counts as recovered.",
+    hint="Use 10 * log10(1 / mse) with mse = rmse**2.",
+    wrong="{value:.2f} dB is not it",
+    mistakes=(Mistake("{value:.2f} dB is half the answer", "MSE is the square of the RMSE: 10 log10(1 / 0.05**2).",
+                      value=lambda rmse: -10.0 * math.log10(rmse)),))
 
 
 def check_mystery_label(answer: Any) -> CheckResult:
@@ -70,37 +65,29 @@ def check_mystery_label(answer: Any) -> CheckResult:
                   "The row of update[-2] with the most negative sum (or recover_labels(model, update, batch_size=1)).")
 
 
-def check_equivalent_batch(answer: Any, *, clients: int = 10, batch_size: int = 4) -> CheckResult:
-    """Secure aggregation of ``clients`` FedSGD updates of ``batch_size`` images each: same as one batch of?"""
-    name = "equivalent batch size"
-    if answer is None:
-        return not_answered(name, "The sum of the clients' mean gradients is a multiple of one mean gradient.")
-    value = _number(answer)
-    if value is None:
-        return failed(name, f"expected a number of images, got {answer!r}")
-    truth = clients * batch_size
-    if value == truth:
-        return passed(name, f"{truth} images: secure aggregation protects like a batch of {truth} — no more.")
-    if value in (clients, batch_size):
-        return failed(name, f"{int(value)} counts only the {'clients' if value == clients else 'images per client'}",
-                      "Every image of every client is in the sum.")
-    return failed(name, f"{value:g} is not it", "Sum of K mean gradients over b images = K x the mean over K*b images.")
+#: Secure aggregation of ``clients`` FedSGD updates of ``batch_size`` images each: same as one batch of?
+check_equivalent_batch = NumericExercise(
+    "equivalent batch size", expected=lambda clients, batch_size: clients * batch_size, tol=0.0,
+    params={"clients": 10, "batch_size": 4},
+    ask="The sum of the clients' mean gradients is a multiple of one mean gradient.",
+    right="{truth:g} images: secure aggregation protects like a batch of {truth:g} — no more.",
+    hint="Sum of K mean gradients over b images = K x the mean over K*b images.",
+    mistakes=(Mistake("{value:g} counts only the clients", "Every image of every client is in the sum.",
+                      value=lambda clients, batch_size: clients),
+              Mistake("{value:g} counts only the images per client", "Every image of every client is in the sum.",
+                      value=lambda clients, batch_size: batch_size)))
 
 
-def check_noise_std(answer: Any, *, batch_size: int = 8, max_grad_norm: float = 1.0,
-                    noise_multiplier: float = 0.5) -> CheckResult:
-    """Per-coordinate noise standard deviation on the averaged DP-SGD update the server receives."""
-    name = "noise on the averaged update"
-    if answer is None:
-        return not_answered(name, "Noise N(0, (noise_multiplier * max_grad_norm)^2) is added to the SUM, then divided by B.")
-    value = _number(answer)
-    if value is None:
-        return failed(name, f"expected a standard deviation, got {answer!r}")
-    truth = noise_multiplier * max_grad_norm / batch_size
-    if math.isclose(value, truth, rel_tol=1e-3):
-        return passed(name, f"{truth:g}: larger batches dilute the noise, which is why DP-SGD needs small q or large sigma.")
-    if math.isclose(value, noise_multiplier * max_grad_norm, rel_tol=1e-3):
-        return failed(name, f"{value:g} is the noise on the sum", "The server receives the mean: divide by the batch size.")
-    if math.isclose(value, truth**2, rel_tol=1e-3):
-        return failed(name, f"{value:g} is a variance", "Give the standard deviation.")
-    return failed(name, f"{value:g} is not it", "sigma * C / B.")
+#: Per-coordinate noise standard deviation on the averaged DP-SGD update the server receives.
+check_noise_std = NumericExercise(
+    "noise on the averaged update", tol=0.0, rel_tol=1e-3,
+    expected=lambda batch_size, max_grad_norm, noise_multiplier: noise_multiplier * max_grad_norm / batch_size,
+    params={"batch_size": 8, "max_grad_norm": 1.0, "noise_multiplier": 0.5},
+    ask="Noise N(0, (noise_multiplier * max_grad_norm)^2) is added to the SUM, then divided by B.",
+    right="{truth:g}: larger batches dilute the noise, which is why DP-SGD needs small q or large sigma.",
+    hint="sigma * C / B.",
+    mistakes=(Mistake("{value:g} is the noise on the sum", "The server receives the mean: divide by the batch size.",
+                      value=lambda batch_size, max_grad_norm, noise_multiplier: noise_multiplier * max_grad_norm),
+              Mistake("{value:g} is a variance", "Give the standard deviation.",
+                      value=lambda batch_size, max_grad_norm, noise_multiplier:
+                      (noise_multiplier * max_grad_norm / batch_size) ** 2)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ppml_lab.exercises import CheckResult, failed, not_answered, passed
+from ppml_lab.exercises import CheckResult, Mistake, NumericExercise, failed, not_answered, passed
 
 
 def check_privacy_unit(answer: Any) -> CheckResult:
@@ -23,39 +23,30 @@ def check_privacy_unit(answer: Any) -> CheckResult:
     return failed(name, f"answer 'patient' or 'hospital', got {answer!r}")
 
 
-def check_total_epsilon(answer: Any, *, releases: tuple[float, ...] = (0.5, 0.5, 1.0)) -> CheckResult:
-    """Total epsilon the ledger reports for several releases about the same hospitals (basic composition)."""
-    name = "ledger total"
-    if answer is None:
-        return not_answered(name, "The ledger adds epsilons (basic composition).")
-    try:
-        v = float(answer)
-    except (TypeError, ValueError):
-        return failed(name, f"expected a number, got {answer!r}")
-    truth = math.fsum(releases)
-    if math.isclose(v, truth, rel_tol=1e-9):
-        return passed(name, f"{' + '.join(f'{r:g}' for r in releases)} = {truth:g}")
-    if math.isclose(v, max(releases), rel_tol=1e-9):
-        return failed(name, "the largest release is not the total", "Every release about the same people counts.")
-    return failed(name, f"{v:g} is not the total", "Add the epsilons of all releases.")
+#: Total epsilon the ledger reports for several releases about the same hospitals (basic composition).
+check_total_epsilon = NumericExercise(
+    "ledger total", expected=lambda releases: math.fsum(releases), tol=0.0, rel_tol=1e-9,
+    params={"releases": (0.5, 0.5, 1.0)},
+    ask="The ledger adds epsilons (basic composition).",
+    right="the epsilons of the releases add up to {truth:g}",
+    hint="Add the epsilons of all releases.",
+    wrong="{value:g} is not the total",
+    mistakes=(Mistake("the largest release is not the total", "Every release about the same people counts.",
+                      value=lambda releases: max(releases)),))
 
 
-def check_group_privacy(answer: Any, *, epsilon: float = 0.02, group_size: int = 50) -> CheckResult:
-    """Epsilon per hospital of a pure-DP release at ``epsilon`` per patient, hospitals of at most ``group_size`` patients."""
-    name = "group privacy"
-    if answer is None:
-        return not_answered(name, "Removing one hospital removes up to group_size patients, one neighbour step each.")
-    try:
-        v = float(answer)
-    except (TypeError, ValueError):
-        return failed(name, f"expected a number, got {answer!r}")
-    truth = epsilon * group_size  # Dwork & Roth 2014, Thm 2.2
-    if math.isclose(v, truth, rel_tol=1e-9):
-        return passed(name, f"{group_size} x {epsilon:g} = {truth:g} per hospital (group privacy, Dwork & Roth 2014, Thm 2.2)")
-    if math.isclose(v, epsilon, rel_tol=1e-9):
-        return failed(name, "that is the epsilon per patient, a different unit",
-                      "One hospital is a group of patients: epsilons grow with the group size.")
-    return failed(name, f"{v:g} is not right", "Group privacy multiplies epsilon by the group size k.")
+#: Epsilon per hospital of a pure-DP release at ``epsilon`` per patient, hospitals of at most ``group_size``
+#: patients (group privacy: Dwork & Roth 2014, Thm 2.2).
+check_group_privacy = NumericExercise(
+    "group privacy", expected=lambda epsilon, group_size: epsilon * group_size, tol=0.0, rel_tol=1e-9,
+    params={"epsilon": 0.02, "group_size": 50},
+    ask="Removing one hospital removes up to group_size patients, one neighbour step each.",
+    right="{group_size} x {epsilon:g} = {truth:g} per hospital (group privacy, Dwork & Roth 2014, Thm 2.2)",
+    hint="Group privacy multiplies epsilon by the group size k.",
+    wrong="{value:g} is not right",
+    mistakes=(Mistake("that is the epsilon per patient, a different unit",
+                      "One hospital is a group of patients: epsilons grow with the group size.",
+                      value=lambda epsilon, group_size: epsilon),))
 
 
 def check_secagg_gap(answer: Any) -> CheckResult:

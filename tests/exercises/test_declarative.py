@@ -72,3 +72,25 @@ def test_choice():
     assert not ch(None).answered
     strict = ChoiceExercise("pick", correct="c", ask="", right="yes", reasons={"a": "no"})
     assert not strict("C").ok
+
+
+PARAM = NumericExercise(
+    "sum of {n} ones", expected=lambda n, w: n * w, tol=0.0, params={"n": 3, "w": 1.0}, whole=True,
+    ask="add {n}", right="{truth:g}", hint="count to {n}",
+    mistakes=(Mistake("off by one", "", value=lambda n, w: n - 1),))
+
+
+def test_parameters_default_override_and_refuse_unknown():
+    assert PARAM(3).ok and not PARAM(4).ok
+    assert PARAM(5, n=5).ok and not PARAM(3, n=5).ok
+    assert PARAM(4, n=5).message == "off by one"
+    assert PARAM(6, n=5).hint == "count to 5" and PARAM(None, n=5).exercise == "sum of 5 ones"
+    import pytest
+
+    with pytest.raises(TypeError, match="nn"):
+        PARAM(3, nn=5)
+
+
+def test_whole_numbers_only_when_declared():
+    assert not PARAM(3.0).ok and "whole number" in PARAM(3.0).message
+    assert not PARAM(True).ok
