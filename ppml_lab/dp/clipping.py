@@ -13,6 +13,11 @@ which no noise calibration here is sensitive to.
 
 Threat model: none by itself; it bounds the influence of one unit (a record for DP-SGD, a client's update
 for DP-FedAvg). Which unit that is depends on what is clipped, and the caller states it.
+
+Names (one per unit, the same in every module, notebook and benchmark): ``max_grad_norm`` is C, the bound on
+one example's gradient (DP-SGD; Opacus's name); ``max_update_norm`` is S, the bound on one client's model
+update (DP-FedAvg, distributed noise, the bounded-update proofs). The parameter name thus says which unit
+the resulting epsilon protects. ``clipping_norm`` appears only where Flower's own API takes it.
 """
 
 from __future__ import annotations
