@@ -97,7 +97,7 @@ GLOSSARY: tuple[GlossaryEntry, ...] = tuple(sorted((
                   "when one privacy unit's data is added or removed.", ("epsilon", "ε", "\\varepsilon")),
     GlossaryEntry("delta (δ)", "01_differential_privacy.ipynb",
                   "The probability slack of approximate DP: the ε bound may fail on events of total probability "
-                  "at most δ, so δ must be far below one over the number of people.", ("delta", "δ")),
+                  "at most δ, which is why δ is set far below one over the number of privacy units.", ("delta", "δ")),
     GlossaryEntry("sensitivity", "01_differential_privacy.ipynb",
                   "The most a query's answer can change between neighbouring data sets (one privacy unit more or "
                   "less); noise is scaled to it.", ("sensitivity",)),

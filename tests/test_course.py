@@ -203,6 +203,13 @@ def test_readme_course_table_matches_the_map():
         assert abs(shown - computed) <= max(15, 0.25 * computed), (f, shown, computed)
 
 
+def test_readme_states_the_study_time_rates_the_code_uses():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"{READING_WORDS_PER_MINUTE} words a minute" in readme
+    assert f"code lines at {CODE_LINES_PER_MINUTE} a minute" in readme
+    assert f"{MINUTES_PER_EXERCISE} minutes per exercise" in readme
+
+
 # --- the regulatory map stays current --------------------------------------------------------------------
 
 
