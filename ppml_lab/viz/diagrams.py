@@ -35,6 +35,7 @@ from ppml_lab.exceptions import ProtocolError
 
 __all__ = [
     "SECAGG_ROUNDS",
+    "DiagramFigure",
     "SecAggRound",
     "figure_texts",
     "secagg_transcript",
@@ -52,6 +53,21 @@ __all__ = [
 
 _BLUE, _ORANGE, _GREY, _GREEN, _RED = "#dbe9f6", "#fde0c5", "#e6e6e6", "#d9f0d3", "#f8d0d0"
 _EDGE = "#333333"
+
+
+class DiagramFigure(Figure):
+    """A matplotlib Figure that also displays itself in Jupyter without pyplot (``_repr_png_``).
+
+    Jupyter's inline backend registers its PNG formatter only once pyplot is imported; a notebook that never
+    imports pyplot would otherwise show ``<Figure ...>`` as text.
+    """
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+        return buf.getvalue()
 
 
 def figure_texts(fig: Figure) -> list[str]:
@@ -215,7 +231,7 @@ def secagg_figure(*, n_clients: int = 5, dropped: int | None = None, drop_after:
     n, d = tr["n_clients"], tr["dropped"]
     ncol = len(SECAGG_ROUNDS)
     cw, rh, left = 2.0, 0.62, 1.5
-    fig = Figure(figsize=(11, 1.3 + 0.5 * (n + 2)))
+    fig = DiagramFigure(figsize=(11, 1.3 + 0.5 * (n + 2)))
     ax = fig.add_axes((0.005, 0.005, 0.99, 0.85 if n > 3 else 0.8))
     ax.set_xlim(0, left + ncol * cw)
     ax.set_ylim(-1.5 * rh, (n + 1) * rh)
@@ -341,7 +357,7 @@ def beaver_figure(x: int = 6, y: int = 7, *, n_parties: int = 2, rng: RNGLike = 
     """Beaver multiplication as three steps (dealer, one opening, local step) for one real run of :func:`beaver_facts`."""
     f = beaver_facts(x, y, n_parties=n_parties, rng=rng, insecure_seeded_keys=insecure_seeded_keys)
     n = f["n_parties"]
-    fig = Figure(figsize=(10.5, 2.0 + 0.9 * n))
+    fig = DiagramFigure(figsize=(10.5, 2.0 + 0.9 * n))
     ax = fig.add_axes((0.005, 0.005, 0.99, 0.86))
     ax.set_xlim(0, 10.5)
     ax.set_ylim(-0.9, n * 1.0 + 0.6)
@@ -453,7 +469,7 @@ def ckks_chain_figure(ctx: Any) -> Figure:
     primes, sizes, depth = ch["primes"], ch["bit_sizes"], ch["depth"]
     total = sum(sizes)
     rows = depth + 2  # keys row + fresh + one per rescale
-    fig = Figure(figsize=(10.5, 1.6 + 0.55 * rows + 0.17 * len(primes)))
+    fig = DiagramFigure(figsize=(10.5, 1.6 + 0.55 * rows + 0.17 * len(primes)))
     ax = fig.add_axes((0.19, 0.2 + 0.02 * len(primes), 0.5, 0.62))
     names = ["q0"] + [f"q{i}" for i in range(1, depth + 1)] + ["special"]
     colours = [_BLUE] + [_ORANGE] * depth + [_GREY]
@@ -524,7 +540,8 @@ def dp_sgd_facts(*, max_grad_norm: float = 1.0, noise_multiplier: float = 1.0, b
     g = resolve_rng(rng)
     x = torch.tensor(g.uniform(-1.5, 1.5, size=(b, 1)), dtype=torch.float64)
     y = 0.8 * x + 0.3 + torch.tensor(g.normal(0, 0.3, size=(b, 1)), dtype=torch.float64)
-    model = nn.Linear(1, 1).double()
+    with torch.random.fork_rng(devices=[]):  # the layer's init draw must not move the caller's torch RNG
+        model = nn.Linear(1, 1).double()
     with torch.no_grad():
         model.weight.fill_(0.0)
         model.bias.fill_(0.0)
@@ -564,7 +581,7 @@ def dp_sgd_figure(*, max_grad_norm: float = 1.0, noise_multiplier: float = 1.0, 
     f = dp_sgd_facts(max_grad_norm=max_grad_norm, noise_multiplier=noise_multiplier, batch_size=batch_size,
                      dataset_size=dataset_size, steps=steps, delta=delta, lr=lr, rng=rng)
     c, sigma, m = f["max_grad_norm"], f["noise_multiplier"], f["expected_batch_size"]
-    fig = Figure(figsize=(10.5, 4.3))
+    fig = DiagramFigure(figsize=(10.5, 4.3))
     strip = fig.add_axes((0.005, 0.76, 0.99, 0.16))
     strip.set_xlim(0, 10.5)
     strip.set_ylim(0, 1)
@@ -679,7 +696,7 @@ def deployment_topology_figure(config: Any, *, names: Sequence[str] | None = Non
         names = list(SITES) if n == len(SITES) else [f"hospital {k}" for k in range(n)]
     if len(names) != n:
         raise ValueError(f"names must give one name per SuperNode ({n}), got {len(names)}")
-    fig = Figure(figsize=(10.5, 5.4))
+    fig = DiagramFigure(figsize=(10.5, 5.4))
     ax = fig.add_axes((0.005, 0.005, 0.99, 0.9))
     ax.set_xlim(0, 10.5)
     ax.set_ylim(0, 6)
@@ -755,7 +772,7 @@ def privacy_utility_cost_figure(table: Any, *, epsilons: Mapping[str, tuple[floa
     if np.any(over <= 0) or np.any(nbytes < 0):
         raise ValueError("compute overhead (x) must be > 0 and bytes per client >= 0 in every row")
     tasks = table["task"].astype(str).tolist() if "task" in table.columns else [""] * len(names)
-    fig = Figure(figsize=(10.5, 4.2))
+    fig = DiagramFigure(figsize=(10.5, 4.2))
     ax1 = fig.add_axes((0.07, 0.14, 0.5, 0.72))
     ax2 = fig.add_axes((0.74, 0.14, 0.24, 0.72))
     for i, name in enumerate(names):

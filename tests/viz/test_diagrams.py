@@ -354,6 +354,7 @@ def test_figures_render_headless_at_notebook_width(ctx, table):
             D.dp_sgd_figure(rng=seeded_rng(1)), D.deployment_topology_figure(_cfg()),
             D.privacy_utility_cost_figure(table)]
     for fig in figs:
-        assert isinstance(fig, Figure)
+        assert isinstance(fig, D.DiagramFigure)
+        assert fig._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"  # shows inline in Jupyter even without pyplot
         w, h = png_size(fig)
         assert 600 <= w <= 1100 and 150 <= h <= 700
