@@ -1,8 +1,24 @@
-"""Command line of the loopback launcher: ``python -m ppml_lab.fl.deploy --supernodes 3 --rounds 3``.
+"""Command line: the one-machine launcher and the separate-hosts entry points.
+
+One machine (loopback): ``python -m ppml_lab.fl.deploy --supernodes 3 --rounds 3``.
+
+Separate machines (the runbook, ``ppml_lab/fl/deploy/README.md``; :mod:`ppml_lab.fl.deploy.hosts`)::
+
+    python -m ppml_lab.fl.deploy keys superlink --address A --out DIR   # coordinator: CA, server cert (SAN=A), publisher key
+    python -m ppml_lab.fl.deploy keys supernode --out DIR               # hospital: node key pair
+    python -m ppml_lab.fl.deploy data --hospitals N --seed S (--site K | --test) --out DIR
+    python -m ppml_lab.fl.deploy superlink --config superlink.toml      # coordinator (runs until stopped)
+    python -m ppml_lab.fl.deploy supernode --config supernode.toml      # hospital (runs until stopped)
+    python -m ppml_lab.fl.deploy register --config superlink.toml --name hospital-0 hospital-0.pub
+    python -m ppml_lab.fl.deploy unregister --config superlink.toml NODE_ID
+    python -m ppml_lab.fl.deploy nodes --config superlink.toml
+    python -m ppml_lab.fl.deploy run --config superlink.toml [--json out.json]
 
 Exit codes: 0 success; 1 the deployment failed (a :class:`~ppml_lab.exceptions.DeploymentError`, e.g. a
 round aggregated fewer clients than its minimum - :class:`~ppml_lab.fl.deploy.RoundFailedError`); 2 bad
-arguments; 130 interrupted (every process started was ended).
+arguments or config file (:class:`~ppml_lab.fl.deploy.site_config.SiteConfigError` names the field, the
+bound and the value); 3 the server at the SuperLink address is not the coordinator
+(:class:`~ppml_lab.fl.deploy.hosts.SuperLinkIdentityError`); 130 interrupted (every process started was ended).
 """
 
 from __future__ import annotations
@@ -25,8 +41,22 @@ __all__ = ["main"]
 _DESCRIPTION = "Launch the course's FL task on Flower's Deployment Engine on loopback: one SuperLink, N SuperNodes."
 
 
+_SITE_COMMANDS = ("keys", "data", "superlink", "supernode", "register", "unregister", "nodes", "run")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ppml_lab.fl.deploy", description=_DESCRIPTION)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in _SITE_COMMANDS:
+        from ppml_lab.fl.deploy.site_cli import site_main
+
+        return site_main(args_list)
+    return _loopback_main(args_list)
+
+
+def _loopback_main(argv: Sequence[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m ppml_lab.fl.deploy", description=_DESCRIPTION,
+                                 epilog="Separate machines: python -m ppml_lab.fl.deploy {"
+                                        + ",".join(_SITE_COMMANDS) + "} --help (runbook: ppml_lab/fl/deploy/README.md)")
     ap.add_argument("--supernodes", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--local-epochs", type=int, default=5)
