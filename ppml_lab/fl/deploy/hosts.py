@@ -236,6 +236,24 @@ def supernode_argv(cfg: SuperNodeSiteConfig, *, trusted_entities: Path) -> list[
 # ---- the coordinator's Control API calls (local only) ----------------------------------------------------
 
 
+def _json(stdout: str) -> Any:
+    """A ``flwr --format json`` answer: ANSI colour codes and any text before the first brace ignored."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", stdout)
+    start = text.find("{")
+    return json.loads(text[start:] if start >= 0 else text)
+
+
+def _parse_run_id(stdout: str) -> int | None:
+    try:
+        data = _json(stdout)
+    except json.JSONDecodeError:
+        return None
+    rid = data.get("run-id") if isinstance(data, dict) else None
+    return int(rid) if rid is not None else None
+
+
 def _flwr_env(cfg: SuperLinkSiteConfig) -> tuple[dict[str, str], Path]:
     state = secure_directory(cfg.state_dir)
     home = secure_directory(state / "flwr_home")
@@ -247,8 +265,6 @@ def _flwr_env(cfg: SuperLinkSiteConfig) -> tuple[dict[str, str], Path]:
 
 def _flwr(cfg: SuperLinkSiteConfig, args: list[str], *, timeout: float = 120.0) -> Any:
     """Run ``flwr <args> ppml --format json`` against the coordinator's SuperLink; its parsed JSON."""
-    from ppml_lab.fl.deploy.engine import _json
-
     env, state = _flwr_env(cfg)
     argv = [str(BIN / "flwr"), *args, CONNECTION, "--format", "json"]
     try:
@@ -338,8 +354,6 @@ def submit_run(cfg: SuperLinkSiteConfig, *, app_dir: str | Path = APP_DIR) -> di
                                  for k, v in spec.run_config(results_path=results, app_signature=signature).items()),
                          encoding="utf-8")
     t0 = time.monotonic()
-    from ppml_lab.fl.deploy.engine import _parse_run_id
-
     argv = [str(BIN / "flwr"), "run", str(app_dir), CONNECTION, "--run-config", str(overrides), "--format", "json"]
     try:
         res = run_bounded(argv, env=env, cwd=state, timeout=spec.startup_timeout)
