@@ -7,6 +7,7 @@ namespaces, root) and tests/fl/test_deploy_cli_engine.py (key rotation on loopba
 from __future__ import annotations
 
 import json
+import re
 import socket
 import ssl
 import threading
@@ -364,3 +365,64 @@ def test_identity_check_waits_bounded_for_a_coordinator_that_is_not_up(tmp_path:
         port = s.getsockname()[1]  # nothing listens here once closed
     with pytest.raises(DeploymentError, match=rf"no SuperLink answered at 127\.0\.0\.1:{port} within 1 s"):
         check_superlink_identity("127.0.0.1", port, ca_cert=files.ca_cert, timeout=1.0)
+
+
+# ---- `run`: loud about a short round (Flower replaced by a stand-in that writes the ServerApp's result) ----
+
+
+def _fake_federation(monkeypatch: pytest.MonkeyPatch, clients: list[int]) -> list[list[str]]:
+    import subprocess
+
+    from ppml_lab.fl.deploy import hosts
+
+    calls: list[list[str]] = []
+
+    def fake_run_bounded(argv, *, env, cwd, timeout):  # noqa: ANN001, ANN202 - stands in for `flwr run`
+        calls.append(list(argv))
+        overrides = Path(argv[argv.index("--run-config") + 1]).read_text()
+        results = Path(re.search(r'results-path = "([^"]+)"', overrides).group(1))
+        rows = [{"round": r + 1, "clients": c, "loss": 0.1, "accuracy": 0.9} for r, c in enumerate(clients)]
+        results.write_text(json.dumps({"rounds": rows, "final_loss": 0.1, "final_accuracy": 0.9}))
+        return subprocess.CompletedProcess(argv, 0, stdout='{"success": true, "run-id": 7}', stderr="")
+
+    monkeypatch.setattr(hosts, "_wait_online", lambda cfg, n, timeout: None)
+    monkeypatch.setattr(hosts, "run_bounded", fake_run_bounded)
+    return calls
+
+
+def _coordinator(tmp_path: Path, extra: str = "") -> Path:
+    make_superlink_keys(tmp_path, address=COORD)
+    write_course_data(tmp_path, hospitals=5, seed=2026, test=True)
+    return _write(tmp_path, SUPERLINK_OK.replace("threshold = 3", "threshold = 3" + extra))
+
+
+def test_run_submits_the_signed_app_and_returns_the_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re as _re
+
+    from ppml_lab.fl.deploy import dp_epsilon, verify_fab
+    from ppml_lab.fl.deploy.hosts import submit_run
+    from ppml_lab.fl.deploy.reference import APP_DIR
+    from ppml_lab.fl.deploy.signing import PUBLISHER_KEY_ID, build_fab
+
+    calls = _fake_federation(monkeypatch, [5, 4])
+    cfg = load_superlink_config(_coordinator(tmp_path, "\ndp_noise_multiplier = 0.8"))
+    out = submit_run(cfg)
+    assert out["run_id"] == 7 and [r["clients"] for r in out["rounds"]] == [5, 4]
+    assert out["epsilon"] == dp_epsilon(noise_multiplier=0.8, rounds=2, delta=1e-5)
+    overrides = Path(calls[0][calls[0].index("--run-config") + 1]).read_text()
+    sig = json.loads(_re.search(r"app-signature = (.+)", overrides).group(1))
+    verify_fab(build_fab(APP_DIR), sig, {PUBLISHER_KEY_ID: (tmp_path / "publisher.pub").read_text().strip()})
+    assert 'secagg-threshold = 3' in overrides and 'min-clients = 3' in overrides
+
+
+def test_run_with_a_round_below_min_clients_is_a_typed_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    from ppml_lab.fl.deploy import RoundFailedError
+    from ppml_lab.fl.deploy.hosts import submit_run
+
+    _fake_federation(monkeypatch, [5, 2])  # round 2 aggregated 2 < min_clients = threshold = 3
+    conf = _coordinator(tmp_path)
+    with pytest.raises(RoundFailedError, match=r"must be >= min_clients \(3\), got round 2: 2"):
+        submit_run(load_superlink_config(conf))
+    assert main(["run", "--config", str(conf)]) == 1
+    assert "RoundFailedError" in capsys.readouterr().err
