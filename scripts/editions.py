@@ -250,7 +250,8 @@ def test_cells(master_nb: Any) -> list[tuple[str, bool]]:
 
 
 def hidden_test_lines(master_nb: Any) -> list[str]:
-    """Distinctive lines of the hidden tests (not shared with a public test or the rest of the master)."""
+    """Distinctive lines of the hidden tests: each one's ``def`` line, and lines of 40+ characters that no
+    public test shares (short lines such as ``rng = np.random.default_rng(2)`` occur in any notebook)."""
     tests = test_cells(master_nb)
     public = {ln.strip() for src, hidden in tests if not hidden for ln in src.splitlines()}
     lines = []
@@ -259,7 +260,8 @@ def hidden_test_lines(master_nb: Any) -> list[str]:
             continue
         for ln in src.splitlines():
             s = ln.strip()
-            if len(s) >= 20 and s not in public and not s.startswith(("#", '"""', "import ", "from ")):
+            if s.startswith("def ") or (len(s) >= 40 and s not in public
+                                        and not s.startswith(("#", '"""', "import ", "from "))):
                 lines.append(s)
     return lines
 
