@@ -8,7 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from ppml_lab.exercises import CheckResult, failed, not_answered, passed
+from ppml_lab.exercises import (
+    CheckResult,
+    ChoiceExercise,
+    Mistake,
+    NumericExercise,
+    failed,
+    not_answered,
+    passed,
+)
 
 #: The seed notebook 00 uses for its synthetic population (reproducibility only).
 POPULATION_SEED = 2026
@@ -48,35 +56,25 @@ def check_birth_year_uniqueness(answer: Any) -> CheckResult:
                   "Use the same population (seed POPULATION_SEED) and all three columns: postcode, birth year, sex.")
 
 
-def check_advantage_bound(answer: Any, *, epsilon: float = 0.5) -> CheckResult:
-    """Yeom et al. 2018, Thm 1: an epsilon-DP learner bounds membership advantage by e^epsilon - 1."""
-    name = f"advantage bound at epsilon={epsilon}"
-    if answer is None:
-        return not_answered(name, "Theorem 1 of Yeom et al. 2018 bounds the advantage by e^epsilon - 1.")
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return failed(name, f"expected a number, got {answer!r}")
-    truth = math.expm1(epsilon)
-    if abs(value - truth) <= 1e-3:
-        return passed(name, f"advantage <= e^{epsilon} - 1 = {truth:.4f}")
-    if abs(value - epsilon) <= 1e-3:
-        return failed(name, f"{value} is epsilon itself", "The bound is e^epsilon - 1, close to epsilon only when epsilon is small.")
-    if abs(value - math.exp(epsilon)) <= 1e-3:
-        return failed(name, f"{value} is e^epsilon", "Subtract 1: advantage = TPR - FPR, which is 0 for a useless attack.")
-    return failed(name, f"{value} is not the bound", "Compute math.expm1(epsilon).")
+#: Yeom et al. 2018, Thm 1: an epsilon-DP learner bounds membership advantage by e^epsilon - 1.
+check_advantage_bound = NumericExercise(
+    "advantage bound at epsilon={epsilon}", expected=lambda epsilon: math.expm1(epsilon), tol=1e-3,
+    params={"epsilon": 0.5},
+    ask="Theorem 1 of Yeom et al. 2018 bounds the advantage by e^epsilon - 1.",
+    right="advantage <= e^{epsilon} - 1 = {truth:.4f}",
+    hint="Compute math.expm1(epsilon).",
+    wrong="{value} is not the bound",
+    mistakes=(Mistake("{value} is epsilon itself",
+                      "The bound is e^epsilon - 1, close to epsilon only when epsilon is small.",
+                      value=lambda epsilon: epsilon),
+              Mistake("{value} is e^epsilon", "Subtract 1: advantage = TPR - FPR, which is 0 for a useless attack.",
+                      value=lambda epsilon: math.exp(epsilon))))
 
 
-def check_most_identifying(answer: Any) -> CheckResult:
-    """Which single quasi-identifier, dropped from (postcode, birth_date, sex), lowers uniqueness most?"""
-    name = "most identifying quasi-identifier"
-    if answer is None:
-        return not_answered(name, "Drop each column in turn and compare uniqueness() of the other two.")
-    if not isinstance(answer, str):
-        return failed(name, f"expected a column name (str), got {type(answer).__name__}")
-    if answer == "birth_date":
-        return passed(name, "birth date carries the most information (tens of thousands of values).")
-    if answer in ("postcode", "sex"):
-        return failed(name, f"dropping {answer!r} leaves people still largely unique",
-                      "Compare how many distinct values each column has.")
-    return failed(name, f"{answer!r} is not one of 'postcode', 'birth_date', 'sex'")
+#: Which single quasi-identifier, dropped from (postcode, birth_date, sex), lowers uniqueness most?
+check_most_identifying = ChoiceExercise(
+    "most identifying quasi-identifier", correct="birth_date",
+    ask="Drop each column in turn and compare uniqueness() of the other two.",
+    right="birth date carries the most information (tens of thousands of values).",
+    reasons={c: f"dropping {c!r} leaves people still largely unique" for c in ("postcode", "sex")},
+    hint="Compare how many distinct values each column has.")

@@ -3,35 +3,38 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from ppml_lab.dp.synthetic import DEFAULT_COUNT_FRACTION, DEFAULT_INIT_FRACTION
-from ppml_lab.exercises import CheckResult, ChoiceExercise, as_number, failed, not_answered, passed
+from ppml_lab.exercises import ChoiceExercise, Mistake, NumericExercise
 
 
-def check_measurement_epsilon(answer: Any, *, epsilon: float = 2.0, iterations: int = 3,
-                              init_fraction: float = DEFAULT_INIT_FRACTION,
-                              count_fraction: float = DEFAULT_COUNT_FRACTION) -> CheckResult:
-    """Epsilon of ONE Laplace measurement of a selected marginal in ppml_lab's MWEM (add/remove neighbours)."""
-    name = "epsilon per MWEM measurement"
-    if answer is None:
-        return not_answered(name, "The noisy count takes count_fraction, the warm start init_fraction; the rest "
-                                  "is split over 2 steps per iteration.")
-    v = as_number(name, answer)
-    if isinstance(v, CheckResult):
-        return v
-    rest = 1 - init_fraction - count_fraction
-    truth = epsilon * rest / (2 * iterations)
-    if math.isclose(v, truth, rel_tol=1e-6):
-        return passed(name, f"{epsilon} x (1 - {init_fraction} - {count_fraction}) / (2 x {iterations}) = {truth:.4g}")
-    if math.isclose(v, epsilon * (1 - init_fraction) / (2 * iterations), rel_tol=1e-6):
-        return failed(name, "you forgot the noisy count's share", "The record count is private too: subtract count_fraction.")
-    if math.isclose(v, epsilon * (1 - count_fraction) / (2 * iterations), rel_tol=1e-6) or math.isclose(
-            v, epsilon / (2 * iterations), rel_tol=1e-6):
-        return failed(name, "you forgot the warm start's share", "Subtract init_fraction too.")
-    if math.isclose(v, epsilon * rest / iterations, rel_tol=1e-6):
-        return failed(name, "each iteration also pays for the selection step", "Divide by 2 T, not T.")
-    return failed(name, f"{v:.4g} is not right", "epsilon (1 - init_fraction - count_fraction) / (2 T).")
+def _measurement(epsilon: float, iterations: int, init_fraction: float, count_fraction: float) -> float:
+    return epsilon * (1 - init_fraction - count_fraction) / (2 * iterations)
+
+
+#: Epsilon of ONE Laplace measurement of a selected marginal in ppml_lab's MWEM (add/remove neighbours).
+check_measurement_epsilon = NumericExercise(
+    "epsilon per MWEM measurement", expected=_measurement, tol=0.0, rel_tol=1e-6,
+    params={"epsilon": 2.0, "iterations": 3, "init_fraction": DEFAULT_INIT_FRACTION,
+            "count_fraction": DEFAULT_COUNT_FRACTION},
+    ask="The noisy count takes count_fraction, the warm start init_fraction; the rest is split over 2 steps per "
+        "iteration.",
+    right="{epsilon} x (1 - {init_fraction} - {count_fraction}) / (2 x {iterations}) = {truth:.4g}",
+    hint="epsilon (1 - init_fraction - count_fraction) / (2 T).",
+    wrong="{value:.4g} is not right",
+    mistakes=(
+        Mistake("you forgot the noisy count's share", "The record count is private too: subtract count_fraction.",
+                value=lambda epsilon, iterations, init_fraction, count_fraction:
+                _measurement(epsilon, iterations, init_fraction, 0.0)),
+        Mistake("you forgot the warm start's share", "Subtract init_fraction too.",
+                value=lambda epsilon, iterations, init_fraction, count_fraction:
+                _measurement(epsilon, iterations, 0.0, count_fraction)),
+        Mistake("you forgot the warm start's share", "Subtract init_fraction too.",
+                value=lambda epsilon, iterations, init_fraction, count_fraction:
+                _measurement(epsilon, iterations, 0.0, 0.0)),
+        Mistake("each iteration also pays for the selection step", "Divide by 2 T, not T.",
+                value=lambda epsilon, iterations, init_fraction, count_fraction:
+                2 * _measurement(epsilon, iterations, init_fraction, count_fraction))))
 
 
 #: Which generator re-identified patients through the register: 'empirical', 'mwem' or 'independent'?
@@ -43,17 +46,13 @@ check_leaky_generator = ChoiceExercise(
     hint="Which generator outputs exact copies of real rows?")
 
 
-def check_total_spend(answer: Any, *, releases: tuple[float, ...] = (1.0, 2.0)) -> CheckResult:
-    """Total epsilon of several pure-DP releases of the same data under basic composition."""
-    name = "total epsilon of the releases"
-    if answer is None:
-        return not_answered(name, "Basic composition adds epsilons.")
-    v = as_number(name, answer)
-    if isinstance(v, CheckResult):
-        return v
-    truth = math.fsum(releases)
-    if math.isclose(v, truth, rel_tol=1e-9):
-        return passed(name, f"{' + '.join(map(str, releases))} = {truth:g}: every release of the same people adds up")
-    if math.isclose(v, max(releases), rel_tol=1e-9):
-        return failed(name, "the largest release is not the total", "Releases about the same people compose.")
-    return failed(name, f"{v:g} is not the sum", "Add the epsilons.")
+#: Total epsilon of several pure-DP releases of the same data under basic composition.
+check_total_spend = NumericExercise(
+    "total epsilon of the releases", expected=lambda releases: math.fsum(releases), tol=0.0, rel_tol=1e-9,
+    params={"releases": (1.0, 2.0)},
+    ask="Basic composition adds epsilons.",
+    right="the releases add up to {truth:g}: every release of the same people adds up",
+    hint="Add the epsilons.",
+    wrong="{value:g} is not the sum",
+    mistakes=(Mistake("the largest release is not the total", "Releases about the same people compose.",
+                      value=lambda releases: max(releases)),))

@@ -5,31 +5,29 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
-from ppml_lab.exercises import CheckResult, failed, not_answered, passed
+from ppml_lab.exercises import CheckResult, Mistake, NumericExercise, failed, not_answered, passed
 from ppml_lab.zk.group import SchnorrGroup, toy_group
 from ppml_lab.zk.range_proof import range_weights
 
 __all__ = ["check_toy_response", "check_verifier", "check_bits_per_coordinate", "check_proof_bytes"]
 
 
-def check_toy_response(answer: Any, *, secret: int = 3, nonce: int = 5, challenge: int = 7) -> CheckResult:
-    """In the group p = 23, q = 11, g = 4: the Schnorr response z for secret x, nonce k and challenge c."""
-    name = f"Schnorr response (x={secret}, k={nonce}, c={challenge})"
-    q = toy_group().order
-    if answer is None:
-        return not_answered(name, "z = k + c x, reduced modulo the group order q = 11 (not p = 23).")
-    if not isinstance(answer, (int, np.integer)) or isinstance(answer, bool):
-        return failed(name, f"expected a whole number, got {answer!r}")
-    z = (nonce + challenge * secret) % q
-    if answer == z:
-        return passed(name, f"z = {nonce} + {challenge}*{secret} mod {q} = {z}; the verifier checks g^z = A X^c.")
-    if answer == nonce + challenge * secret:
-        return failed(name, f"{answer} is not reduced", f"Exponents live modulo the group order q = {q}.")
-    if answer == (nonce + challenge * secret) % 23:
-        return failed(name, "reduced modulo p", f"Exponents are reduced modulo q = {q}, the order of g, not p = 23.")
-    return failed(name, f"{answer} is not k + c x mod q", "Write out k + c x, then reduce modulo 11.")
+def _toy_response(secret: int, nonce: int, challenge: int) -> int:
+    return (nonce + challenge * secret) % toy_group().order
+
+
+#: In the group p = 23, q = 11, g = 4: the Schnorr response z for secret x, nonce k and challenge c.
+check_toy_response = NumericExercise(
+    "Schnorr response (x={secret}, k={nonce}, c={challenge})", expected=_toy_response, tol=0.0, whole=True,
+    params={"secret": 3, "nonce": 5, "challenge": 7},
+    ask="z = k + c x, reduced modulo the group order q = 11 (not p = 23).",
+    right="z = {nonce} + {challenge}*{secret} mod 11 = {truth:g}; the verifier checks g^z = A X^c.",
+    hint="Write out k + c x, then reduce modulo 11.",
+    wrong="{value:g} is not k + c x mod q",
+    mistakes=(Mistake("{value:g} is not reduced", "Exponents live modulo the group order q = 11.",
+                      value=lambda secret, nonce, challenge: nonce + challenge * secret),
+              Mistake("reduced modulo p", "Exponents are reduced modulo q = 11, the order of g, not p = 23.",
+                      value=lambda secret, nonce, challenge: (nonce + challenge * secret) % 23)))
 
 
 def _toy_transcripts(group: SchnorrGroup) -> list[tuple[int, int, int, int, bool]]:
@@ -72,37 +70,29 @@ def check_verifier(answer: Callable[..., Any] | None) -> CheckResult:
                   "Compute the exponent and products modulo p = 23; the responses are already reduced mod q.")
 
 
-def check_bits_per_coordinate(answer: Any, *, bound: int = 100) -> CheckResult:
-    """How many committed bits (OR-proofs) does one coordinate need to prove |x| <= bound?"""
-    name = f"bits per coordinate (bound {bound})"
-    if answer is None:
-        return not_answered(name, "The proof shows x + B lies in [0, 2B].")
-    if not isinstance(answer, (int, np.integer)) or isinstance(answer, bool):
-        return failed(name, f"expected a whole number, got {answer!r}")
-    k = len(range_weights(2 * bound))
-    if answer == k:
-        return passed(name, f"bitlength(2B) = bitlength({2 * bound}) = {k}: the top weight is {range_weights(2 * bound)[-1]}, "
-                            "not a power of two, so no bit pattern exceeds 2B.")
-    if answer == bound.bit_length():
-        return failed(name, "that covers [0, B], not [-B, B]", "Shift by B first: x + B is in [0, 2B].")
-    if answer == k + 1:
-        return failed(name, "one too many (a sign bit is not needed)", "The shift by B takes care of the sign.")
-    return failed(name, f"{answer} is not right", "Count the bits of 2B.")
+#: How many committed bits (OR-proofs) does one coordinate need to prove |x| <= bound?
+check_bits_per_coordinate = NumericExercise(
+    "bits per coordinate (bound {bound})", expected=lambda bound: len(range_weights(2 * bound)), tol=0.0,
+    whole=True, params={"bound": 100},
+    ask="The proof shows x + B lies in [0, 2B].",
+    right="bitlength(2B) = {truth:g}: the top weight is not a power of two, so no bit pattern exceeds 2B.",
+    hint="Count the bits of 2B.",
+    wrong="{value:g} is not right",
+    mistakes=(Mistake("that covers [0, B], not [-B, B]", "Shift by B first: x + B is in [0, 2B].",
+                      value=lambda bound: bound.bit_length()),
+              Mistake("one too many (a sign bit is not needed)", "The shift by B takes care of the sign.",
+                      value=lambda bound: len(range_weights(2 * bound)) + 1)))
 
 
-def check_proof_bytes(answer: Any, *, dimension: int = 62, bits: int = 8) -> CheckResult:
-    """Bytes of a bounded-update proof: per bit one point (32 B) and three scalars (c0, z0, z1), plus c."""
-    name = f"proof bytes (d={dimension}, {bits} bits)"
-    if answer is None:
-        return not_answered(name, "Per bit: a 32-byte commitment and three 32-byte scalars; once: the challenge.")
-    if not isinstance(answer, (int, np.integer)) or isinstance(answer, bool):
-        return failed(name, f"expected a whole number, got {answer!r}")
-    m = dimension * bits
-    right = m * 32 + (1 + 3 * m) * 32
-    if answer == right:
-        return passed(name, f"{right} bytes = {m} bits x 128 + 32: linear in the model size (Bulletproofs are logarithmic).")
-    if answer == m * 32 + (1 + 4 * m) * 32:
-        return failed(name, "c1 is not sent", "c1 = c - c0: the verifier computes it.")
-    if answer == m * 128:
-        return failed(name, "almost: the shared challenge c is sent once", "Add 32 bytes for c.")
-    return failed(name, f"{answer} is not right", "Count elements and scalars per bit, times the number of bits.")
+#: Bytes of a bounded-update proof: per bit one point (32 B) and three scalars (c0, z0, z1), plus c.
+check_proof_bytes = NumericExercise(
+    "proof bytes (d={dimension}, {bits} bits)", tol=0.0, whole=True, params={"dimension": 62, "bits": 8},
+    expected=lambda dimension, bits: dimension * bits * 32 + (1 + 3 * dimension * bits) * 32,
+    ask="Per bit: a 32-byte commitment and three 32-byte scalars; once: the challenge.",
+    right="{truth:g} bytes = bits x 128 + 32: linear in the model size (Bulletproofs are logarithmic).",
+    hint="Count elements and scalars per bit, times the number of bits.",
+    wrong="{value:g} is not right",
+    mistakes=(Mistake("c1 is not sent", "c1 = c - c0: the verifier computes it.",
+                      value=lambda dimension, bits: dimension * bits * 32 + (1 + 4 * dimension * bits) * 32),
+              Mistake("almost: the shared challenge c is sent once", "Add 32 bytes for c.",
+                      value=lambda dimension, bits: dimension * bits * 128)))
