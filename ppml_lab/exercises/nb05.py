@@ -6,7 +6,7 @@ import math
 from functools import lru_cache
 from typing import Any
 
-from ppml_lab.exercises import CheckResult, failed, not_answered, passed
+from ppml_lab.exercises import CheckResult, Mistake, NumericExercise, failed, not_answered, passed
 
 #: Exercise 1: decrypt by hand. n = 17 * 19 = 323, g = n + 1, and the ciphertext below.
 TOY_P, TOY_Q = 17, 19
@@ -79,21 +79,17 @@ def packing_slots(*, key_bits: int, bound: int, parties: int) -> int:
     return (key_bits - 1) // (2 * bound * parties).bit_length()
 
 
-def check_packing_slots(answer: Any, *, key_bits: int = 2048, bound: int = 1000, parties: int = 50) -> CheckResult:
-    """How many values with |v| <= bound, summed over `parties` vectors, fit in one key_bits plaintext?"""
-    name = f"slots per {key_bits}-bit plaintext"
-    if answer is None:
-        return not_answered(name, "Each slot must hold a sum of `parties` values shifted to [0, 2*bound].")
-    value = _as_int(answer)
-    if value is None:
-        return failed(name, f"expected an integer number of slots, got {answer!r}")
-    truth = packing_slots(key_bits=key_bits, bound=bound, parties=parties)
-    if value == truth:
-        return passed(name, f"{truth} slots of {(2 * bound * parties).bit_length()} bits.")
-    no_headroom = (key_bits - 1) // (2 * bound).bit_length()
-    if value == no_headroom:
-        return failed(name, f"{value} slots leave no headroom for {parties} additions: sums would carry",
-                      "Size the slot for the SUM: bit_length(2 * bound * parties).")
-    if value == key_bits // math.ceil(math.log2(2 * bound * parties)):
-        return failed(name, f"{value} is one slot too many or uses the full n", "Keep the plaintext below n: use key_bits - 1 bits.")
-    return failed(name, f"{value} is not the slot count", "n_slots = (key_bits - 1) // bit_length(2 * bound * parties).")
+#: How many values with |v| <= bound, summed over `parties` vectors, fit in one key_bits plaintext?
+check_packing_slots = NumericExercise(
+    "slots per {key_bits}-bit plaintext", expected=packing_slots, tol=0.0, whole=True,
+    params={"key_bits": 2048, "bound": 1000, "parties": 50},
+    ask="Each slot must hold a sum of `parties` values shifted to [0, 2*bound].",
+    right="{truth:g} slots: each slot is sized for the sum of all parties' values.",
+    hint="n_slots = (key_bits - 1) // bit_length(2 * bound * parties).",
+    wrong="{value:g} is not the slot count",
+    mistakes=(Mistake("{value:g} slots leave no headroom for {parties} additions: sums would carry",
+                      "Size the slot for the SUM: bit_length(2 * bound * parties).",
+                      value=lambda key_bits, bound, parties: (key_bits - 1) // (2 * bound).bit_length()),
+              Mistake("{value:g} is one slot too many or uses the full n",
+                      "Keep the plaintext below n: use key_bits - 1 bits.",
+                      value=lambda key_bits, bound, parties: key_bits // math.ceil(math.log2(2 * bound * parties)))))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ppml_lab.exercises import CheckResult, failed, not_answered, passed
+from ppml_lab.exercises import CheckResult, Mistake, NumericExercise, failed, not_answered, passed
 
 #: The notebook's model: SoftmaxRegression on 30 features, 2 classes -> W (30 x 2) + b (2) float64.
 N_PARAMS = 30 * 2 + 2
@@ -32,23 +32,18 @@ def check_threshold(answer: Any, *, n: int = 5, dropouts: int = 2, colluders: in
                   "They hold one share each of the victim's secret: t must exceed their number.")
 
 
-def check_plain_bytes_per_round(answer: Any, *, clients: int = 2) -> CheckResult:
-    """Payload bytes of one plain FedAvg round (model down to each client, update back up)."""
-    name = f"plain FedAvg bytes per round ({clients} clients)"
-    truth = 2 * clients * N_PARAMS * BYTES_PER_PARAM
-    if answer is None:
-        return not_answered(name, f"{N_PARAMS} float64 parameters go down to and come back from every client.")
-    try:
-        value = int(answer)
-    except (TypeError, ValueError):
-        return failed(name, f"expected a number of bytes, got {answer!r}")
-    if value == truth:
-        return passed(name, f"{truth} bytes of parameters; SecAgg+'s keys, shares and masks come on top.")
-    if value == truth // 2:
-        return failed(name, f"{value} counts one direction only", "Add the upload: each client sends its update back.")
-    if value == truth // clients:
-        return failed(name, f"{value} counts one client", f"Multiply by the {clients} clients.")
-    return failed(name, f"{value} bytes is not right", "parameters x 8 bytes x 2 directions x clients.")
+#: Payload bytes of one plain FedAvg round (model down to each client, update back up).
+check_plain_bytes_per_round = NumericExercise(
+    "plain FedAvg bytes per round ({clients} clients)", tol=0.0, params={"clients": 2},
+    expected=lambda clients: 2 * clients * N_PARAMS * BYTES_PER_PARAM,
+    ask=f"{N_PARAMS} float64 parameters go down to and come back from every client.",
+    right="{truth:g} bytes of parameters; SecAgg+'s keys, shares and masks come on top.",
+    hint="parameters x 8 bytes x 2 directions x clients.",
+    wrong="{value:g} bytes is not right",
+    mistakes=(Mistake("{value:g} counts one direction only", "Add the upload: each client sends its update back.",
+                      value=lambda clients: clients * N_PARAMS * BYTES_PER_PARAM),
+              Mistake("{value:g} counts one client", "Multiply by the {clients} clients.",
+                      value=lambda clients: 2 * N_PARAMS * BYTES_PER_PARAM)))
 
 
 _PROTECTIONS = {

@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ppml_lab.exercises import CheckResult, failed, not_answered, passed
+from ppml_lab.exercises import CheckResult, ChoiceExercise, failed, not_answered, passed
 
 
 def check_exposure_function(fn: Callable[[int, int], float] | None) -> CheckResult:
@@ -52,16 +52,11 @@ def check_group_epsilon(answer: Any, *, epsilon: float, repetitions: int = 16) -
     return failed(name, f"{v:g} is not right", "Group privacy multiplies epsilon by the number of notes.")
 
 
-def check_dedup(answer: Any) -> CheckResult:
-    """Which change lowers the 16-times canary's exposure most without any noise? a/b/c."""
-    name = "deduplication"
-    if answer is None:
-        return not_answered(name, "Look at the exposure-vs-repetitions plot.")
-    a = str(answer).strip().lower()
-    if a == "b":
-        return passed(name, "deduplicating notes turns the 16-times canary into a once-seen one, whose exposure "
-                            "the plot shows is near chance (Kandpal et al. 2022)")
-    if a in ("a", "c"):
-        return failed(name, "that does not change how often the model sees the secret",
-                      "What separates the 1-times canaries from the 16-times ones?")
-    return failed(name, f"answer 'a', 'b' or 'c', got {answer!r}")
+#: Which change lowers the 16-times canary's exposure most without any noise? a/b/c.
+check_dedup = ChoiceExercise(
+    "deduplication", correct="b", normalise=True,
+    ask="Look at the exposure-vs-repetitions plot.",
+    right="deduplicating notes turns the 16-times canary into a once-seen one, whose exposure the plot shows is "
+          "near chance (Kandpal et al. 2022)",
+    reasons={o: "that does not change how often the model sees the secret" for o in ("a", "c")},
+    hint="What separates the 1-times canaries from the 16-times ones?")

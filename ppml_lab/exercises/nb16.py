@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ppml_lab.exercises import CheckResult, Mistake, NumericExercise, failed, not_answered, passed
+from ppml_lab.exercises import (
+    CheckResult,
+    ChoiceExercise,
+    Mistake,
+    NumericExercise,
+    failed,
+    not_answered,
+    passed,
+)
 
 
 def check_privacy_unit(answer: Any) -> CheckResult:
@@ -49,19 +57,11 @@ check_group_privacy = NumericExercise(
                       value=lambda epsilon, group_size: epsilon),))
 
 
-def check_secagg_gap(answer: Any) -> CheckResult:
-    """Which threat does secure aggregation WITHOUT DP leave open?
-
-    (a) the server reading one hospital's update, (b) membership inference against the released model,
-    (c) raw records leaving a hospital.
-    """
-    name = "what secure aggregation does not cover"
-    if answer is None:
-        return not_answered(name, "SecAgg hides the parts of a sum, not what the sum (the model) reveals.")
-    a = str(answer).strip().lower()
-    if a == "b":
-        return passed(name, "the model is the aggregate; only DP bounds what it reveals about anyone")
-    if a in ("a", "c"):
-        return failed(name, f"({a}) is covered: SecAgg hides updates, FL keeps records on site",
-                      "Which threat works on the final model alone?")
-    return failed(name, f"answer 'a', 'b' or 'c', got {answer!r}")
+#: Which threat does secure aggregation WITHOUT DP leave open? (a) the server reading one hospital's update,
+#: (b) membership inference against the released model, (c) raw records leaving a hospital.
+check_secagg_gap = ChoiceExercise(
+    "what secure aggregation does not cover", correct="b", normalise=True,
+    ask="SecAgg hides the parts of a sum, not what the sum (the model) reveals.",
+    right="the model is the aggregate; only DP bounds what it reveals about anyone",
+    reasons={o: f"({o}) is covered: SecAgg hides updates, FL keeps records on site" for o in ("a", "c")},
+    hint="Which threat works on the final model alone?")
