@@ -7,8 +7,8 @@ takes to study — computed from the notebook itself, so the estimate follows th
 
 The study-time estimate is an estimate, not a measurement of any learner. Its basis, stated so it can be
 argued with: the notebook's markdown words read at :data:`READING_WORDS_PER_MINUTE`, its non-blank code
-lines read and run at :data:`CODE_LINES_PER_MINUTE`, plus :data:`MINUTES_PER_EXERCISE` for each exercise.
-These three rates are the course's own assumptions (chosen for dense technical text with mathematics),
+lines read and run at :data:`CODE_LINES_PER_MINUTE`, plus :data:`MINUTES_PER_EXERCISE` for each exercise
+and :data:`MINUTES_PER_CODING_EXERCISE` for each coding exercise (a "## Coding exercise" section). These rates are the course's own assumptions (chosen for dense technical text with mathematics),
 not figures from a study of reading speed.
 """
 
@@ -24,12 +24,14 @@ __all__ = [
     "CODE_LINES_PER_MINUTE",
     "GLOSSARY",
     "GlossaryEntry",
+    "MINUTES_PER_CODING_EXERCISE",
     "MINUTES_PER_EXERCISE",
     "PREREQUISITES",
     "READING_WORDS_PER_MINUTE",
     "StudyTime",
     "course_map",
     "glossary_frame",
+    "readme_course_table",
     "study_minutes",
     "study_time",
 ]
@@ -199,6 +201,8 @@ READING_WORDS_PER_MINUTE = 100
 CODE_LINES_PER_MINUTE = 10
 #: Assumed time per exercise (attempt, check, retry).
 MINUTES_PER_EXERCISE = 10
+#: Assumed time per coding exercise (write the code, run its tests, fix, retry).
+MINUTES_PER_CODING_EXERCISE = 20
 
 _DEFAULT_NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s*(.+?)\s*$")
@@ -211,6 +215,7 @@ class StudyTime(NamedTuple):
     words: int
     code_lines: int
     exercises: int
+    coding_exercises: int
     minutes: float
 
 
@@ -218,12 +223,13 @@ def study_time(path: str | Path) -> StudyTime:
     """Estimate the study time of one notebook from its text (an estimate: see the module docstring).
 
     Exercises are the numbered prompts (``**1.**``, ``### Exercise 1``) in the section headed "Exercises";
-    when a notebook numbers none, each code cell of that section counts as one.
+    when a notebook numbers none, each code cell of that section counts as one. Each section headed
+    "Coding exercise" counts as one coding exercise.
     """
     import nbformat
 
     nb = nbformat.read(str(path), as_version=4)
-    words = code_lines = prompts = exercise_code_cells = 0
+    words = code_lines = prompts = exercise_code_cells = coding = 0
     in_exercises = False
     for cell in nb.cells:
         lines = cell.source.splitlines()
@@ -233,6 +239,10 @@ def study_time(path: str | Path) -> StudyTime:
                 heading = _HEADING.match(line)
                 if heading and not line.lstrip().startswith("#### "):
                     title = heading.group(1).lower()
+                    if title.startswith("coding exercise"):
+                        coding += 1
+                        in_exercises = False
+                        continue
                     if title.startswith("exercise") and not re.match(r"exercise\s*\d", title):
                         in_exercises = True
                         continue
@@ -248,8 +258,9 @@ def study_time(path: str | Path) -> StudyTime:
             if in_exercises:
                 exercise_code_cells += 1
     exercises = prompts or exercise_code_cells
-    minutes = words / READING_WORDS_PER_MINUTE + code_lines / CODE_LINES_PER_MINUTE + exercises * MINUTES_PER_EXERCISE
-    return StudyTime(words, code_lines, exercises, minutes)
+    minutes = (words / READING_WORDS_PER_MINUTE + code_lines / CODE_LINES_PER_MINUTE
+               + exercises * MINUTES_PER_EXERCISE + coding * MINUTES_PER_CODING_EXERCISE)
+    return StudyTime(words, code_lines, exercises, coding, minutes)
 
 
 def study_minutes(path: str | Path, *, round_to: int = 5) -> int:
@@ -290,3 +301,48 @@ def glossary_frame() -> Any:
 
     return pd.DataFrame([{"term": e.term, "definition": e.definition, "introduced in": e.notebook[:2]}
                          for e in GLOSSARY])
+
+
+def readme_course_table(readme: str, notebook_dir: str | Path | None = None) -> str:
+    """``readme`` with its course table's learner columns (prerequisites, study time) recomputed.
+
+    The table is the one whose header starts ``| # | notebook |``; its measured columns (run time, peak
+    memory) are kept as they are, since they come from ``scripts/budget.py``, not from this module.
+    """
+    nb_dir = Path(notebook_dir) if notebook_dir is not None else _DEFAULT_NOTEBOOK_DIR
+    lines = readme.splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.startswith("| # | notebook |"))
+    except StopIteration:
+        raise ValueError("readme must contain a course table whose header starts '| # | notebook |'") from None
+    end = start + 2
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    old_header = [h.strip() for h in lines[start].strip("|").split("|")]
+    old = {}
+    for line in lines[start + 2:end]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        old[cells[0]] = dict(zip(old_header, cells))
+    header = ["#", "notebook", "topic", "you will", "prerequisites", "study (est., min)", "time (s)",
+              "peak memory (MB)"]
+    table = ["| " + " | ".join(header) + " |", "|---|---|---|---|---|---:|---:|---:|"]
+    for file, topic, goal in COURSE:
+        number = file[:2]
+        earlier, _ = PREREQUISITES[file]
+        measured = old.get(number, {})
+        path = nb_dir / file
+        row = [number, f"[{file[:-6]}](notebooks/{file})", topic, goal, ", ".join(earlier) if earlier else "—",
+               str(study_minutes(path)) if path.exists() else "", measured.get("time (s)", ""),
+               measured.get("peak memory (MB)", "")]
+        table.append("| " + " | ".join(row) + " |")
+    lines[start:end] = table
+    return "\n".join(lines) + ("\n" if readme.endswith("\n") else "")
+
+
+if __name__ == "__main__":  # python -m ppml_lab.course README.md
+    import sys
+
+    for name in sys.argv[1:] or ["README.md"]:
+        readme_path = Path(name)
+        readme_path.write_text(readme_course_table(readme_path.read_text(encoding="utf-8")), encoding="utf-8")
+        print(f"rewrote the course table of {readme_path}")

@@ -13,11 +13,13 @@ from ppml_lab.course import (
     CODE_LINES_PER_MINUTE,
     COURSE,
     GLOSSARY,
+    MINUTES_PER_CODING_EXERCISE,
     MINUTES_PER_EXERCISE,
     PREREQUISITES,
     READING_WORDS_PER_MINUTE,
     course_map,
     glossary_frame,
+    readme_course_table,
     study_minutes,
     study_time,
 )
@@ -89,6 +91,8 @@ def _toy_notebook(tmp_path, *, numbered=True):
     cells = [new_markdown_cell("# Title\n\n" + " ".join(["word"] * 200)), new_code_cell("a = 1\n\nb = 2\nc = a + b")]
     cells.append(new_markdown_cell("## Exercises\n\n" + ("**1.** first\n\n**2.** second" if numbered else "Two tasks.")))
     cells += [new_code_cell("answer = None"), new_code_cell("answer = None")]
+    cells.append(new_markdown_cell("## Coding exercise\n\n**1.** write it"))
+    cells += [new_code_cell("def f():\n    return 1"), new_code_cell("grader.check('q')")]
     cells.append(new_markdown_cell("## Further reading\n\n**3.** not an exercise"))
     path = tmp_path / "toy.ipynb"
     nbformat.write(new_notebook(cells=cells), path)
@@ -98,12 +102,15 @@ def _toy_notebook(tmp_path, *, numbered=True):
 def test_study_time_known_answer(tmp_path):
     path = _toy_notebook(tmp_path)
     got = study_time(path)
-    # Title + 200 words + Exercises + "1 first 2 second" + "Further reading" + "3 not an exercise"
-    words = 1 + 200 + 1 + 4 + 2 + 4
+    # Title + 200 words + Exercises + "1 first 2 second" + "Coding exercise 1 write it" + "Further reading"
+    # + "3 not an exercise"
+    words = 1 + 200 + 1 + 4 + 5 + 2 + 4
     assert got.words == words
-    assert got.code_lines == 5  # 3 non-blank lines + two exercise cells
-    assert got.exercises == 2  # the numbered prompts, not the "**3.**" under Further reading
-    expected = words / READING_WORDS_PER_MINUTE + 5 / CODE_LINES_PER_MINUTE + 2 * MINUTES_PER_EXERCISE
+    assert got.code_lines == 8  # 3 non-blank lines + two exercise cells + 3 in the coding exercise
+    assert got.exercises == 2  # the numbered prompts, not the coding exercise's or Further reading's
+    assert got.coding_exercises == 1
+    expected = (words / READING_WORDS_PER_MINUTE + 8 / CODE_LINES_PER_MINUTE + 2 * MINUTES_PER_EXERCISE
+                + MINUTES_PER_CODING_EXERCISE)
     assert got.minutes == pytest.approx(expected)
     assert study_minutes(path) == 5 * -(-expected // 5)
 
@@ -208,6 +215,7 @@ def test_readme_states_the_study_time_rates_the_code_uses():
     assert f"{READING_WORDS_PER_MINUTE} words a minute" in readme
     assert f"code lines at {CODE_LINES_PER_MINUTE} a minute" in readme
     assert f"{MINUTES_PER_EXERCISE} minutes per exercise" in readme
+    assert f"{MINUTES_PER_CODING_EXERCISE} per coding exercise" in readme
 
 
 # --- the regulatory map stays current --------------------------------------------------------------------
@@ -231,3 +239,17 @@ def test_capstone_regulatory_map_has_the_current_instruments():
     hipaa = next(line for line in table.splitlines() if "Safe Harbor" in line or "re-identified" in line)
     assert "Sweeney 2000" not in table, "Safe Harbor removes the fields Sweeney (2000) linked on"
     assert hipaa
+
+
+def test_readme_course_table_regeneration_keeps_measured_columns_and_refuses_a_readme_without_table():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    again = readme_course_table(readme)
+    _, before = _readme_course_rows()
+    after_rows = [line for line in again.splitlines() if re.match(r"^\| \d\d \|", line)]
+    assert len(after_rows) == len(COURSE)
+    for row, line in zip(before, after_rows):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[-2:] == [row["time (s)"], row["peak memory (MB)"]]
+    assert again.replace(" ", "").count("\n") == readme.replace(" ", "").count("\n")
+    with pytest.raises(ValueError, match="course table"):
+        readme_course_table("# no table here\n")
