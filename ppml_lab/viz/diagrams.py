@@ -558,7 +558,7 @@ def dp_sgd_facts(*, max_grad_norm: float = 1.0, noise_multiplier: float = 1.0, b
     q = b / n
     m = q * n
     noisy = noisy_mean(clipped, noise_multiplier=sigma, max_grad_norm=c, expected_batch_size=m,
-                       generator=torch_generator(random_seed(g)))
+                       rng=torch_generator(random_seed(g)))
     g_hat = np.array([float(noisy["weight"].reshape(-1)[0]), float(noisy["bias"].reshape(-1)[0])])
     raw, clip = as2d(grads), as2d(clipped)
     summed = clip.sum(axis=0)
