@@ -36,7 +36,7 @@ def make_model(kind: str):
     base, _ = load_pretrained()
     base.train()
     if kind == "lora":
-        return add_lora(base, rank=4, alpha=8.0, targets=("hidden", "out"), seed=0)
+        return add_lora(base, rank=4, alpha=8.0, targets=("hidden", "out"), rng=0)
     for p in base.parameters():
         p.requires_grad_(True)
     return base
@@ -46,7 +46,7 @@ def ours(kind: str, X, Y, steps: int) -> tuple[float, float]:
     model = make_model(kind)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=LR)
     trainer = DPSGD(model, opt, (X, Y), noise_multiplier=SIGMA, max_grad_norm=CLIP, sample_rate=Q, loss_fn=lm_loss,
-                    seed=0, grad_sample_mode="ghost")
+                    rng=0, grad_sample_mode="ghost")
     t = time.perf_counter()
     for _ in range(steps):
         trainer.step()

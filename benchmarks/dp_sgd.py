@@ -44,7 +44,7 @@ def opacus_epoch(module: nn.Module, optimizer: torch.optim.Optimizer, loader: Da
 def non_private_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, X: torch.Tensor, y: torch.Tensor,
                       q: float, steps: int, gen: torch.Generator) -> None:
     for _ in range(steps):
-        idx = poisson_sample(len(X), sample_rate=q, generator=gen)
+        idx = poisson_sample(len(X), sample_rate=q, rng=gen)
         sgd_step(model, optimizer, X[idx], y[idx], loss_fn=CE)
 
 
@@ -72,9 +72,9 @@ def main() -> None:
     for seed in seeds:
         ours_m, vm_m, op_m, np_m = mlp(seed), mlp(seed), mlp(seed), mlp(seed)
         ours = DPSGD(ours_m, torch.optim.SGD(ours_m.parameters(), lr=lr), (X, y), noise_multiplier=sigma,
-                     max_grad_norm=c, sample_rate=q, seed=seed)  # default grad_sample_mode="auto": ghost norms
+                     max_grad_norm=c, sample_rate=q, rng=seed)  # default grad_sample_mode="auto": ghost norms
         vm = DPSGD(vm_m, torch.optim.SGD(vm_m.parameters(), lr=lr), (X, y), noise_multiplier=sigma,
-                   max_grad_norm=c, sample_rate=q, seed=seed, grad_sample_mode="vmap")
+                   max_grad_norm=c, sample_rate=q, rng=seed, grad_sample_mode="vmap")
         engine = PrivacyEngine(accountant="rdp")
         op_mod, op_opt, op_dl = engine.make_private(
             module=op_m, optimizer=torch.optim.SGD(op_m.parameters(), lr=lr), data_loader=loader,

@@ -13,11 +13,12 @@ outputs, which voids any DP guarantee or secrecy of keys, masks and shares.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import secrets
-from collections.abc import Sequence
-from typing import Any, Union
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, Union, cast
 
 import numpy as np
 
@@ -28,6 +29,9 @@ __all__ = [
     "seeded_rng",
     "random_seed",
     "torch_generator",
+    "check_torch_generator",
+    "torch_seed",
+    "renamed_keywords",
     "is_secure",
     "secure_randbits",
     "secure_randbelow",
@@ -35,6 +39,7 @@ __all__ = [
 ]
 
 _TWO_53 = float(2**53)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _count(size: int | Sequence[int] | None) -> int:
@@ -244,8 +249,12 @@ def random_seed(rng: RNGLike = None, bits: int = 63) -> int:
     return int(g.integers(0, 2**bits, dtype=np.uint64)) if bits <= 64 else int(g.integers(0, 2**62))
 
 
-def torch_generator(seed: int | None = None) -> Any:
-    """A ``torch.Generator`` seeded from the CSPRNG, or from ``seed`` when one is passed explicitly.
+def torch_generator(rng: Any = None) -> Any:
+    """A ``torch.Generator`` from the ``rng`` argument (what :func:`resolve_rng` accepts, or a torch.Generator).
+
+    ``None`` (or a :class:`SecureGenerator`): seeded from the OS CSPRNG. An int: seeded with that int
+    (teaching only). A ``numpy.random.Generator``: seeded with one draw from it (teaching only). A
+    ``torch.Generator`` is returned as it is (the caller keeps one stream across steps).
 
     torch's CPU generator is a Mersenne Twister: seeding it from the CSPRNG keeps the noise unpredictable
     to an outsider, but its state is recoverable from enough outputs. Production DP-SGD should use
@@ -253,9 +262,62 @@ def torch_generator(seed: int | None = None) -> Any:
     """
     import torch
 
+    if isinstance(rng, torch.Generator):
+        return rng
     g = torch.Generator()
-    g.manual_seed(secrets.randbits(63) if seed is None else int(seed))
+    g.manual_seed(torch_seed(rng))
     return g
+
+
+def torch_seed(rng: RNGLike = None) -> int:
+    """The integer that seeds torch for an ``rng`` argument: an int is used as it is (so ``rng=0`` replays what
+    ``torch.manual_seed(0)`` did), a numpy Generator gives one draw, None or a SecureGenerator the CSPRNG."""
+    if rng is None or isinstance(rng, SecureGenerator):
+        return secrets.randbits(63)
+    if isinstance(rng, np.random.Generator):
+        return random_seed(rng)
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return int(rng)
+    raise TypeError(
+        "rng must be None (CSPRNG), an int seed, a numpy.random.Generator or a torch.Generator (the last "
+        f"three for reproducible teaching only), got {type(rng).__name__}"
+    )
+
+
+def check_torch_generator(name: str, rng: Any) -> Any:
+    """``rng`` of a raw per-step function: a torch.Generator that the caller keeps for the whole run.
+
+    An int here would re-seed every step and replay the same noise each time, so it is refused."""
+    import torch
+
+    if not isinstance(rng, torch.Generator):
+        raise TypeError(
+            f"{name} must be a torch.Generator kept for the whole run (make one with "
+            f"ppml_lab._rng.torch_generator(rng)); got {type(rng).__name__}: an int or a fresh generator per "
+            "step would draw the same noise at every step"
+        )
+    return rng
+
+
+def renamed_keywords(**renames: str) -> Callable[[F], F]:
+    """Refuse keyword arguments that were renamed, with a TypeError that names the new keyword.
+
+    ``@renamed_keywords(seed="rng")``: a call with ``seed=`` raises instead of being silently accepted or
+    failing with Python's bare "unexpected keyword argument"."""
+
+    def deco(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for old, new in renames.items():
+                if old in kwargs:
+                    why = (" (randomness is always the rng argument: None for the OS CSPRNG, an int seed or a "
+                           "numpy Generator for teaching)") if new == "rng" else ""
+                    raise TypeError(f"{fn.__qualname__}() got {old}=, which was renamed {new}={why}")
+            return fn(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return deco
 
 
 def secure_randbits(bits: int) -> int:

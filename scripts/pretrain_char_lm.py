@@ -36,7 +36,7 @@ def run(steps: int, *, seed: int = SEED):
     """(model, held-out quality, corpus) of one seeded pretraining run of ``steps`` steps."""
     torch.set_num_threads(1)  # reproducible float sums, and fair to a shared machine
     text = public_corpus()
-    model, quality = pretrain(text, steps=steps, batch_size=BATCH_SIZE, seq_len=SEQ_LEN, lr=LR, seed=seed)
+    model, quality = pretrain(text, steps=steps, batch_size=BATCH_SIZE, seq_len=SEQ_LEN, lr=LR, rng=seed)
     return model, quality, text
 
 

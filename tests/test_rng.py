@@ -122,3 +122,44 @@ def test_key_rng_rejects_a_wrong_kind_and_a_non_bool_flag():
         key_rng("seed")
     with pytest.raises(TypeError, match="insecure_seeded_keys"):
         key_rng(None, insecure_seeded_keys=1)
+
+
+def test_torch_generator_accepts_what_resolve_rng_accepts():
+    import torch
+
+    from ppml_lab._rng import torch_seed
+
+    # an int seeds torch exactly as torch.manual_seed(int) does (committed notebook outputs stay put)
+    assert torch.equal(torch.randn(3, generator=torch_generator(5)), torch.randn(3, generator=torch.Generator().manual_seed(5)))
+    a = torch.randn(3, generator=torch_generator(np.random.default_rng(2)))
+    b = torch.randn(3, generator=torch_generator(np.random.default_rng(2)))
+    assert torch.equal(a, b)
+    g = torch.Generator()
+    assert torch_generator(g) is g  # one stream kept across steps
+    assert torch_seed(None) != torch_seed(None)  # CSPRNG: 63 fresh bits each time
+    assert torch_seed(SecureGenerator()) != torch_seed(SecureGenerator())
+
+
+@pytest.mark.parametrize("bad", [1.5, True, "0", object()])
+def test_torch_generator_rejects_other_kinds(bad):
+    with pytest.raises(TypeError, match="rng must be None"):
+        torch_generator(bad)
+
+
+def test_a_raw_step_refuses_an_int_rng():
+    from ppml_lab._rng import check_torch_generator
+
+    with pytest.raises(TypeError, match="rng must be a torch.Generator kept for the whole run.*got int"):
+        check_torch_generator("rng", 0)
+
+
+def test_renamed_keywords_refuses_the_old_name_and_names_the_new_one():
+    from ppml_lab._rng import renamed_keywords
+
+    @renamed_keywords(seed="rng")
+    def f(*, rng=None):
+        return rng
+
+    assert f(rng=3) == 3
+    with pytest.raises(TypeError, match=r"f\(\) got seed=, which was renamed rng="):
+        f(seed=3)

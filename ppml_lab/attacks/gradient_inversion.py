@@ -26,7 +26,8 @@ al. 2017), simulated here by handing the attacker only the sum of several client
 Threat model: an honest-but-curious server that knows the model's weights and architecture and sees one
 client's update (or, under secure aggregation, only the sum of many); it does not see the data.
 Everything here is teaching code: CPU, small, seeded on request. Randomness for the DP noise comes from
-:func:`ppml_lab._rng.torch_generator` (a CSPRNG-seeded torch generator when ``seed`` is None).
+:func:`ppml_lab._rng.torch_generator` (a CSPRNG-seeded torch generator when ``rng`` is None; an int or a
+Generator for reproducible teaching runs; the old ``seed=`` keyword raises a TypeError naming ``rng=``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ppml_lab._rng import torch_generator
+from ppml_lab._rng import RNGLike, renamed_keywords, torch_generator
 from ppml_lab._validation import check_choice, check_int, check_nonnegative, check_positive, check_type
 from ppml_lab.dp.clipping import clip_per_sample, clip_tensors
 from ppml_lab.dp.dp_sgd import noisy_mean, per_sample_gradients
@@ -206,16 +207,18 @@ def client_update(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) 
 
 
 def _global_norm(grads: Sequence[torch.Tensor]) -> torch.Tensor:
-    return torch.sqrt(sum((g.double() ** 2).sum() for g in grads)).float()
+    zero = torch.zeros((), dtype=torch.float64)  # start the sum with a tensor (0 + t == t exactly)
+    return torch.sqrt(sum(((g.double() ** 2).sum() for g in grads), zero)).float()
 
 
+@renamed_keywords(seed="rng")
 def clip_and_noise(
-    gradients: Sequence[torch.Tensor], *, max_grad_norm: float, noise_multiplier: float, seed: int | None = None
+    gradients: Sequence[torch.Tensor], *, max_grad_norm: float, noise_multiplier: float, rng: RNGLike = None
 ) -> _Grads:
     """Clip an update to L2 norm ``max_grad_norm``, then add N(0, (noise_multiplier * max_grad_norm)^2).
 
     The Gaussian mechanism on one clipped update (client-level DP, McMahan et al. 2018, Algorithm 1, with
-    the update as the unit). ``seed=None`` draws the noise seed from the OS CSPRNG.
+    the update as the unit). ``rng=None`` draws the noise seed from the OS CSPRNG.
     """
     if isinstance(gradients, torch.Tensor) or not isinstance(gradients, Sequence) or not gradients:
         raise TypeError("gradients must be a non-empty sequence of tensors")
@@ -223,11 +226,12 @@ def clip_and_noise(
         check_type(f"gradients[{i}]", g, torch.Tensor, what="a torch.Tensor")
     c = check_positive("max_grad_norm", max_grad_norm)
     z = check_positive("noise_multiplier", noise_multiplier)
-    gen = torch_generator(None if seed is None else check_int("seed", seed))
+    gen = torch_generator(rng)
     clipped, _ = clip_tensors(gradients, max_grad_norm=c)  # g * min(1, C / ||g||): ppml_lab.dp.clipping
     return tuple(g + z * c * torch.randn(g.shape, generator=gen) for g in clipped)  # + N(0, z^2 C^2)
 
 
+@renamed_keywords(seed="rng")
 def dp_client_update(
     model: nn.Module,
     images: torch.Tensor,
@@ -235,7 +239,7 @@ def dp_client_update(
     *,
     max_grad_norm: float,
     noise_multiplier: float,
-    seed: int | None = None,
+    rng: RNGLike = None,
 ) -> _Grads:
     """A DP-SGD step's update (Abadi et al. 2016, Algorithm 1): clip each example, sum, add noise, average.
 
@@ -247,12 +251,12 @@ def dp_client_update(
     y = _check_labels("labels", labels, x.shape[0])
     c = check_positive("max_grad_norm", max_grad_norm)
     z = check_positive("noise_multiplier", noise_multiplier)
-    gen = torch_generator(None if seed is None else check_int("seed", seed))
+    gen = torch_generator(rng)
     # the very DP-SGD step of ppml_lab.dp.dp_sgd (notebook 03): per-example gradients, the package's one
     # clipping, Gaussian noise on the sum, division by the batch size
     grads = per_sample_gradients(model, nn.functional.cross_entropy, x, y)
     clipped, _ = clip_per_sample(grads, max_grad_norm=c)  # g_i * min(1, C / ||g_i||)
-    noisy = noisy_mean(clipped, noise_multiplier=z, max_grad_norm=c, expected_batch_size=x.shape[0], generator=gen)
+    noisy = noisy_mean(clipped, noise_multiplier=z, max_grad_norm=c, expected_batch_size=x.shape[0], rng=gen)
     return tuple(noisy[name] for name, _ in model.named_parameters())  # (sum_i clip(g_i) + N(0, z^2 C^2 I)) / B
 
 
@@ -347,8 +351,10 @@ def _dummy_gradients(
     out = model(x)
     if labels is not None:
         loss = nn.functional.cross_entropy(out, labels)
-    else:  # DLG's soft labels: cross-entropy against softmax(dummy label logits), Zhu et al. Alg. 1
+    elif label_logits is not None:  # DLG's soft labels: cross-entropy vs softmax(dummy label logits), Zhu et al. Alg. 1
         loss = -(torch.softmax(label_logits, 1) * torch.log_softmax(out, 1)).sum(1).mean()
+    else:
+        raise ValueError("labels or label_logits must be given, got neither")
     return torch.autograd.grad(loss, list(model.parameters()), create_graph=True)
 
 
@@ -360,6 +366,7 @@ def _check_attack_common(model: Any, gradients: Any, batch_size: Any, iterations
     return grads, b, it
 
 
+@renamed_keywords(seed="rng")
 def dlg_attack(
     model: nn.Module,
     gradients: Sequence[torch.Tensor],
@@ -367,19 +374,19 @@ def dlg_attack(
     batch_size: int = 1,
     labels: str | torch.Tensor = "idlg",
     iterations: int = 100,
-    seed: int | None = None,
+    rng: RNGLike = None,
 ) -> Reconstruction:
     """Deep Leakage from Gradients (Zhu et al. 2019, Algorithm 1) with L-BFGS.
 
     Minimises || grad_W l(F(x', W), y') - grad_W ||^2 over dummy images x' (and, with ``labels="joint"``,
     dummy soft labels y') — their Eq. 4. ``labels="idlg"`` fixes the labels first with
     :func:`recover_labels` (Zhao et al. 2020); a tensor passes labels the attacker already knows.
-    ``iterations`` counts L-BFGS outer steps (each up to 20 function evaluations). ``seed`` fixes the
+    ``iterations`` counts L-BFGS outer steps (each up to 20 function evaluations). ``rng`` fixes the
     dummy initialisation x' ~ N(0, 1) (None: CSPRNG-seeded).
     """
     grads, b, it = _check_attack_common(model, gradients, batch_size, iterations)
     fixed = _resolve_labels(model, grads, labels, b, ("idlg", "joint"))
-    gen = torch_generator(None if seed is None else check_int("seed", seed))
+    gen = torch_generator(rng)
     x = torch.randn(b, *IMAGE_SHAPE, generator=gen).requires_grad_(True)  # x'_1 ~ N(0, 1)
     variables = [x]
     label_logits = None
@@ -392,7 +399,7 @@ def dlg_attack(
     def closure() -> torch.Tensor:
         optimiser.zero_grad()
         dummy = _dummy_gradients(model, x, None if label_logits is not None else fixed, label_logits)
-        d = sum(((gd - gt) ** 2).sum() for gd, gt in zip(dummy, grads))  # D = ||dW' - dW||^2, Eq. 4
+        d = sum((((gd - gt) ** 2).sum() for gd, gt in zip(dummy, grads)), torch.zeros(()))  # D = ||dW' - dW||^2, Eq. 4
         d.backward()
         return d
 
@@ -414,6 +421,7 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
     return dx + dy
 
 
+@renamed_keywords(seed="rng")
 def inverting_gradients_attack(
     model: nn.Module,
     gradients: Sequence[torch.Tensor],
@@ -423,7 +431,7 @@ def inverting_gradients_attack(
     iterations: int = 400,
     lr: float = 0.1,
     tv_weight: float = 1e-3,
-    seed: int | None = None,
+    rng: RNGLike = None,
 ) -> Reconstruction:
     """Inverting Gradients (Geiping et al. 2020): cosine gradient matching + total variation, Adam.
 
@@ -437,7 +445,7 @@ def inverting_gradients_attack(
     step = check_positive("lr", lr)
     alpha = check_nonnegative("tv_weight", tv_weight)
     fixed = _resolve_labels(model, grads, labels, b, ("idlg",))
-    gen = torch_generator(None if seed is None else check_int("seed", seed))
+    gen = torch_generator(rng)
     x = torch.rand(b, *IMAGE_SHAPE, generator=gen).requires_grad_(True)  # start inside the box
     optimiser = torch.optim.Adam([x], lr=step)
     milestones = [int(it * f) for f in (3 / 8, 5 / 8, 7 / 8)]
@@ -447,11 +455,12 @@ def inverting_gradients_attack(
     for t in range(it):
         optimiser.zero_grad()
         dummy = _dummy_gradients(model, x, fixed, None)
-        dot = sum((gd * gt).sum() for gd, gt in zip(dummy, grads))
+        dot = sum(((gd * gt).sum() for gd, gt in zip(dummy, grads)), torch.zeros(()))
         cos = dot / (_global_norm(dummy) * target_norm + 1e-12)  # <dW', dW> / (||dW'|| ||dW||)
         loss = 1.0 - cos + alpha * total_variation(x)
         loss.backward()
-        x.grad.sign_()  # signed gradient descent (Geiping et al., Sec. 4)
+        if x.grad is not None:  # always set by backward(): x requires grad
+            x.grad.sign_()  # signed gradient descent (Geiping et al., Sec. 4)
         optimiser.step()
         scheduler.step()
         with torch.no_grad():

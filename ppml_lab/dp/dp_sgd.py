@@ -26,8 +26,9 @@ which turns (q, sigma, steps) into an (epsilon, delta) guarantee.
 Threat model: the adversary sees every intermediate model (or only the last) and knows every training
 record but one; the guarantee is record-level (epsilon, delta)-DP for that one record.
 
-The noise comes from a ``torch.Generator`` seeded from the OS CSPRNG unless a seed is passed explicitly
-(teaching only). torch's generator is a Mersenne Twister: unpredictable to an outsider when seeded
+The noise comes from a ``torch.Generator`` seeded from the OS CSPRNG unless ``rng`` is given explicitly
+(an int or a Generator; teaching only). A call with the old ``seed=`` / ``generator=`` keywords raises a
+TypeError naming ``rng=``. torch's generator is a Mersenne Twister: unpredictable to an outsider when seeded
 from the CSPRNG, but not a CSPRNG itself; production code should use Opacus' ``secure_mode``.
 """
 
@@ -43,7 +44,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from ppml_lab._rng import torch_generator
+from ppml_lab._rng import RNGLike, check_torch_generator, renamed_keywords, torch_generator
 from ppml_lab._validation import (
     check_bool,
     check_delta,
@@ -179,25 +180,27 @@ def per_sample_gradients(
     return vmap(grad(loss_one), in_dims=(None, 0, 0), randomness="different")(params, x, y)
 
 
+@renamed_keywords(generator="rng")
 def noisy_mean(
     clipped: Mapping[str, torch.Tensor],
     *,
     noise_multiplier: float,
     max_grad_norm: float,
     expected_batch_size: float,
-    generator: torch.Generator,
+    rng: torch.Generator,
 ) -> dict[str, torch.Tensor]:
     """(sum_i g_i + N(0, sigma^2 C^2 I)) / (q N)   (Alg. 1, "add noise").
 
     Dividing by the expected batch size q N, not the realised one, keeps the denominator data-independent
-    (Opacus does the same with ``loss_reduction="mean"``).
+    (Opacus does the same with ``loss_reduction="mean"``). ``rng``: a torch.Generator kept for the whole
+    run (:func:`ppml_lab._rng.torch_generator`); an int is refused, it would replay one noise draw per step.
     """
     return _noisy_mean_of_sums(
         {k: g.sum(dim=0) for k, g in clipped.items()},  # sum_i clip(g_i)
         noise_multiplier=noise_multiplier,
         max_grad_norm=max_grad_norm,
         expected_batch_size=expected_batch_size,
-        generator=generator,
+        rng=rng,
     )
 
 
@@ -207,7 +210,7 @@ def _noisy_mean_of_sums(
     noise_multiplier: float,
     max_grad_norm: float,
     expected_batch_size: float,
-    generator: torch.Generator,
+    rng: torch.Generator,
 ) -> dict[str, torch.Tensor]:
     """(clipped sum + N(0, sigma^2 C^2 I)) / (q N), one draw per parameter in ``sums``' order.
 
@@ -216,9 +219,10 @@ def _noisy_mean_of_sums(
     sigma = check_nonnegative("noise_multiplier", noise_multiplier)
     c = check_positive("max_grad_norm", max_grad_norm)
     m = check_positive("expected_batch_size", expected_batch_size)
+    gen = check_torch_generator("rng", rng)
     out = {}
     for k, total in sums.items():
-        noise = torch.normal(0.0, sigma * c, size=total.shape, generator=generator, dtype=total.dtype)
+        noise = torch.normal(0.0, sigma * c, size=total.shape, generator=gen, dtype=total.dtype)
         out[k] = (total + noise) / m
     return out
 
@@ -326,7 +330,8 @@ def ghost_clipped_sum(
     """
     c = check_positive("max_grad_norm", max_grad_norm)
 
-    def refuse(why: str) -> None:
+    def refuse(why: str) -> tuple[dict[str, torch.Tensor], torch.Tensor] | None:
+        """Raise under ``strict``; otherwise None, the caller's signal to fall back to vmap."""
         if strict:
             raise UnsupportedModuleError(f"the ghost-norm path cannot clip this model exactly: {why}; "
                                          "use grad_sample_mode='vmap' (or 'auto', which falls back to it)")
@@ -399,11 +404,14 @@ def ghost_clipped_sum(
     return sums, norms.detach()
 
 
-def poisson_sample(n: int, *, sample_rate: float, generator: torch.Generator) -> torch.Tensor:
-    """Indices of a Poisson-sampled lot: each of n records joins independently with probability q."""
+@renamed_keywords(generator="rng")
+def poisson_sample(n: int, *, sample_rate: float, rng: torch.Generator) -> torch.Tensor:
+    """Indices of a Poisson-sampled lot: each of n records joins independently with probability q.
+
+    ``rng``: a torch.Generator kept for the whole run (:func:`ppml_lab._rng.torch_generator`)."""
     check_int("n", n, low=1)
     q = check_fraction("sample_rate", sample_rate)
-    keep = torch.rand(n, generator=generator) < q  # Bernoulli(q) per record: batch size ~ Binomial(n, q)
+    keep = torch.rand(n, generator=check_torch_generator("rng", rng)) < q  # Bernoulli(q) per record: batch size ~ Binomial(n, q)
     return torch.nonzero(keep, as_tuple=True)[0]
 
 
@@ -413,6 +421,7 @@ def _set_grads(model: nn.Module, grads: Mapping[str, torch.Tensor]) -> None:
             p.grad = grads[name].to(p.dtype).reshape(p.shape).clone()
 
 
+@renamed_keywords(generator="rng")
 def dp_sgd_step(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -423,13 +432,14 @@ def dp_sgd_step(
     noise_multiplier: float,
     max_grad_norm: float,
     expected_batch_size: float,
-    generator: torch.Generator,
+    rng: torch.Generator,
     grad_sample_mode: str = "auto",
 ) -> torch.Tensor:
     """One DP-SGD update on the lot (x, y); returns the per-sample norms before clipping.
 
     ``grad_sample_mode`` picks how steps 2-3 are computed (:data:`GRAD_SAMPLE_MODES`); the update is the
-    same up to float rounding, and the same noise is drawn from ``generator`` either way.
+    same up to float rounding, and the same noise is drawn from ``rng`` (a torch.Generator kept for the
+    whole run) either way.
     """
     mode = _check_mode(grad_sample_mode)
     check_positive("max_grad_norm", max_grad_norm)
@@ -450,7 +460,7 @@ def dp_sgd_step(
         noise_multiplier=noise_multiplier,
         max_grad_norm=max_grad_norm,
         expected_batch_size=expected_batch_size,
-        generator=generator,
+        rng=rng,
     )
     optimizer.zero_grad(set_to_none=True)
     _set_grads(model, noisy)
@@ -489,15 +499,17 @@ class DPSGD:
     """Make a model + optimizer + data private: Poisson lots, clipped per-sample gradients, noise, RDP ledger.
 
     >>> trainer = DPSGD(model, optimizer, (X, y), noise_multiplier=1.1, max_grad_norm=1.0,
-    ...                 sample_rate=0.05, seed=0)            # seed: reproducible teaching runs only
+    ...                 sample_rate=0.05, rng=0)             # an int: reproducible teaching runs only
     >>> trainer.train(epochs=5); trainer.epsilon(delta=1e-5)
 
     One epoch is round(1 / sample_rate) steps (Opacus' convention), so each record is used about once
-    per epoch on average. ``seed=None`` seeds the noise and sampling generator from the OS CSPRNG.
+    per epoch on average. ``rng=None`` seeds the noise and sampling generator from the OS CSPRNG; an int, a
+    numpy or a torch Generator makes the run reproducible (teaching only).
     ``grad_sample_mode`` (``"auto"``, ``"ghost"``, ``"vmap"``): how per-record norms and the clipped sum
     are computed, see :func:`dp_sgd_step`; the mechanism and its epsilon are the same.
     """
 
+    @renamed_keywords(seed="rng")
     def __init__(
         self,
         model: nn.Module,
@@ -508,7 +520,7 @@ class DPSGD:
         max_grad_norm: float,
         sample_rate: float | None = None,
         loss_fn: LossFn | None = None,
-        seed: int | None = None,
+        rng: RNGLike | torch.Generator = None,
         grad_sample_mode: str = "auto",
     ) -> None:
         check_module(model)
@@ -527,12 +539,10 @@ class DPSGD:
                 raise ValueError("data must not be empty, got a DataLoader with 0 batches")
             sample_rate = 1.0 / len(data)
         self.sample_rate = check_fraction("sample_rate", sample_rate)
-        if seed is not None:
-            check_int("seed", seed)
         self.model, self.optimizer = model, optimizer
         self.X, self.y = as_tensors(data)
         self.loss_fn = loss_fn if loss_fn is not None else _cross_entropy
-        self.generator = torch_generator(seed)
+        self.generator = torch_generator(rng)
         self.steps = 0
         self.expected_batch_size = self.sample_rate * self.X.shape[0]  # q N
         from ppml_lab.dp.accountant import RDPAccountant
@@ -552,7 +562,7 @@ class DPSGD:
     def step(self) -> torch.Tensor:
         """One Poisson lot, one noisy update, one entry in the ledger; returns pre-clip norms."""
         self.model.train()
-        idx = poisson_sample(self.X.shape[0], sample_rate=self.sample_rate, generator=self.generator)
+        idx = poisson_sample(self.X.shape[0], sample_rate=self.sample_rate, rng=self.generator)
         norms = dp_sgd_step(
             self.model,
             self.optimizer,
@@ -562,7 +572,7 @@ class DPSGD:
             noise_multiplier=self.noise_multiplier,
             max_grad_norm=self.max_grad_norm,
             expected_batch_size=self.expected_batch_size,
-            generator=self.generator,
+            rng=self.generator,
             grad_sample_mode=self.grad_sample_mode,
         )
         if self.noise_multiplier > 0:
@@ -614,6 +624,7 @@ class DPTrainingResult:
     trainer: DPSGD = field(repr=False)
 
 
+@renamed_keywords(seed="rng")
 def train_dp_sgd(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -626,14 +637,14 @@ def train_dp_sgd(
     noise_multiplier: float | None = None,
     target_epsilon: float | None = None,
     loss_fn: LossFn | None = None,
-    seed: int | None = None,
+    rng: RNGLike | torch.Generator = None,
     progress: bool = False,
     grad_sample_mode: str = "auto",
 ) -> DPTrainingResult:
     """Train ``model`` in place with DP-SGD and return the epsilon spent at ``delta``.
 
     Give either ``noise_multiplier`` or ``target_epsilon``; with a target, sigma is calibrated by the RDP
-    accountant for epochs * round(1/q) steps (Opacus' ``make_private_with_epsilon``).
+    accountant for epochs * round(1/q) steps (Opacus' ``make_private_with_epsilon``). ``rng`` as for :class:`DPSGD`.
     """
     check_int("epochs", epochs, low=1)
     d = check_delta("delta", delta, allow_zero=False)
@@ -655,22 +666,25 @@ def train_dp_sgd(
 
         steps = epochs * max(1, round(1.0 / q))
         noise_multiplier = find_noise_multiplier(target_epsilon=eps, delta=d, sample_rate=q, steps=steps)
+    if noise_multiplier is None:  # unreachable: exactly one of the two was checked above
+        raise ValueError("give exactly one of noise_multiplier or target_epsilon")
+    sigma = float(noise_multiplier)
     trainer = DPSGD(
         model,
         optimizer,
         data,
-        noise_multiplier=float(noise_multiplier),  # type: ignore[arg-type]
+        noise_multiplier=sigma,
         max_grad_norm=max_grad_norm,
         sample_rate=q,
         loss_fn=loss_fn,
-        seed=seed,
+        rng=rng,
         grad_sample_mode=grad_sample_mode,
     )
     trainer.train(epochs=epochs, progress=progress)
     return DPTrainingResult(
         epsilon=trainer.epsilon(delta=d),
         delta=d,
-        noise_multiplier=float(noise_multiplier),
+        noise_multiplier=sigma,
         max_grad_norm=float(max_grad_norm),
         sample_rate=q,
         steps=trainer.steps,
@@ -679,6 +693,7 @@ def train_dp_sgd(
     )
 
 
+@renamed_keywords(seed="rng")
 def train_non_private(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -687,17 +702,17 @@ def train_non_private(
     epochs: int,
     sample_rate: float,
     loss_fn: LossFn | None = None,
-    seed: int | None = None,
+    rng: RNGLike | torch.Generator = None,
 ) -> nn.Module:
     """The baseline with the same Poisson lots and step count as :class:`DPSGD`, minus clipping and noise."""
     check_int("epochs", epochs, low=1)
     q = check_fraction("sample_rate", sample_rate)
     X, y = as_tensors(data)
     fn = loss_fn if loss_fn is not None else _cross_entropy
-    gen = torch_generator(seed)
+    gen = torch_generator(rng)
     model.train()
     for _ in range(epochs * max(1, round(1.0 / q))):
-        idx = poisson_sample(X.shape[0], sample_rate=q, generator=gen)
+        idx = poisson_sample(X.shape[0], sample_rate=q, rng=gen)
         sgd_step(model, optimizer, X[idx], y[idx], loss_fn=fn)
     return model
 

@@ -443,7 +443,7 @@ def dirac_canary_dp_sgd(
         keep = torch.as_tensor(np.concatenate([data_lot, n + np.arange(canary_lot.size)]), dtype=torch.long)
         clipped = {k: v[keep] for k, v in clipped_all.items()}  # the lot: sampled records + sampled canaries
         noisy = noisy_mean(clipped, noise_multiplier=sigma * frac, max_grad_norm=c,
-                           expected_batch_size=denom, generator=gen)
+                           expected_batch_size=denom, rng=gen)
         flat = torch.cat([noisy[k].reshape(-1) for k in shapes]).detach().numpy()
         obs[:, t] = flat[coords] * denom / c  # the released noisy sum at each canary's coordinate, in units of C
         with torch.no_grad():

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ppml_lab._rng import RNGLike, renamed_keywords, resolve_rng, torch_seed
 from ppml_lab._validation import check_int, check_positive, check_type
 
 __all__ = [
@@ -103,6 +104,8 @@ def encode_notes(notes: Any, *, length: int | None = None) -> tuple[torch.Tensor
 class CharLM(nn.Module):
     """Bengio et al. 2003 at character level: window of ``context`` characters -> next-character logits."""
 
+    _arange: torch.Tensor  # a non-persistent buffer (registered in __init__)
+
     def __init__(self, *, context: int = 32, embed_dim: int = 8, hidden: int = 64) -> None:
         super().__init__()
         self.context = check_int("context", context, low=1)
@@ -117,7 +120,7 @@ class CharLM(nn.Module):
         return {"context": self.context, "embed_dim": self.embed_dim, "hidden": self.hidden_size}
 
     def _one_hot(self, x: torch.Tensor) -> torch.Tensor:
-        return (x.unsqueeze(-1) == self._arange).to(torch.float32)  # vmap-safe one-hot
+        return torch.eq(x.unsqueeze(-1), self._arange).to(torch.float32)  # vmap-safe one-hot
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, T) character indices -> logits (B, T, V); position t predicts character t + 1."""
@@ -251,18 +254,20 @@ def _docstrings() -> str:
     return " ".join(" ".join(p.split()) for p in out)
 
 
-def public_corpus(*, generated_sentences: int = 6000, seed: int = 0) -> str:
+@renamed_keywords(seed="rng")
+def public_corpus(*, generated_sentences: int = 6000, rng: RNGLike = 0) -> str:
     """Offline public pretraining text: stdlib docstrings + generated medical sentences (no patients).
 
     Nothing is downloaded: the docstrings ship with the interpreter, the sentences are generated from the
     same vocabulary lists as :func:`ppml_lab.data.clinical_notes` but name no patient and no identifier
     of a person (only public hospital switchboard numbers, random digits), the way public medical text
-    (guidelines, hospital web pages) would. ``seed`` fixes the generated part (a public corpus, not a secret).
+    (guidelines, hospital web pages) would. ``rng`` fixes the generated part; it defaults to the seed 0, not the
+    CSPRNG, because this is a public corpus that should read the same everywhere (nothing secret is drawn).
     """
     from ppml_lab import data
 
     n = check_int("generated_sentences", generated_sentences, low=0)
-    g = np.random.default_rng(check_int("seed", seed, low=0))
+    g = resolve_rng(rng)
     sentences = []
     for _ in range(n):
         tpl = _PUBLIC_SENTENCES[int(g.integers(0, len(_PUBLIC_SENTENCES)))]
@@ -287,6 +292,7 @@ def _windows(ids: torch.Tensor, starts: torch.Tensor, length: int) -> tuple[torc
     return chunk[:, :-1], chunk[:, 1:]
 
 
+@renamed_keywords(seed="rng")
 def pretrain(
     text: str,
     *,
@@ -294,14 +300,15 @@ def pretrain(
     batch_size: int = 64,
     seq_len: int = 128,
     lr: float = 3e-3,
-    seed: int = 0,
+    rng: RNGLike = 0,
     config: dict[str, int] | None = None,
     validation_fraction: float = 0.05,
 ) -> tuple[CharLM, LMQuality]:
     """Train a fresh :class:`CharLM` on ``text`` (non-private: the text is public) and report its quality.
 
-    The last ``validation_fraction`` of the text is held out; returns (model, held-out quality). Seeded:
-    the same text, steps and seed give the same weights on the same torch build.
+    The last ``validation_fraction`` of the text is held out; returns (model, held-out quality). Seeded by
+    default (``rng=0``; the text is public, nothing secret is drawn): the same text, steps and ``rng`` give
+    the same weights on the same torch build. An int seeds torch exactly as ``torch.manual_seed`` would.
     """
     check_int("steps", steps, low=1)
     check_int("batch_size", batch_size, low=1)
@@ -312,6 +319,7 @@ def pretrain(
     if len(ids) < n_val + seq_len + 2:
         raise ValueError(f"text must have more than {n_val + seq_len + 2} characters, got {len(ids)}")
     train_ids, val_ids = ids[:-n_val], ids[-n_val:]
+    seed = torch_seed(rng)
     torch.manual_seed(seed)  # initial weights (teaching reproducibility; nothing secret here)
     model = CharLM(**(config or {}))
     gen = torch.Generator().manual_seed(seed)

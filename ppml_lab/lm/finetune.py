@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ppml_lab._rng import RNGLike, renamed_keywords
 from ppml_lab._validation import check_choice, check_delta, check_int, check_positive
 from ppml_lab.dp.dp_sgd import DPSGD, train_non_private
 from ppml_lab.lm.char_lm import CharLM, lm_loss
@@ -58,6 +59,7 @@ class FinetuneResult:
         return group_privacy(epsilon=self.epsilon, delta=self.delta, group_size=group_size)
 
 
+@renamed_keywords(seed="rng")
 def finetune(
     model: CharLM,
     X: torch.Tensor,
@@ -74,14 +76,15 @@ def finetune(
     rank: int = 4,
     alpha: float = 8.0,
     lora_targets: tuple[str, ...] = ("hidden", "out"),
-    seed: int | None = None,
+    rng: RNGLike = None,
 ) -> FinetuneResult:
     """Fine-tune a copy of ``model`` on notes (X, Y) from :func:`ppml_lab.lm.char_lm.encode_notes`.
 
     ``method``: ``"non_private"`` (plain Adam on Poisson lots), ``"dp_full"`` (DP-SGD on every weight) or
     ``"dp_lora"`` (DP-SGD on rank-``rank`` adapters of ``lora_targets``; everything else frozen). For the DP
     methods give ``noise_multiplier`` or ``target_epsilon`` (calibrated by the RDP accountant at ``delta``
-    for epochs * round(1/q) steps). ``seed`` makes lots, noise and adapter init reproducible (teaching only).
+    for epochs * round(1/q) steps). ``rng`` (an int or a numpy Generator) makes lots, noise and adapter init reproducible (teaching only);
+    None draws them from the OS CSPRNG.
     """
     m = check_choice("method", method, METHODS)
     check_int("epochs", epochs, low=1)
@@ -92,10 +95,10 @@ def finetune(
         if noise_multiplier is not None or target_epsilon is not None:
             raise ValueError("noise_multiplier and target_epsilon must be None for method='non_private', "
                              f"got {noise_multiplier!r} and {target_epsilon!r}")
-        net = copy.deepcopy(model)
+        net: nn.Module = copy.deepcopy(model)
         opt = torch.optim.Adam(net.parameters(), lr=lr)
         steps = epochs * max(1, round(1.0 / sample_rate))
-        train_non_private(net, opt, (X, Y), epochs=epochs, sample_rate=sample_rate, loss_fn=lm_loss, seed=seed)
+        train_non_private(net, opt, (X, Y), epochs=epochs, sample_rate=sample_rate, loss_fn=lm_loss, rng=rng)
         net.eval()
         return FinetuneResult(m, net, math.inf, d, 0.0, math.inf, float(sample_rate), steps,
                               sum(p.numel() for p in net.parameters()))
@@ -109,14 +112,14 @@ def finetune(
                                                  steps=epochs * max(1, round(1.0 / sample_rate)))
     sigma = check_positive("noise_multiplier", noise_multiplier)  # sigma = 0 would be no privacy at all
     if m == "dp_lora":
-        net = add_lora(model, rank=rank, alpha=alpha, targets=lora_targets, seed=seed)
+        net = add_lora(model, rank=rank, alpha=alpha, targets=lora_targets, rng=rng)
     else:
         net = copy.deepcopy(model)
         for p in net.parameters():
             p.requires_grad_(True)
     opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=lr)
     trainer = DPSGD(net, opt, (X, Y), noise_multiplier=sigma, max_grad_norm=c, sample_rate=sample_rate,
-                    loss_fn=lm_loss, seed=seed, grad_sample_mode="ghost")
+                    loss_fn=lm_loss, rng=rng, grad_sample_mode="ghost")
     trainer.train(epochs=epochs)
     net.eval()
     return FinetuneResult(m, net, trainer.epsilon(delta=d), d, sigma, c, trainer.sample_rate, trainer.steps,

@@ -22,17 +22,22 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ppml_lab._rng import RNGLike, renamed_keywords, torch_generator
 from ppml_lab._validation import check_int, check_positive, check_type
 
 __all__ = ["LoRALinear", "add_lora", "merge_lora", "lora_parameters"]
 
 
 class LoRALinear(nn.Module):
-    """A frozen ``base`` Linear plus a trainable rank-``rank`` update (alpha / r) B A."""
+    """A frozen ``base`` Linear plus a trainable rank-``rank`` update (alpha / r) B A.
 
-    def __init__(self, base: nn.Linear, *, rank: int, alpha: float, generator: torch.Generator | None = None) -> None:
+    ``rng`` draws A's initialisation (None: CSPRNG-seeded; an int or a Generator: reproducible)."""
+
+    @renamed_keywords(generator="rng")
+    def __init__(self, base: nn.Linear, *, rank: int, alpha: float, rng: RNGLike | torch.Generator = None) -> None:
         super().__init__()
         check_type("base", base, nn.Linear, what="a torch.nn.Linear")
+        gen = torch_generator(rng)
         r = check_int("rank", rank, low=1)
         if r > min(base.in_features, base.out_features):
             raise ValueError(f"rank must be <= min(in_features, out_features) = "
@@ -46,7 +51,7 @@ class LoRALinear(nn.Module):
         self.lora_B = nn.Linear(r, base.out_features, bias=False)
         with torch.no_grad():
             # A ~ N(0, 1/r)... Hu et al. use a random Gaussian A and B = 0, so B A = 0 at the start
-            self.lora_A.weight.normal_(0.0, 1.0 / math.sqrt(base.in_features), generator=generator)
+            self.lora_A.weight.normal_(0.0, 1.0 / math.sqrt(base.in_features), generator=gen)
             self.lora_B.weight.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,12 +67,14 @@ class LoRALinear(nn.Module):
         return out
 
 
+@renamed_keywords(seed="rng")
 def add_lora(
-    model: nn.Module, *, rank: int, alpha: float, targets: Sequence[str], seed: int | None = None
+    model: nn.Module, *, rank: int, alpha: float, targets: Sequence[str], rng: RNGLike | torch.Generator = None
 ) -> nn.Module:
     """A copy of ``model`` with every parameter frozen and the Linear layers named in ``targets`` adapted.
 
-    ``seed`` fixes A's initialisation (teaching reproducibility); the original ``model`` is untouched.
+    ``rng`` fixes A's initialisation (an int or a Generator: teaching reproducibility; None: CSPRNG-seeded);
+    the original ``model`` is untouched.
     """
     check_type("model", model, nn.Module, what="a torch.nn.Module")
     names = list(targets)
@@ -77,7 +84,7 @@ def add_lora(
     for p in out.parameters():
         p.requires_grad_(False)
     modules = dict(out.named_modules())
-    gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+    gen = torch_generator(rng)  # one stream for every adapter, in the order of targets
     for name in names:
         layer = modules.get(name)
         if not isinstance(layer, nn.Linear):
@@ -85,7 +92,7 @@ def add_lora(
             raise ValueError(f"targets must name nn.Linear layers of the model ({', '.join(linears)}), got {name!r}")
         parent_name, _, child = name.rpartition(".")
         parent = modules[parent_name] if parent_name else out
-        setattr(parent, child, LoRALinear(layer, rank=rank, alpha=alpha, generator=gen))
+        setattr(parent, child, LoRALinear(layer, rank=rank, alpha=alpha, rng=gen))
     return out
 
 

@@ -65,7 +65,7 @@ def _batch(data, size, offset=3):
 # -- the attack works without defences ------------------------------------------------------------
 def test_dlg_recovers_a_batch_size_one_digit(data, model):
     x, y = _batch(data, 1)
-    rec = dlg_attack(model, client_update(model, x, y), batch_size=1, iterations=DLG_ITERATIONS, seed=1)
+    rec = dlg_attack(model, client_update(model, x, y), batch_size=1, iterations=DLG_ITERATIONS, rng=1)
     score = score_reconstruction(x, y, rec)
     assert score.psnr >= PSNR_SUCCESS_DB + 20  # observed ~80 dB: pixel-exact
     assert score.label_recovery == 1.0 and score.recovered_fraction == 1.0
@@ -73,14 +73,14 @@ def test_dlg_recovers_a_batch_size_one_digit(data, model):
 
 def test_dlg_with_joint_labels_recovers_image_and_label(data, model):
     x, y = _batch(data, 1, offset=11)
-    rec = dlg_attack(model, client_update(model, x, y), labels="joint", iterations=DLG_ITERATIONS, seed=2)
+    rec = dlg_attack(model, client_update(model, x, y), labels="joint", iterations=DLG_ITERATIONS, rng=2)
     score = score_reconstruction(x, y, rec)
     assert score.psnr >= PSNR_SUCCESS_DB and score.label_recovery == 1.0
 
 
 def test_inverting_gradients_recovers_a_batch_size_one_digit(data, model):
     x, y = _batch(data, 1, offset=20)
-    rec = inverting_gradients_attack(model, client_update(model, x, y), iterations=IG_ITERATIONS, seed=1)
+    rec = inverting_gradients_attack(model, client_update(model, x, y), iterations=IG_ITERATIONS, rng=1)
     score = score_reconstruction(x, y, rec)
     assert score.psnr >= PSNR_SUCCESS_DB  # observed ~30 dB
     assert rec.loss_history.shape == (IG_ITERATIONS,) and rec.attack == "inverting_gradients"
@@ -88,7 +88,7 @@ def test_inverting_gradients_recovers_a_batch_size_one_digit(data, model):
 
 def test_dlg_recovers_a_small_batch(data, model):
     x, y = _batch(data, 4)
-    rec = dlg_attack(model, client_update(model, x, y), batch_size=4, iterations=DLG_ITERATIONS, seed=1)
+    rec = dlg_attack(model, client_update(model, x, y), batch_size=4, iterations=DLG_ITERATIONS, rng=1)
     score = score_reconstruction(x, y, rec)
     assert score.psnr >= PSNR_SUCCESS_DB and score.label_recovery == 1.0
 
@@ -96,21 +96,21 @@ def test_dlg_recovers_a_small_batch(data, model):
 # -- each defence pushes PSNR below the threshold --------------------------------------------------
 def test_larger_batch_defeats_dlg(data, model):
     x, y = _batch(data, 16)
-    rec = dlg_attack(model, client_update(model, x, y), batch_size=16, iterations=DLG_ITERATIONS, seed=1)
+    rec = dlg_attack(model, client_update(model, x, y), batch_size=16, iterations=DLG_ITERATIONS, rng=1)
     assert score_reconstruction(x, y, rec).psnr < PSNR_SUCCESS_DB
 
 
 def test_clipping_and_noise_defeat_dlg(data, model):
     x, y = _batch(data, 1)
-    noisy = dp_client_update(model, x, y, max_grad_norm=1.0, noise_multiplier=0.1, seed=5)
-    rec = dlg_attack(model, noisy, batch_size=1, iterations=DLG_ITERATIONS, seed=1)
+    noisy = dp_client_update(model, x, y, max_grad_norm=1.0, noise_multiplier=0.1, rng=5)
+    rec = dlg_attack(model, noisy, batch_size=1, iterations=DLG_ITERATIONS, rng=1)
     assert score_reconstruction(x, y, rec).psnr < PSNR_SUCCESS_DB
 
 
 def test_clipping_and_noise_defeat_inverting_gradients(data, model):
     x, y = _batch(data, 1, offset=20)
-    noisy = dp_client_update(model, x, y, max_grad_norm=1.0, noise_multiplier=0.1, seed=5)
-    rec = inverting_gradients_attack(model, noisy, iterations=IG_ITERATIONS, seed=1)
+    noisy = dp_client_update(model, x, y, max_grad_norm=1.0, noise_multiplier=0.1, rng=5)
+    rec = inverting_gradients_attack(model, noisy, iterations=IG_ITERATIONS, rng=1)
     assert score_reconstruction(x, y, rec).psnr < PSNR_SUCCESS_DB
 
 
@@ -119,7 +119,7 @@ def test_secure_aggregation_defeats_dlg_on_one_client(data, model):
     x, y = _batch(data, 16)
     updates = [client_update(model, x[i : i + 1], y[i : i + 1]) for i in range(16)]
     total = aggregate_updates(updates)
-    rec = dlg_attack(model, total, batch_size=1, iterations=DLG_ITERATIONS, seed=1)
+    rec = dlg_attack(model, total, batch_size=1, iterations=DLG_ITERATIONS, rng=1)
     best = float(psnr(x, rec.images.expand_as(x)).max())  # closest of the 16 clients' images
     assert best < PSNR_SUCCESS_DB
 
@@ -156,7 +156,7 @@ def test_dp_update_matches_opacus_clipping(data):
     X, y = data
     x, yy = X[:6], y[:6]
     ours_model = make_model(seed=3)
-    ours = dp_client_update(ours_model, x, yy, max_grad_norm=0.5, noise_multiplier=1e-12, seed=0)
+    ours = dp_client_update(ours_model, x, yy, max_grad_norm=0.5, noise_multiplier=1e-12, rng=0)
     ref_model = GradSampleModule(make_model(seed=3))
     opt = DPOptimizer(torch.optim.SGD(ref_model.parameters(), lr=0.1), noise_multiplier=0.0,
                       max_grad_norm=0.5, expected_batch_size=6)
@@ -170,8 +170,8 @@ def test_dp_noise_has_the_stated_scale(data, model):
     # Noise on the mean has sd noise_multiplier * max_grad_norm / B; over ~3k coordinates the sample
     # sd is within 5 % of it (relative sd of a sample sd ~ 1/sqrt(2n) ~ 1.2 %: a 4-sigma band).
     x, y = _batch(data, 4)
-    clean = dp_client_update(model, x, y, max_grad_norm=1.0, noise_multiplier=1e-12, seed=0)
-    noisy = dp_client_update(model, x, y, max_grad_norm=1.0, noise_multiplier=2.0, seed=0)
+    clean = dp_client_update(model, x, y, max_grad_norm=1.0, noise_multiplier=1e-12, rng=0)
+    noisy = dp_client_update(model, x, y, max_grad_norm=1.0, noise_multiplier=2.0, rng=0)
     diff = torch.cat([(a - b).flatten() for a, b in zip(noisy, clean)])
     assert float(diff.std()) == pytest.approx(2.0 * 1.0 / 4, rel=0.05)
 
@@ -179,11 +179,11 @@ def test_dp_noise_has_the_stated_scale(data, model):
 def test_clip_and_noise_bounds_the_signal(model, data):
     x, y = _batch(data, 1)
     g = client_update(model, x, y)
-    a = clip_and_noise(g, max_grad_norm=0.01, noise_multiplier=1e-9, seed=0)
+    a = clip_and_noise(g, max_grad_norm=0.01, noise_multiplier=1e-9, rng=0)
     norm = float(torch.sqrt(sum((t**2).sum() for t in a)))
     assert norm == pytest.approx(0.01, rel=1e-3)
-    assert clip_and_noise(g, max_grad_norm=1.0, noise_multiplier=0.5, seed=4)[0].equal(
-        clip_and_noise(g, max_grad_norm=1.0, noise_multiplier=0.5, seed=4)[0]
+    assert clip_and_noise(g, max_grad_norm=1.0, noise_multiplier=0.5, rng=4)[0].equal(
+        clip_and_noise(g, max_grad_norm=1.0, noise_multiplier=0.5, rng=4)[0]
     )
 
 
@@ -383,8 +383,8 @@ def test_make_model_seed_type():
 def test_seeded_attack_is_deterministic(data, model):
     x, y = _batch(data, 1)
     g = client_update(model, x, y)
-    a = inverting_gradients_attack(model, g, iterations=5, seed=9)
-    b = inverting_gradients_attack(model, g, iterations=5, seed=9)
+    a = inverting_gradients_attack(model, g, iterations=5, rng=9)
+    b = inverting_gradients_attack(model, g, iterations=5, rng=9)
     assert torch.equal(a.images, b.images)
 
 

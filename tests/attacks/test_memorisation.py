@@ -25,8 +25,8 @@ def trained(pretrained):
     torch.set_num_threads(1)
     d = data.clinical_notes(200, repetitions=(16,), canaries_per_setting=1, formats=("record_number", "phone"), rng=0)
     X, Y = encode_notes(d.notes)
-    raw = finetune(pretrained, X, Y, method="non_private", epochs=10, sample_rate=0.2, lr=1e-2, seed=0)
-    dp = finetune(pretrained, X, Y, method="dp_full", epochs=10, sample_rate=0.2, lr=1e-2, target_epsilon=1.0, seed=0)
+    raw = finetune(pretrained, X, Y, method="non_private", epochs=10, sample_rate=0.2, lr=1e-2, rng=0)
+    dp = finetune(pretrained, X, Y, method="dp_full", epochs=10, sample_rate=0.2, lr=1e-2, target_epsilon=1.0, rng=0)
     return d, X, Y, raw.model, dp
 
 

@@ -41,10 +41,10 @@ def test_gradient_inversion_defence_is_the_dp_sgd_step():
     torch.manual_seed(0)
     model = make_model(seed=1)
     x, y = torch.rand(4, 1, 8, 8), torch.tensor([0, 3, 5, 9])
-    ours = dp_client_update(model, x, y, max_grad_norm=0.5, noise_multiplier=0.3, seed=11)
+    ours = dp_client_update(model, x, y, max_grad_norm=0.5, noise_multiplier=0.3, rng=11)
     grads = per_sample_gradients(model, torch.nn.functional.cross_entropy, x, y)
     clipped, _ = clipping.clip_per_sample(grads, max_grad_norm=0.5)
-    ref = noisy_mean(clipped, noise_multiplier=0.3, max_grad_norm=0.5, expected_batch_size=4, generator=torch_generator(11))
+    ref = noisy_mean(clipped, noise_multiplier=0.3, max_grad_norm=0.5, expected_batch_size=4, rng=torch_generator(11))
     for a, (name, _) in zip(ours, model.named_parameters(), strict=True):
         assert torch.equal(a, ref[name])
 
@@ -52,7 +52,7 @@ def test_gradient_inversion_defence_is_the_dp_sgd_step():
 def test_client_level_clip_and_noise_uses_the_same_factor():
     model = make_model(seed=2)
     g = client_update(model, torch.rand(1, 1, 8, 8), torch.tensor([4]))
-    out = clip_and_noise(g, max_grad_norm=0.01, noise_multiplier=1e-9, seed=0)
+    out = clip_and_noise(g, max_grad_norm=0.01, noise_multiplier=1e-9, rng=0)
     norm = float(torch.sqrt(sum((t.double() ** 2).sum() for t in g)))
     factor = 0.01 / (norm + 1e-6)
     for a, b in zip(out, g, strict=True):

@@ -101,14 +101,14 @@ def test_noise_has_std_sigma_c_over_batch():
     # zero gradients: the output is pure noise N(0, (sigma C / m)^2); 200k draws, sd error ~ 0.16 %
     clipped = {"w": torch.zeros(5, 200_000)}
     out = noisy_mean(clipped, noise_multiplier=1.3, max_grad_norm=2.0, expected_batch_size=4.0,
-                     generator=torch_generator(0))["w"]
+                     rng=torch_generator(0))["w"]
     assert abs(float(out.std()) / (1.3 * 2.0 / 4.0) - 1) < 0.01
     assert abs(float(out.mean())) < 0.01
 
 
 def test_poisson_sampling_has_binomial_batch_sizes():
     g = torch_generator(1)
-    sizes = np.array([len(poisson_sample(1000, sample_rate=0.05, generator=g)) for _ in range(2000)])
+    sizes = np.array([len(poisson_sample(1000, sample_rate=0.05, rng=g)) for _ in range(2000)])
     # Binomial(1000, 0.05): mean 50, sd 6.9; the mean of 2000 lots has sd 0.15 -> 5-sigma tolerance 0.8
     assert abs(sizes.mean() - 50) < 0.8
     assert 5.5 < sizes.std() < 8.5
@@ -123,7 +123,7 @@ def test_noise_free_huge_clip_equals_plain_sgd(digits):
     for step in range(5):
         xb, yb = X[step * 40 : (step + 1) * 40], y[step * 40 : (step + 1) * 40]
         dp_sgd_step(a, opt_a, xb, yb, loss_fn=CE, noise_multiplier=0.0, max_grad_norm=1e9,
-                    expected_batch_size=40, generator=g)
+                    expected_batch_size=40, rng=g)
         sgd_step(b, opt_b, xb, yb, loss_fn=CE)
     for pa, pb in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
@@ -136,7 +136,7 @@ def test_one_noise_free_step_equals_opacus(digits):
     ours, theirs = _mlp(4), _mlp(4)
     opt = torch.optim.SGD(ours.parameters(), lr=0.5)
     dp_sgd_step(ours, opt, X[:32], y[:32], loss_fn=CE, noise_multiplier=0.0, max_grad_norm=0.1,
-                expected_batch_size=32, generator=torch_generator(0))
+                expected_batch_size=32, rng=torch_generator(0))
     loader = DataLoader(TensorDataset(X[:32], y[:32]), batch_size=32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -180,7 +180,7 @@ def test_epsilon_and_accuracy_match_opacus(digits):
         eps_o, model_o, q = _opacus_run(seed, X, y, q=0.05, epochs=4, sigma=1.0, c=1.0, lr=0.5)
         model = _mlp(seed)
         trainer = DPSGD(model, torch.optim.SGD(model.parameters(), lr=0.5), (X, y), noise_multiplier=1.0,
-                        max_grad_norm=1.0, sample_rate=q, seed=seed).train(epochs=4)
+                        max_grad_norm=1.0, sample_rate=q, rng=seed).train(epochs=4)
         assert trainer.steps == 4 * round(1 / q)
         assert trainer.epsilon(delta=1e-5) == pytest.approx(eps_o, rel=1e-6)
         assert trainer.get_epsilon(1e-5) == trainer.epsilon(delta=1e-5)
@@ -195,7 +195,7 @@ def test_target_epsilon_is_met(digits):
     X, _, y, _ = digits
     model = _mlp(5)
     res = train_dp_sgd(model, torch.optim.SGD(model.parameters(), lr=0.5), (X, y), epochs=1,
-                       max_grad_norm=1.0, delta=1e-5, sample_rate=0.1, target_epsilon=2.0, seed=0)
+                       max_grad_norm=1.0, delta=1e-5, sample_rate=0.1, target_epsilon=2.0, rng=0)
     assert res.steps == 10
     assert 1.9 < res.epsilon <= 2.0 + 1e-9
 
@@ -205,7 +205,7 @@ def test_data_loader_gives_default_sample_rate(digits):
     model = _mlp(6)
     loader = DataLoader(TensorDataset(X, y), batch_size=135)
     trainer = DPSGD(model, torch.optim.SGD(model.parameters(), lr=0.1), loader, noise_multiplier=1.0,
-                    max_grad_norm=1.0, seed=0)
+                    max_grad_norm=1.0, rng=0)
     assert trainer.sample_rate == pytest.approx(1 / len(loader))
     assert trainer.epsilon(delta=1e-5) == 0.0
     trainer.step()
@@ -218,7 +218,7 @@ def test_data_loader_gives_default_sample_rate(digits):
 
 def _trainer(**kw):
     model = _mlp(0, d_in=4, hidden=3, k=2)
-    args = dict(noise_multiplier=1.0, max_grad_norm=1.0, sample_rate=0.1, seed=0)
+    args = dict(noise_multiplier=1.0, max_grad_norm=1.0, sample_rate=0.1, rng=0)
     args.update(kw)
     data = args.pop("data", (torch.randn(20, 4), torch.randint(0, 2, (20,))))
     return DPSGD(model, torch.optim.SGD(model.parameters(), lr=0.1), data, **args)
@@ -302,7 +302,7 @@ def test_empty_lot_is_noise_only():
     before = [p.detach().clone() for p in model.parameters()]
     dp_sgd_step(model, torch.optim.SGD(model.parameters(), lr=1.0), torch.zeros(0, 4), torch.zeros(0).long(),
                 loss_fn=CE, noise_multiplier=1.0, max_grad_norm=1.0, expected_batch_size=2.0,
-                generator=torch_generator(0))
+                rng=torch_generator(0))
     moved = [float((p.detach() - b).abs().max()) for p, b in zip(model.parameters(), before)]
     assert all(m > 0 for m in moved)
 
@@ -315,7 +315,7 @@ def _update(model, x, y, *, mode, c=0.5, sigma=1.0, seed=7, loss_fn=CE, m=None):
     before = [p.detach().clone() for p in model.parameters()]
     norms = dp_sgd_step(model, torch.optim.SGD(model.parameters(), lr=1.0), x, y, loss_fn=loss_fn,
                         noise_multiplier=sigma, max_grad_norm=c, expected_batch_size=m or len(x),
-                        generator=torch_generator(seed), grad_sample_mode=mode)
+                        rng=torch_generator(seed), grad_sample_mode=mode)
     return [b - p.detach() for b, p in zip(before, model.parameters())], norms
 
 
@@ -401,7 +401,7 @@ def test_noisy_ghost_step_equals_opacus_per_sample_clipping(digits):
     ours, theirs = _mlp(19), _mlp(19)
     c = float(per_sample_norms(per_sample_gradients(ours, CE, xb, yb)).median())  # half the records clipped
     norms = dp_sgd_step(ours, torch.optim.SGD(ours.parameters(), lr=1.0), xb, yb, loss_fn=CE, noise_multiplier=1.0,
-                        max_grad_norm=c, expected_batch_size=32, generator=torch_generator(7),
+                        max_grad_norm=c, expected_batch_size=32, rng=torch_generator(7),
                         grad_sample_mode="ghost")
     assert bool((norms > c * 1.01).any()) and bool((norms < c * 0.99).any())
     with warnings.catch_warnings():
@@ -421,7 +421,7 @@ def test_noisy_ghost_step_equals_opacus_per_sample_clipping(digits):
 def test_ghost_and_vmap_trainers_follow_the_same_trajectory(digits):
     X, _, y, _ = digits
     a, b = _mlp(20), _mlp(20)
-    kw = dict(noise_multiplier=1.0, max_grad_norm=0.5, sample_rate=0.05, seed=3)
+    kw = dict(noise_multiplier=1.0, max_grad_norm=0.5, sample_rate=0.05, rng=3)
     DPSGD(a, torch.optim.SGD(a.parameters(), lr=0.5), (X, y), grad_sample_mode="ghost", **kw).train(epochs=1)
     DPSGD(b, torch.optim.SGD(b.parameters(), lr=0.5), (X, y), grad_sample_mode="vmap", **kw).train(epochs=1)
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
@@ -557,7 +557,7 @@ def test_empty_lot_on_the_ghost_path_is_noise_only():
     before = [p.detach().clone() for p in model.parameters()]
     dp_sgd_step(model, torch.optim.SGD(model.parameters(), lr=1.0), torch.zeros(0, 4), torch.zeros(0).long(),
                 loss_fn=CE, noise_multiplier=1.0, max_grad_norm=1.0, expected_batch_size=2.0,
-                generator=torch_generator(0), grad_sample_mode="ghost")
+                rng=torch_generator(0), grad_sample_mode="ghost")
     assert all(float((p.detach() - b).abs().max()) > 0 for p, b in zip(model.parameters(), before))
 
 

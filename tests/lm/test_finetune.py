@@ -24,7 +24,7 @@ def test_dp_lora_epsilon_equals_opacus_accountant(setup):
 
     model, X, Y = setup
     r = finetune(model, X, Y, method="dp_lora", epochs=1, sample_rate=0.1, lr=1e-2, noise_multiplier=1.3,
-                 delta=1e-5, rank=2, seed=0)
+                 delta=1e-5, rank=2, rng=0)
     ref = OpacusRDP()
     ref.history = [(1.3, 0.1, r.steps)]  # (sigma, q, steps)
     assert r.steps == 10 and r.privacy_unit.startswith("one note")
@@ -37,7 +37,7 @@ def test_dp_lora_epsilon_equals_opacus_accountant(setup):
 
 def test_dp_full_target_epsilon_is_met_and_all_weights_move(setup):
     model, X, Y = setup
-    r = finetune(model, X, Y, method="dp_full", epochs=1, sample_rate=0.1, lr=1e-2, target_epsilon=2.0, seed=0)
+    r = finetune(model, X, Y, method="dp_full", epochs=1, sample_rate=0.1, lr=1e-2, target_epsilon=2.0, rng=0)
     assert r.epsilon <= 2.0 + 1e-9 and r.epsilon > 1.5  # calibrated, never above the target
     assert r.trainable_parameters == model.n_parameters()
     moved = [not torch.equal(a, b) for a, b in zip(model.parameters(), r.model.parameters())]
@@ -47,7 +47,7 @@ def test_dp_full_target_epsilon_is_met_and_all_weights_move(setup):
 def test_non_private_learns_and_spends_infinity(setup):
     model, X, Y = setup
     before = evaluate(model, X, Y).bits_per_char
-    r = finetune(model, X, Y, method="non_private", epochs=2, sample_rate=0.2, lr=1e-2, seed=0)
+    r = finetune(model, X, Y, method="non_private", epochs=2, sample_rate=0.2, lr=1e-2, rng=0)
     assert math.isinf(r.epsilon) and r.group_epsilon(4) == (math.inf, 1.0)
     assert evaluate(r.model, X, Y).bits_per_char < before - 0.5
 

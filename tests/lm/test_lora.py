@@ -19,7 +19,7 @@ def _x():
 
 def test_lora_starts_at_base_and_freezes_it():
     base = _model()
-    m = add_lora(base, rank=2, alpha=4.0, targets=("hidden", "out"), seed=0)
+    m = add_lora(base, rank=2, alpha=4.0, targets=("hidden", "out"), rng=0)
     assert torch.equal(m(_x()), base(_x()))  # B = 0: identical function at the start (Hu et al. 2021, Sec. 4.1)
     trainable = {n for n, p in m.named_parameters() if p.requires_grad}
     assert trainable == {"hidden.lora_A.weight", "hidden.lora_B.weight", "out.lora_A.weight", "out.lora_B.weight"}
@@ -41,7 +41,7 @@ def test_lora_forward_is_w0x_plus_scaled_bax():
 
 def test_merge_after_training_equals_adapted_model():
     base = _model()
-    m = add_lora(base, rank=2, alpha=4.0, targets=("hidden", "out"), seed=0)
+    m = add_lora(base, rank=2, alpha=4.0, targets=("hidden", "out"), rng=0)
     opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.5)
     for _ in range(3):
         opt.zero_grad()
@@ -58,7 +58,7 @@ def test_dp_sgd_ghost_clipping_matches_vmap_on_lora():
     from ppml_lab.dp.dp_sgd import ghost_clipped_sum, per_sample_gradients
     from ppml_lab.lm.char_lm import encode_notes, lm_loss
 
-    m = add_lora(_model(), rank=2, alpha=4.0, targets=("hidden", "out"), seed=0)
+    m = add_lora(_model(), rank=2, alpha=4.0, targets=("hidden", "out"), rng=0)
     with torch.no_grad():
         for n, p in m.named_parameters():
             if "lora_B" in n:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ppml_lab._rng import seeded_rng
+from ppml_lab._rng import RNGLike, renamed_keywords, resolve_rng
 from ppml_lab.exceptions import ProtocolError
 
 __all__ = ["FlowerSecAggPlusResult", "flower_secaggplus_sum"]
@@ -41,10 +41,15 @@ class FlowerSecAggPlusResult:
     server_seconds: float = 0.0
 
 
+@renamed_keywords(seed="rng")
 def flower_secaggplus_sum(vectors: Mapping[int, np.ndarray], *, num_shares: int, threshold: int,
                           target_range: int = 2**22, mod_range: int = 2**32, clipping_range: float = 8.0,
-                          drop_after_share_keys: Iterable[int] = (), seed: int = 0) -> FlowerSecAggPlusResult:
-    """Sum ``vectors`` (ints in [0, target_range)) with Flower's SecAgg+ client code; node ids are the keys + 1."""
+                          drop_after_share_keys: Iterable[int] = (), rng: RNGLike = 0) -> FlowerSecAggPlusResult:
+    """Sum ``vectors`` (ints in [0, target_range)) with Flower's SecAgg+ client code; node ids are the keys + 1.
+
+    ``rng`` only orders the simulated message routing (public, not key material; Flower draws its own keys),
+    so it defaults to the seed 0 for replayable harness runs. ``clipping_range`` is Flower's quantisation
+    range per coordinate (its name), not an L2 clipping norm."""
     import importlib
 
     mod = importlib.import_module("flwr.client.mod.secure_aggregation.secaggplus_mod")  # the module, not the function
@@ -78,7 +83,7 @@ def flower_secaggplus_sum(vectors: Mapping[int, np.ndarray], *, num_shares: int,
         return out
 
     # the workflow's graph: shuffled ring, each node with num_shares // 2 nodes each side and itself
-    order = [int(v) for v in seeded_rng(seed).permutation(sorted(ids))]  # public routing order, not key material
+    order = [int(v) for v in resolve_rng(rng).permutation(np.asarray(sorted(ids)))]  # public routing order, not key material
     half = num_shares >> 1
     neighbours = {nid: {order[(i + o) % n] for o in range(-half, half + 1)} for i, nid in enumerate(order)}
     cfg = {Key.SAMPLE_NUMBER: n, Key.SHARE_NUMBER: num_shares, Key.THRESHOLD: threshold,
