@@ -12,10 +12,12 @@ from ppml_lab.exercises import CheckResult, failed, not_answered, passed
 #: The three hospitals of notebook 07 and the seed of their split (reproducibility only).
 HOSPITALS = ("Singapore", "Malaysia", "Thailand")
 SITE_SEED = 2026
-#: The feature the hospitals summarise jointly.
-FEATURE = "mean radius"
+#: The feature of Exercise 1 (Part 3 of the notebook demonstrates on "mean radius", so the answer is not printed
+#: above the exercise).
+FEATURE = "mean texture"
 #: The two private values behind the triple-reuse transcript (what the exercise recovers: their difference).
-_REUSED_SECRETS = (np.array([37, 61, 45], dtype=np.int64), np.array([52, 58, 45], dtype=np.int64))
+#: (Not the values of the notebook's triple-reuse demonstration, whose printout would give the answer away.)
+_REUSED_SECRETS = (np.array([48, 23, 90], dtype=np.int64), np.array([31, 40, 90], dtype=np.int64))
 
 
 @lru_cache(maxsize=1)
@@ -27,10 +29,11 @@ def hospital_sites() -> dict[str, Any]:
     return split_sites(ds.X, ds.y, sites=HOSPITALS, rng=SITE_SEED)
 
 
-def feature_column() -> int:
+def feature_column(name: str = FEATURE) -> int:
+    """Column of ``name`` (default: the exercise's FEATURE) in the breast_cancer features."""
     from ppml_lab.data import load_dataset
 
-    return load_dataset("breast_cancer").feature_names.index(FEATURE)
+    return load_dataset("breast_cancer").feature_names.index(name)
 
 
 def _pooled_variance() -> float:
