@@ -175,3 +175,50 @@ def test_wrong_answers_fail_and_feedback_hides_the_solution(master, built):
             shown = tf.summary(public_only=True)
             leaked = [ln for ln in sol if ln in shown]
             assert leaked == [], f"feedback for {wrong.__name__} shows solution code: {leaked}"
+
+
+def test_splice_is_idempotent_and_touches_nothing_else():
+    """Splicing replaces only the tagged section, before "## Further reading" (or at the end), and twice = once."""
+    v4 = nbformat.v4
+    course = v4.new_notebook(cells=[v4.new_markdown_cell("# 99 title"), v4.new_code_cell("x = 1"),
+                                    v4.new_markdown_cell("## Further reading\n\n- a paper")])
+    section = editions._stable([v4.new_markdown_cell("## Coding exercise\n\nwrite f"), v4.new_code_cell("def f(): ...")],
+                               "99_x", "student")
+    once = editions.splice(course, section, {"tests": {"q": "public"}})
+    twice = editions.splice(once, section, {"tests": {"q": "public"}})
+    assert [c.source for c in once.cells] == ["# 99 title", "x = 1", "## Coding exercise\n\nwrite f", "def f(): ...",
+                                              "## Further reading\n\n- a paper"]
+    assert editions.comparable(editions.section_of(twice)) == editions.comparable(section)
+    assert [c.source for c in twice.cells] == [c.source for c in once.cells]
+    assert twice.metadata["otter"] == {"tests": {"q": "public"}}
+    replaced = editions.splice(once, section[:1], {"tests": {}})  # a shorter new section replaces the old one
+    assert [c.source for c in replaced.cells] == ["# 99 title", "x = 1", "## Coding exercise\n\nwrite f",
+                                                  "## Further reading\n\n- a paper"]
+    no_anchor = v4.new_notebook(cells=[v4.new_markdown_cell("# 98")])
+    assert editions.splice(no_anchor, section, {}).cells[-1].source == "def f(): ..."
+
+
+def test_hidden_marker_and_solution_extraction():
+    """The rules the leak checks rely on: what counts as hidden, which lines count as solution."""
+    assert editions.is_hidden_test('""" # BEGIN TEST CONFIG\nhidden: true\n""" # END TEST CONFIG\ndef t(): pass')
+    assert not editions.is_hidden_test('""" # BEGIN TEST CONFIG\nhidden: false\n""" # END TEST CONFIG\ndef t(): pass')
+    assert not editions.is_hidden_test("def test_x(f):\n    assert f(1) == 2  # not hidden")
+    v4 = nbformat.v4
+    nb = v4.new_notebook(cells=[v4.new_code_cell("import numpy as np\ndef f(x):\n    # BEGIN SOLUTION\n"
+                                                 "    return np.linalg.norm(x, axis=1)\n    # END SOLUTION\n"
+                                                 "y = compute_something_long()  # SOLUTION")])
+    assert editions.solution_lines(nb) == ["return np.linalg.norm(x, axis=1)", "y = compute_something_long()"]
+
+
+def test_hidden_test_lines_name_only_hidden_tests():
+    v4 = nbformat.v4
+    pub = "def test_public(f):\n    assert f(2) == 4, 'f must square its input for every integer we tried'\n\ntest_public(f)"
+    hid = ('""" # BEGIN TEST CONFIG\nhidden: true\n""" # END TEST CONFIG\ndef test_secret_edge(f):\n'
+           "    assert f(-3) == 9, 'negative input'\n    assert f(10**6) == 10**12 and f(0) == 0 and f(1) == 1\n\n"
+           "test_secret_edge(f)")
+    nb = v4.new_notebook(cells=[v4.new_raw_cell("# BEGIN TESTS"), v4.new_code_cell(pub), v4.new_code_cell(hid),
+                                v4.new_raw_cell("# END TESTS")])
+    lines = editions.hidden_test_lines(nb)
+    assert "def test_secret_edge(f):" in lines
+    assert "assert f(10**6) == 10**12 and f(0) == 0 and f(1) == 1" in lines
+    assert not any("test_public" in ln or "square its input" in ln for ln in lines)
