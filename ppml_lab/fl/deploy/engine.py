@@ -51,14 +51,15 @@ from ppml_lab.fl.deploy.processes import (
     Proc,
     descendants,
     end_pids,
-    free_port,
+    listen_port,
     offline_env,
+    pdeathsig_exec_argv,
     port_open,
     run_bounded,
     same_process,
     spawn,
 )
-from ppml_lab.fl.deploy.reference import APP_DIR, dp_epsilon, write_site_files
+from ppml_lab.fl.deploy.reference import APP_DIR, dp_epsilon
 from ppml_lab.fl.deploy.signing import PUBLISHER_KEY_ID, build_fab, sign_fab, write_trusted_entities
 
 __all__ = ["FlowerDeployment", "run_deployment"]
@@ -82,15 +83,26 @@ class FlowerDeployment:
     starts the SuperLink, registers the SuperNodes' public keys, starts the SuperNodes and waits (bounded)
     until all are online. ``run()`` submits the app and returns a :class:`DeploymentResult`. ``stop()``
     ends every process started, by PID. Use ``with FlowerDeployment(cfg) as dep: dep.run()``.
+
+    ``supernodes_after_submit=True``: ``start()`` stops after the registrations, and ``run()`` submits the
+    app first and then starts the SuperNodes (the ServerApp waits for its ``min_clients``). The ``flwr``
+    CLI process that submits (~100 MB) has then ended before the hospitals' processes exist, so it is not
+    part of the federation's peak memory; the SuperNodes' admission is confirmed from their logs (the node
+    ID the SuperLink assigned) and the run's per-round client counts, not by a ``flwr supernode list``
+    process. Every security check is the same. ``seconds_to_online``: seconds from ``start()`` until every
+    SuperNode was online.
     """
 
     def __init__(self, config: DeploymentConfig | None = None, *, workdir: str | Path | None = None,
-                 keep_workdir: bool = False) -> None:
+                 keep_workdir: bool = False, supernodes_after_submit: bool = False) -> None:
         self.config = config if config is not None else DeploymentConfig()
         check_type("config", self.config, DeploymentConfig)
+        self.supernodes_after_submit = check_bool("supernodes_after_submit", supernodes_after_submit)
         self._own_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="ppml-flwr-")) if workdir is None else Path(workdir)
         self.keep_workdir = check_bool("keep_workdir", keep_workdir)
+        self.seconds_to_online: float | None = None
+        self._t_start: float | None = None
         self.flwr_home = self.workdir / "flwr_home"
         self.env = offline_env(self.flwr_home)
         self.port: int | None = None
@@ -109,6 +121,11 @@ class FlowerDeployment:
         self._last_run_id: int | None = None
         self.publisher_key: NodeKeys | None = None
         self.trusted_entities: Path | None = None
+        self._prepare: subprocess.Popen | None = None
+        self._worker: subprocess.Popen | None = None  # one `flwr` CLI process for start-up's calls
+        self._worker_lock = threading.Lock()
+        self._use_worker = False
+        self._app_signature: str | None = None  # the course's app, signed by the preparation process
         _LIVE.add(self)
 
     def __repr__(self) -> str:
@@ -154,16 +171,23 @@ class FlowerDeployment:
         return self._peak_rss
 
     def _spawn(self, name: str, argv: list[str]) -> Proc:
-        """Start a process that dies with this one (parent-death signal) in its own session."""
-        proc = spawn(name, argv, env=self.env, cwd=self.workdir, log_dir=self.workdir / "logs")
+        """Start a process that dies with this one (parent-death signal) in its own session. A SuperLink
+        or SuperNode running its apps in-process starts no children: the exec shim, no reaper beside it."""
+        proc = spawn(name, argv, env=self.env, cwd=self.workdir, log_dir=self.workdir / "logs",
+                     may_fork=INPROCESS_FLAG not in argv)
         self._procs.append(proc)
         return proc
 
     def _cli(self, args: list[str], *, timeout: float, check: bool = True) -> subprocess.CompletedProcess:
-        """Run a short ``flwr`` CLI command (bounded)."""
+        """Run a short ``flwr`` CLI command (bounded): in the CLI worker during start-up and submission
+        (:mod:`ppml_lab.fl.deploy._cli_worker`: Flower's CLI imported once, not once per command), else
+        as a one-shot ``flwr`` process."""
         argv = [str(BIN / "flwr"), *args]
         try:
-            res = run_bounded(argv, env=self.env, cwd=self.workdir, timeout=timeout)
+            if self._use_worker:
+                res = self._worker_call(args, timeout=timeout)
+            else:
+                res = run_bounded(argv, env=self.env, cwd=self.workdir, timeout=timeout)
         except subprocess.TimeoutExpired as err:
             raise DeploymentError(f"`flwr {' '.join(args)}` did not finish within {timeout:.0f} s") from err
         if check and res.returncode != 0:
@@ -172,11 +196,71 @@ class FlowerDeployment:
             )
         return res
 
+    def _worker_call(self, args: list[str], *, timeout: float) -> subprocess.CompletedProcess:
+        """One command in the CLI worker (started on first use); a timeout ends the worker."""
+        import selectors
+
+        with self._worker_lock:
+            if self._worker is None or self._worker.poll() is not None:
+                log = open(self.workdir / "logs" / "cli_worker.log", "ab")  # noqa: SIM115 - the child's copy stays
+                try:
+                    self._worker = subprocess.Popen(
+                        pdeathsig_exec_argv([sys.executable, "-m", "ppml_lab.fl.deploy._cli_worker"]),
+                        env=self.env, cwd=self.workdir, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                        text=True, encoding="utf-8")
+                finally:
+                    log.close()
+            worker = self._worker
+            if worker.stdin is None or worker.stdout is None:  # pragma: no cover - both are pipes
+                raise DeploymentError("the CLI worker has no pipes")
+            argv = [str(BIN / "flwr"), *args]
+            try:
+                worker.stdin.write(json.dumps([str(a) for a in args]) + "\n")
+                worker.stdin.flush()
+                with selectors.DefaultSelector() as sel:
+                    sel.register(worker.stdout, selectors.EVENT_READ)
+                    if not sel.select(timeout=timeout):
+                        self._close_worker(kill=True)
+                        raise subprocess.TimeoutExpired(argv, timeout)
+                line = worker.stdout.readline()
+            except (BrokenPipeError, OSError) as err:
+                self._close_worker(kill=True)
+                raise DeploymentError(f"the flwr CLI worker died (see {self.workdir / 'logs' / 'cli_worker.log'})") from err
+            if not line:
+                self._close_worker(kill=True)
+                raise DeploymentError(f"the flwr CLI worker died (see {self.workdir / 'logs' / 'cli_worker.log'})")
+            reply = json.loads(line)
+            return subprocess.CompletedProcess(argv, int(reply["rc"]), reply["stdout"], reply["stderr"])
+
+    def _close_worker(self, *, kill: bool = False) -> None:
+        worker, self._worker = self._worker, None
+        if worker is None:
+            return
+        with contextlib.suppress(OSError):
+            if kill:
+                worker.kill()
+            elif worker.stdin is not None:
+                worker.stdin.close()  # end of input: the worker exits
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=10)
+        for pipe in (worker.stdin, worker.stdout):
+            with contextlib.suppress(OSError):
+                if pipe is not None:
+                    pipe.close()
+
     def log_tail(self, name: str, chars: int = 3000) -> str:
         if name == "serverapp" and self._last_run_id is not None:
             self.save_run_log(self._last_run_id)  # the last run's ServerApp log, fetched now
         p = self.workdir / "logs" / f"{name}.log"
         return p.read_text(errors="replace")[-chars:] if p.exists() else ""
+
+    @property
+    def peak_rss_by_process(self) -> dict[str, int]:
+        """Highest RSS of each process started (SuperLink, each SuperNode; with its descendants), by name."""
+        return {p.name: p.peak_rss for p in self._procs}
 
     @property
     def peak_total_rss_bytes(self) -> int:
@@ -202,10 +286,13 @@ class FlowerDeployment:
                     family = [root, *root.children(recursive=True)]
                 except psutil.Error:
                     continue
+                mine = 0
                 for q in family:
                     with contextlib.suppress(psutil.Error):
-                        total += q.memory_info().rss
+                        mine += q.memory_info().rss
                         proc.seen.setdefault(q.pid, q.create_time())
+                proc.peak_rss = max(proc.peak_rss, mine)
+                total += mine
             self._peak_rss = max(self._peak_rss, total)
 
     # ---- start -------------------------------------------------------------------------------
@@ -214,6 +301,8 @@ class FlowerDeployment:
         if self._started:
             raise DeploymentError(f"this {type(self).__name__} was already started; create a new one")
         self._started = True
+        self._t_start = time.monotonic()
+        self._use_worker = True  # start-up's CLI calls share one flwr process
         self._start_superlink_side()
         self._start_supernodes()
 
@@ -234,28 +323,73 @@ class FlowerDeployment:
                 secure_directory(self.workdir / "trust") / "trusted_entities.yaml",
                 {PUBLISHER_KEY_ID: self.publisher_key.public_key},
             )
-        self.port = cfg.superlink_port if cfg.superlink_port is not None else free_port()
+        self.port = cfg.superlink_port if cfg.superlink_port is not None else listen_port()
         self._write_flower_config()
         self._monitor = threading.Thread(target=self._monitor_loop, name="ppml-flwr-rss", daemon=True)
         self._monitor.start()
+        if self._has_supernodes():
+            self._start_prepare()  # data files (+ app signature) in a process of their own, meanwhile
         self.start_superlink()
 
-    def _start_supernodes(self) -> None:
-        """Each hospital's data file, node registration, one SuperNode per hospital; wait until all are online."""
-        cfg = self.config
-        # Each hospital's data as its own file (a real site points its SuperNode at local data).
-        (self.workdir / "data").mkdir(exist_ok=True)
-        self.site_paths, self.test_path = write_site_files(self.workdir / "data", cfg.seed, cfg.n_supernodes)
-        if cfg.node_auth:  # one `flwr supernode register` per hospital, at the same time (each is a process)
-            from concurrent.futures import ThreadPoolExecutor
+    def _has_supernodes(self) -> bool:
+        """This launcher starts SuperNodes, which need each hospital's data file (the simulation: no)."""
+        return True
 
-            with ThreadPoolExecutor(max_workers=min(8, len(self.node_keys))) as pool:
-                list(pool.map(lambda kv: self._cli(
-                    ["supernode", "register", str(kv[1].public_key), cfg.connection, "--name", f"hospital-{kv[0]}"],
-                    timeout=cfg.startup_timeout), enumerate(self.node_keys)))
+    def _start_prepare(self) -> None:
+        """Write the hospitals' data files and sign the app in a short-lived process
+        (:mod:`ppml_lab.fl.deploy._prepare`): scikit-learn, SciPy, pandas and Flower's CLI are imported
+        there, not in this launcher (a notebook kernel), where they would add ~150 MB to every peak."""
+        cfg = self.config
+        (self.workdir / "data").mkdir(exist_ok=True)
+        argv = [sys.executable, "-m", "ppml_lab.fl.deploy._prepare", str(self.workdir / "data"), str(cfg.seed),
+                str(cfg.n_supernodes)]
+        if cfg.sign_app and self.publisher_key is not None:
+            argv += [str(APP_DIR), str(self.publisher_key.private_key)]
+        self._prepare = subprocess.Popen(pdeathsig_exec_argv(argv), env=self.env, cwd=self.workdir,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                         stdin=subprocess.DEVNULL)
+
+    def _finish_prepare(self) -> None:
+        proc, self._prepare = self._prepare, None
+        if proc is None:
+            raise DeploymentError("the preparation step was not started")
+        try:
+            out, err = proc.communicate(timeout=self.config.startup_timeout)
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            proc.communicate()
+            raise DeploymentError(
+                f"writing the hospitals' data files did not finish within {self.config.startup_timeout:.0f} s") from exc
+        if proc.returncode != 0:
+            raise DeploymentError(f"writing the hospitals' data files failed with code {proc.returncode}:\n{err[-2000:]}")
+        data = json.loads(out.strip().splitlines()[-1])
+        self.site_paths, self.test_path = tuple(data["site_paths"]), str(data["test_path"])
+        self._app_signature = str(data["app_signature"]) or None
+
+    def _start_supernodes(self) -> None:
+        """Each hospital's data file, node registration, one SuperNode per hospital; wait until all are
+        online (the last two in ``run()`` when ``supernodes_after_submit``)."""
+        self._prepare_supernodes()
+        if not self.supernodes_after_submit:
+            self._launch_supernodes(ask_superlink=True)
+
+    def _launch_supernodes(self, *, ask_superlink: bool) -> None:
+        cfg = self.config
         for k in range(cfg.n_supernodes):
             self.start_supernode(k)
-        self.wait_online(cfg.n_supernodes, timeout=cfg.startup_timeout)
+        self.wait_online(cfg.n_supernodes, timeout=cfg.startup_timeout, ask_superlink=ask_superlink)
+        if self._t_start is not None:
+            self.seconds_to_online = time.monotonic() - self._t_start
+
+    def _prepare_supernodes(self) -> None:
+        """Each hospital's data file and the registration of its public key."""
+        cfg = self.config
+        # Each hospital's data as its own file (a real site points its SuperNode at local data).
+        self._finish_prepare()
+        if cfg.node_auth:  # one `flwr supernode register` per hospital (in the CLI worker: no process each)
+            for k, keys in enumerate(self.node_keys):
+                self._cli(["supernode", "register", str(keys.public_key), cfg.connection, "--name", f"hospital-{k}"],
+                          timeout=cfg.startup_timeout)
 
     def _write_flower_config(self) -> None:
         cfg = self.config
@@ -345,7 +479,7 @@ class FlowerDeployment:
                 argv.append(INPROCESS_FLAG)
         else:
             argv = [str(BIN / "flower-supernode")]
-        argv += ["--superlink", self.address, "--port", str(free_port()),
+        argv += ["--superlink", self.address, "--port", str(listen_port()),
                 "--node-config",
                 f'partition-id={partition_id} num-partitions={cfg.n_supernodes} data-path="{self.site_paths[partition_id]}"']
         use_insecure = (not cfg.tls) if insecure is None else insecure
@@ -394,7 +528,9 @@ class FlowerDeployment:
     def online_count(self) -> int:
         return sum(1 for n in self.list_nodes() if n.get("status") == "online")
 
-    def wait_online(self, n: int, *, timeout: float) -> None:
+    def wait_online(self, n: int, *, timeout: float, ask_superlink: bool = True) -> None:
+        """Bounded wait until ``n`` SuperNodes have each logged the node ID the SuperLink gave them and,
+        if ``ask_superlink``, the SuperLink lists ``n`` online (a ``flwr supernode list`` call)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for k, p in self.supernodes.items():
@@ -408,6 +544,8 @@ class FlowerDeployment:
             if joined < min(n, len(self.supernodes)):
                 time.sleep(0.5)
                 continue
+            if not ask_superlink and joined >= n:
+                return
             if self.online_count() >= n:
                 return
             time.sleep(3.0)  # each check is a `flwr` CLI process: poll gently on a small machine
@@ -434,7 +572,10 @@ class FlowerDeployment:
             raise DeploymentError("start() the deployment before run()")
         submit_dir = APP_DIR if app_dir is None else Path(app_dir)
         if app_signature is None:
-            app_signature = self.sign_app(APP_DIR) if (cfg.sign_app and app_dir is None) else ""
+            if cfg.sign_app and app_dir is None:  # signed at start-up by the preparation process, or now
+                app_signature = self._app_signature or self.sign_app(APP_DIR)
+            else:
+                app_signature = ""
         check_type("app_signature", app_signature, str)
         self._runs += 1
         results_path = self.workdir / f"results_{self._runs}.json"
@@ -462,13 +603,24 @@ class FlowerDeployment:
             (progress / f"hold_{tag}").touch()
             kill_marker = progress / f"stage_{tag}"
         t0 = time.monotonic()
-        res = self._cli(["run", str(submit_dir), cfg.connection, "--run-config", str(override_path),
-                         *self._run_extra_args(), "--format", "json"], timeout=cfg.startup_timeout)
+        try:
+            res = self._cli(["run", str(submit_dir), cfg.connection, "--run-config", str(override_path),
+                             *self._run_extra_args(), "--format", "json"], timeout=cfg.startup_timeout)
+        finally:  # the run's own calls (rare status checks, the log) are one-shot: no CLI process stays
+            self._use_worker = False
+            with self._worker_lock:
+                self._close_worker()
         run_id = _parse_run_id(res.stdout)
+        if self.supernodes_after_submit and not self.supernodes:
+            self._launch_supernodes(ask_superlink=False)  # the ServerApp waits for its min_clients
         killed: int | None = None
         deadline = t0 + cfg.run_timeout
         last_round_seen = 0
-        next_status = t0 + 60.0  # a CLI process each: not within a normal run
+        # `flwr ls` is a CLI process (~100 MB): not within a normal run. In-process, a failed ServerApp is
+        # logged by the SuperLink itself (inprocess.run_serverapp_task), read below; the CLI is a fallback.
+        next_status = time.monotonic() + (180.0 if self._inprocess_apps() else 60.0)
+        next_log_check = time.monotonic() + 2.0
+        failures_before = self._serverapp_failures()
         while not results_path.exists():
             if time.monotonic() > deadline:
                 raise DeploymentError(
@@ -486,6 +638,13 @@ class FlowerDeployment:
                 if seen > last_round_seen:
                     last_round_seen = seen
                     on_round(seen)
+            if self._inprocess_apps() and time.monotonic() > next_log_check:
+                next_log_check = time.monotonic() + 2.0
+                if self._serverapp_failures() > failures_before:
+                    time.sleep(1.0)
+                    if not results_path.exists():
+                        raise DeploymentError(
+                            f"run {run_id}: the ServerApp raised an exception; SuperLink log:\n{self.log_tail('superlink')}")
             if time.monotonic() > next_status:  # a failed ServerApp writes no file: ask, rarely (a CLI call)
                 next_status = time.monotonic() + 30.0
                 status = self._run_status(run_id)
@@ -520,6 +679,11 @@ class FlowerDeployment:
                      if cfg.dp_noise_multiplier > 0 else None),
             config={k: (str(v) if isinstance(v, (Path, TLSFiles)) else v) for k, v in asdict(cfg).items()},
         )
+
+    def _serverapp_failures(self) -> int:
+        """How many times the SuperLink's log says an in-process ServerApp raised (this launch so far)."""
+        p = self.workdir / "logs" / "superlink.log"
+        return p.read_text(errors="replace").count(_SERVERAPP_FAILED) if p.exists() else 0
 
     def save_run_log(self, run_id: int | None) -> str:
         """Fetch the ServerApp's log of ``run_id`` (``flwr log``) into logs/serverapp.log; returns it."""
@@ -568,6 +732,13 @@ class FlowerDeployment:
         """End every process this deployment started (and their children), by PID. Idempotent."""
         self._monitor_stop.set()
         self._last_run_id = None  # no SuperLink left to fetch a log from
+        self._use_worker = False
+        with contextlib.suppress(Exception):
+            self._close_worker(kill=True)
+        if self._prepare is not None and self._prepare.poll() is None:  # start() failed before it was read
+            self._prepare.kill()
+            self._prepare.communicate()
+        self._prepare = None
         pids: list[int] = []
         for p in self._procs:
             if p.alive():
@@ -616,6 +787,10 @@ class FlowerDeployment:
         finally:
             if proc.alive():
                 end_pids([*descendants(proc.popen.pid), proc.popen.pid], grace=2.0)
+
+
+#: What :func:`ppml_lab.fl.deploy.inprocess.run_serverapp_task` logs when the ServerApp raised.
+_SERVERAPP_FAILED = "ServerApp raised an exception"
 
 
 def _json(stdout: str) -> Any:

@@ -11,6 +11,10 @@ Flower's own parent-PID watch (``flwr/supercore/app_utils.py`` ``start_parent_pr
 SIGINT in them, and a SuperExec and its ServerApp were measured still running 10 s after the launcher's
 SIGKILL. ``tests/fl/test_deploy_orphans.py`` SIGKILLs a launcher mid-round and checks.
 
+A program that starts no processes of its own (a SuperLink or SuperNode running its apps in-process, a
+``flwr`` CLI call) runs under the exec shim (``_pdeathsig_exec.py``) instead: it sets the parent-death
+signal (SIGKILL) and ``exec``s the program, so no reaper process (~10 MB each) waits beside it.
+
 Caveat of the mechanism (prctl(2)): the signal fires when the *thread* that forked the child exits, so
 launchers must start processes from a thread that lives as long as the deployment (the main thread;
 the monitor thread started here never spawns).
@@ -33,9 +37,11 @@ __all__ = [
     "BIN",
     "offline_env",
     "free_port",
+    "listen_port",
     "port_free",
     "port_open",
     "pdeathsig_argv",
+    "pdeathsig_exec_argv",
     "PDEATHSIG_AVAILABLE",
 ]
 
@@ -45,6 +51,7 @@ BIN = Path(sys.executable).parent  # the venv's bin (not resolved: the venv pyth
 PDEATHSIG_AVAILABLE = sys.platform.startswith("linux")
 
 _REAPER = Path(__file__).with_name("_reaper.py")
+_EXEC_SHIM = Path(__file__).with_name("_pdeathsig_exec.py")
 
 #: Seconds a program gets to shut down after SIGTERM before its whole tree is SIGKILLed.
 SHUTDOWN_GRACE = 3.0
@@ -57,6 +64,16 @@ def pdeathsig_argv(argv: Sequence[str], *, grace: float = SHUTDOWN_GRACE) -> lis
     if not PDEATHSIG_AVAILABLE:
         return argv
     return [sys.executable, "-I", "-S", str(_REAPER), str(os.getpid()), f"{float(grace):g}", *argv]
+
+
+def pdeathsig_exec_argv(argv: Sequence[str]) -> list[str]:
+    """``argv`` run under the exec shim (:mod:`ppml_lab.fl.deploy._pdeathsig_exec`): the program itself
+    is SIGKILLed when the calling thread's process dies; no process stays beside it. Only for programs
+    that start no children (those would outlive it: use :func:`pdeathsig_argv`). Non-Linux: unchanged."""
+    argv = [str(a) for a in argv]
+    if not PDEATHSIG_AVAILABLE:
+        return argv
+    return [sys.executable, "-I", "-S", str(_EXEC_SHIM), str(os.getpid()), *argv]
 
 
 def offline_env(flwr_home: str | Path, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -85,6 +102,36 @@ def free_port(host: str = LOOPBACK) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = (int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def listen_port(host: str = LOOPBACK, *, tries: int = 200) -> int:
+    """A free TCP port for a server to listen on, drawn at random *below* the OS's ephemeral range.
+
+    :func:`free_port` returns an ephemeral port, the range the kernel also hands to outgoing connections:
+    between choosing it and the server's bind, any new connection on the machine (a SuperNode dialling the
+    SuperLink, a CLI call, another program) may take it - seen as ``[Errno 98] address already in use``
+    from a SuperNode's Runtime API when 20 SuperNodes started on a loaded machine. Ports below the range
+    are never given to outgoing connections; a random draw makes two launchers' choices unlikely to meet.
+    """
+    import secrets
+
+    low_eph, _ = _ephemeral_range()
+    low, high = 20000, max(20001, low_eph - 1)
+    if low_eph <= low:  # an unusual configuration: fall back to the OS's choice
+        return free_port(host)
+    for _ in range(tries):
+        port = low + secrets.randbelow(high - low + 1)
+        if port_free(port, host):
+            return port
+    return free_port(host)
 
 
 def port_free(port: int, host: str = LOOPBACK) -> bool:
@@ -154,20 +201,23 @@ class Proc:
     popen: subprocess.Popen
     log: Path
     seen: dict[int, float] = field(default_factory=dict)
+    peak_rss: int = 0  # highest RSS of this process + its descendants seen by the launcher's sampler
 
     def alive(self) -> bool:
         return self.popen.poll() is None
 
 
-def spawn(name: str, argv: Sequence[str], *, env: dict[str, str], cwd: Path, log_dir: Path) -> Proc:
+def spawn(name: str, argv: Sequence[str], *, env: dict[str, str], cwd: Path, log_dir: Path,
+          may_fork: bool = True) -> Proc:
     """Start ``argv`` with the parent-death shim, its own session (ended as one group, never by name),
-    stdout+stderr to ``log_dir/<name>.log``."""
+    stdout+stderr to ``log_dir/<name>.log``. ``may_fork=False``: the program starts no processes of its
+    own, and runs under the exec shim instead of the reaper (one process less)."""
     log = log_dir / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     fh = open(log, "ab")  # noqa: SIM115 - the child inherits it; ours is closed right after the fork
     try:
         popen = subprocess.Popen(
-            pdeathsig_argv(argv), stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            pdeathsig_argv(argv) if may_fork else pdeathsig_exec_argv(argv), stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             cwd=cwd, start_new_session=True,
         )
     finally:
@@ -176,6 +226,7 @@ def spawn(name: str, argv: Sequence[str], *, env: dict[str, str], cwd: Path, log
 
 
 def run_bounded(argv: Sequence[str], *, env: dict[str, str], cwd: Path, timeout: float) -> subprocess.CompletedProcess:
-    """Run a short command (a ``flwr`` CLI call) to completion within ``timeout`` s; it dies with us too."""
-    return subprocess.run(pdeathsig_argv(argv), env=env, cwd=cwd, capture_output=True, text=True,
+    """Run a short command (a ``flwr`` CLI call, which starts no processes) to completion within
+    ``timeout`` s; it dies with us too (exec shim: no reaper process beside it)."""
+    return subprocess.run(pdeathsig_exec_argv(argv), env=env, cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)

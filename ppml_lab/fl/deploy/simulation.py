@@ -91,6 +91,9 @@ class FlowerSimulation(FlowerDeployment):
     def _start_supernodes(self) -> None:
         """Nothing to start: the virtual SuperNodes live inside the simulation runtime the SuperLink runs."""
 
+    def _has_supernodes(self) -> bool:
+        return False  # the app's simulation path splits the data itself: no data files to write
+
     def run(self, *, on_round: Callable[[int], None] | None = None) -> DeploymentResult:
         """Submit the app, wait (bounded) for its result file, then for the simulation runtime to shut Ray
         down by itself (a clean ``ray.shutdown()`` rather than signals to Ray's processes from ``stop()``).
