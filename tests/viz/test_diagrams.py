@@ -222,8 +222,9 @@ def test_ckks_chain_refuses_a_non_context():
 def test_dp_sgd_facts_are_one_real_step():
     from ppml_lab.dp.accounting import RDPAccountant
 
-    f = D.dp_sgd_facts(max_grad_norm=1.0, noise_multiplier=1.3, rng=seeded_rng(3))
+    f = D.dp_sgd_facts(max_grad_norm=1.0, noise_multiplier=1.3, batch_size=6, dataset_size=600, rng=seeded_rng(3))
     raw, clip, c = f["raw"], f["clipped"], f["max_grad_norm"]
+    assert f["sample_rate"] == 6 / 600 and f["expected_batch_size"] == pytest.approx(6.0)  # divide by qN
     norms = np.linalg.norm(raw, axis=1)
     assert np.allclose(norms, f["norms"])
     assert np.allclose(clip, raw * np.minimum(1.0, c / norms)[:, None])  # g_i * min(1, C/||g_i||)
