@@ -67,8 +67,10 @@ test-book: $(STAMP)
 	command -v chromium >/dev/null || { echo 'test-book needs Debian chromium: apt-get install chromium' >&2; exit 1; }
 	$(PY) -m pytest tests/browser/test_book.py -p no:cacheprovider
 
+# ruff on everything; mypy on the package (configuration in pyproject.toml [tool.mypy])
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ppml_lab tests benchmarks scripts
+	$(VENV)/bin/mypy
 
 # Coding exercises: otter assign on every master in exercises/source/ -> build/editions/{student,instructor,autograder}.
 # (scripts/editions.py --splice NN also writes the student section into notebooks/NN; see exercises/README.md.)

@@ -81,14 +81,23 @@ def _events(sel0: np.ndarray, sel1: np.ndarray, n_thresholds: int) -> list[tuple
     events: list[tuple[str, Callable[[np.ndarray], np.ndarray]]] = []
     if uniq.size <= 64:  # discrete outputs: single values, and thresholds at every value
         for v in uniq:
-            events.append((f"out == {v:g}", lambda o, v=v: o == v))
+            events.append((f"out == {v:g}", _event("==", float(v))))
         thresholds = uniq
     else:
         thresholds = np.unique(np.quantile(pooled, np.linspace(0.005, 0.995, n_thresholds)))
     for t in thresholds:
-        events.append((f"out > {t:.4g}", lambda o, t=t: o > t))
-        events.append((f"out < {t:.4g}", lambda o, t=t: o < t))
+        events.append((f"out > {t:.4g}", _event(">", float(t))))
+        events.append((f"out < {t:.4g}", _event("<", float(t))))
     return events
+
+
+def _event(op: str, t: float) -> Callable[[np.ndarray], np.ndarray]:
+    """The indicator of one event on the output: ``o == t``, ``o > t`` or ``o < t`` (one closure per t)."""
+    if op == "==":
+        return lambda o: o == t
+    if op == ">":
+        return lambda o: o > t
+    return lambda o: o < t
 
 
 def audit_mechanism(

@@ -345,8 +345,10 @@ class PrivacyLedger:
         name = mechanism if mechanism is not None else getattr(func, "__name__", "mechanism")
         self._check_text(name, purpose, None)
         converted = self._convert(epsilon, delta, unit, group_size)
-        eps_src = converted[3] if converted[2] is not None else converted[0]
-        d_src = converted[4] if converted[2] is not None else converted[1]
+        eps, d, src_unit, src_eps, src_delta, _ = converted
+        # the mechanism runs in its own unit: the source values when a conversion happened
+        eps_src: float = src_eps if src_unit is not None and src_eps is not None else eps
+        d_src: float = src_delta if src_unit is not None and src_delta is not None else d
         call_kwargs = dict(kwargs)
         call_kwargs["epsilon"] = eps_src
         try:

@@ -41,6 +41,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ppml_lab._rng import RNGLike, resolve_rng
 from ppml_lab._validation import (
@@ -149,7 +150,7 @@ def distributed_dp_fedavg_aggregate(
 
 def dp_fedavg_epsilon(
     *, sample_rate: float, noise_multiplier: float, rounds: int, delta: float,
-    orders: Sequence[float] = DEFAULT_ORDERS,
+    orders: ArrayLike = DEFAULT_ORDERS,
 ) -> float:
     """Central-noise DP-FedAvg: client-level epsilon after ``rounds`` rounds against whoever sees only the models.
 

@@ -354,7 +354,7 @@ class FedAvgServer:
     def evaluate(self, params: Params | None = None) -> tuple[float, float]:
         return self.task.evaluate(self.params if params is None else params, self.X_test, self.y_test)
 
-    def _record(self, selected: Sequence[int]) -> None:
+    def _record(self, selected: Sequence[int] | np.ndarray) -> None:
         loss, acc = self.evaluate()
         size = param_nbytes(self.params) if self.communicate else 0
         self.history.record(self.round, loss, acc, size * len(selected), size * len(selected), tuple(selected))

@@ -63,6 +63,14 @@ def offline_flower_env() -> None:
         os.environ.setdefault(key, value)
 
 
+def _scalar(record: Any, key: str, kind: type[int] | type[float]) -> Any:
+    """One number from a Flower ConfigRecord (its values are typed as a union of scalars and lists)."""
+    value = record[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"Flower record value {key!r} must be a number, got {type(value).__name__} {value!r}")
+    return kind(value)
+
+
 @dataclass
 class FlowerRun:
     """A Flower simulation's outcome: the per-round :class:`History` (same fields as ours) and costs.
@@ -116,11 +124,12 @@ def _client_app(task: Task, clients: list, local_epochs: int, batch_size: int | 
         """ClientUpdate(k, w) of McMahan et al. 2017, Alg. 1: E epochs of mini-batch SGD from w."""
         pid = int(context.node_config["partition-id"])
         site = clients[pid]
-        cfg = msg.content["config"]
-        params = task.from_numpy(msg.content["arrays"].to_numpy_ndarrays())
-        seed = derive_seed(int(cfg["base-seed"]), int(cfg["server-round"]), pid)
+        cfg = msg.content.config_records["config"]
+        params = task.from_numpy(msg.content.array_records["arrays"].to_numpy_ndarrays())
+        seed = derive_seed(_scalar(cfg, "base-seed", int), _scalar(cfg, "server-round", int), pid)
+        mu = _scalar(cfg, "proximal-mu", float) if "proximal-mu" in cfg else 0.0
         new = task.train(params, site.X, site.y, epochs=local_epochs, batch_size=batch_size, lr=lr,
-                         mu=float(cfg.get("proximal-mu", 0.0)), seed=seed)
+                         mu=mu, seed=seed)
         reply = RecordDict({
             "arrays": ArrayRecord(numpy_ndarrays=task.to_numpy(new)),
             "metrics": MetricRecord({"num-examples": int(site.n_samples), "partition-id": pid}),
@@ -198,7 +207,7 @@ def _server_app(ours: FedAvgServer, history: History, mapping: dict[int, int], r
         for reply in grid.send_and_receive(asks, timeout=timeout):
             if reply.has_error():
                 raise RuntimeError(f"Flower SuperNode {reply.metadata.src_node_id} failed: {reply.error.reason}")
-            mapping[reply.metadata.src_node_id] = int(reply.content["partition"]["partition-id"])
+            mapping[reply.metadata.src_node_id] = _scalar(reply.content.config_records["partition"], "partition-id", int)
         if sorted(mapping.values()) != list(range(n_clients)):
             raise RuntimeError(f"Flower partitions {sorted(mapping.values())} do not cover 0..{n_clients - 1}")
         kwargs: dict[str, Any] = {"fraction_train": ours.fraction, "fraction_evaluate": 0.0,
@@ -292,7 +301,8 @@ def run_flower_simulation(
 
     cpus = max(1, os.cpu_count() or 1)
     # one actor per `num_cpus` share: num_actors actors in total
-    backend_config = {"client_resources": {"num_cpus": max(cpus / n_actors, 1e-3), "num_gpus": 0.0}}
+    backend_config: dict[str, dict[str, Any]] = {
+        "client_resources": {"num_cpus": max(cpus / n_actors, 1e-3), "num_gpus": 0.0}}
     client_app = _client_app(task, cs, int(local_epochs), batch_size, float(lr))
     server_app = _server_app(ours, history, mapping, int(rounds), float(timeout), progress)
     t0 = time.perf_counter()

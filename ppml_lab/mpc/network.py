@@ -230,7 +230,7 @@ class _SocketChannel:
         self.me, self.socks, self.max_frame_bytes = me, socks, max_frame_bytes
         self._queues: dict[int, queue.Queue] = {}
         self._errors: list[BaseException] = []
-        self._threads = []
+        self._threads: list[threading.Thread] = []
         for j, s in socks.items():
             q: queue.Queue = queue.Queue()
             t = threading.Thread(target=self._sender, args=(j, s, q), daemon=True)
@@ -294,7 +294,7 @@ class _SocketChannel:
             )
         out = np.empty(dims, dtype=_DTYPES[code])
         if nbytes:
-            self._read_exact(s, memoryview(out).cast("B"), frm, deadline)
+            self._read_exact(s, out.data.cast("B"), frm, deadline)
         return out
 
     def close(self) -> None:
@@ -405,7 +405,7 @@ def _pick_root(errors: dict[int, BaseException]) -> BaseException:
 def _run_inprocess(fn: Callable, args: Sequence[tuple], timeout: float, rngs: list[Any],
                    ledgers: Sequence[TripleLedger], max_frame_bytes: int) -> ProtocolRun:
     n = len(args)
-    queues = {(i, j): queue.Queue() for i in range(n) for j in range(n) if i != j}
+    queues: dict[tuple[int, int], queue.Queue] = {(i, j): queue.Queue() for i in range(n) for j in range(n) if i != j}
     abort = threading.Event()
     outputs: list[Any] = [None] * n
     errors: dict[int, BaseException] = {}
@@ -526,7 +526,8 @@ def _run_processes(
     ledgers: Sequence[TripleLedger], max_frame_bytes: int,
 ) -> ProtocolRun:
     n = len(args)
-    ctx = mp.get_context(start_method)
+    # typeshed types get_context() as BaseContext, which lacks Process; every concrete context has it
+    ctx: Any = mp.get_context(start_method)
     pipes = [ctx.Pipe(duplex=True) for _ in range(n)]
     procs = [
         ctx.Process(target=_child_main,

@@ -214,8 +214,7 @@ def beaver_multiply(party: Party, x: np.ndarray, y: np.ndarray, triple: TripleSh
         else:
             np.multiply(db, b1[lo:hi], out=tb)
         zb += tb
-    z = z.reshape(a.shape)
-    return z
+    return z.reshape(a.shape)
 
 
 def beaver_multiply_shares(
@@ -250,8 +249,9 @@ def beaver_multiply_shares(
     zs = [np.empty(n, dtype=_U) for _ in range(n_parties)]
     blk = min(n, _BLOCK)
     d, e, t = np.empty(blk, dtype=_U), np.empty(blk, dtype=_U), np.empty(blk, dtype=_U)
-    d_all = np.empty(n, dtype=_U) if return_openings else None
-    e_all = np.empty(n, dtype=_U) if return_openings else None
+    # the openings (d, e) of every element, kept only when the caller asks for them
+    d_all = np.empty(n if return_openings else 0, dtype=_U)
+    e_all = np.empty(n if return_openings else 0, dtype=_U)
     for lo in range(0, n, _BLOCK):  # cache-sized blocks, not samples
         hi = min(n, lo + _BLOCK)
         k = hi - lo
@@ -400,6 +400,8 @@ def _binary_party(party: Party, x: Any, y: Any, shape_x: tuple, shape_y: tuple, 
     xs, ys = share_inputs(party, x if party.party_id == 0 else y, owners=(0, 1), shapes=(shape_x, shape_y))
     z = beaver_multiply(party, xs, ys, triple) if op == "mul" else beaver_matmul(party, xs, ys, triple)
     if frac_bits:
+        if pair is None:  # _binary always issues one with frac_bits > 0
+            raise ValueError(f"pair must be a truncation pair when frac_bits > 0, got None (frac_bits={frac_bits})")
         z = truncate(party, z, frac_bits=frac_bits, pair=pair)
     return open_shares(party, z)
 

@@ -161,7 +161,7 @@ def _encode(secret: Any, modulus: int, *, check_range: bool = False) -> np.ndarr
         if isinstance(secret, (str, bytes)) or secret is None:
             raise TypeError(f"secret must be an integer array-like, got {type(secret).__name__}")
         if isinstance(secret, numbers.Integral) and not isinstance(secret, (bool, np.integer)):
-            arr = np.asarray(secret if -(2**63) <= secret < 2**64 else np.array(secret, dtype=object))
+            arr = np.asarray(secret if -(2**63) <= int(secret) < 2**64 else np.array(secret, dtype=object))
         else:
             arr = np.asarray(secret)
         if arr.dtype.kind not in "iuO":

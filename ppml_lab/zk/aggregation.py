@@ -146,7 +146,8 @@ class PoisonedZKClient(ZKClient):
 def screen_proofs(proofs: Mapping[int, BoundedUpdateProof], *, bound: int, dimension: int, params: PedersenParams,
                   session: bytes, round_id: int = 0) -> tuple[list[int], list[int]]:
     """Verify every client's proof in its own context; returns (accepted ids, rejected ids), sorted."""
-    accepted, rejected = [], []
+    accepted: list[int] = []
+    rejected: list[int] = []
     for cid in sorted(proofs):
         ctx = client_context(session=session, round_id=round_id, client_id=cid)
         try:

@@ -68,7 +68,7 @@ def ezkl_linear_proof(weight: Any, bias: Any, x: Any, *, workdir: str | Path, sc
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(layer, torch.from_numpy(xv), str(onnx_path), input_names=["input"], output_names=["output"],
+        torch.onnx.export(layer, (torch.from_numpy(xv),), str(onnx_path), input_names=["input"], output_names=["output"],
                           opset_version=13, dynamo=False)
     (d / "input.json").write_text(json.dumps({"input_data": [xv.ravel().tolist()]}))
     ra = ezkl.PyRunArgs()

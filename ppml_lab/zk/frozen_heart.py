@@ -143,14 +143,20 @@ def _forge_range_with_openings(digits: list[list[int]], weights: list[int], *, u
     c0s, z0s, z1s = [], [], []
     for i, b in enumerate(flat):
         if i == idx:
-            c0s.append(c), z0s.append((a0 + r_forged * c) % q), z1s.append(a1)  # c0 = c, c1 = 0
+            c0s.append(c)  # c0 = c, c1 = 0
+            z0s.append((a0 + r_forged * c) % q)
+            z1s.append(a1)
             continue
         c_real = (c - c_sim[i]) % q
         z_real = (kk[i] + c_real * s[i]) % q
         if b == 1:
-            c0s.append(c_sim[i]), z0s.append(z_sim[i]), z1s.append(z_real)
+            c0s.append(c_sim[i])
+            z0s.append(z_sim[i])
+            z1s.append(z_real)
         else:
-            c0s.append(c_real), z0s.append(z_real), z1s.append(z_sim[i])
+            c0s.append(c_real)
+            z0s.append(z_real)
+            z1s.append(z_sim[i])
     row = digits[forged_index]
     value = (sum(w * b for w, b in zip(weights[:-1], row[:-1])) + weights[-1] * v) % q
     return RangeProof(tuple(commitments), c, tuple(c0s), tuple(z0s), tuple(z1s)), value

@@ -115,7 +115,8 @@ def _prove_digits(digits: Sequence[Sequence[int]], *, upper: int, params: Peders
     rand = random_scalars(grp, 4 * m, rng)
     s, c_sim, z_sim, kk = rand[:m], rand[m:2 * m], rand[2 * m:3 * m], rand[3 * m:]
     exp, op, div = grp.exp, grp.op, grp.div
-    commitments, ann = [], []
+    commitments: list[Any] = []
+    ann: list[Any] = []
     for i, b in enumerate(flat):
         hs = exp(h, s[i])
         cm = op(exp(g, b), hs) if b not in (0, 1) else (op(g, hs) if b == 1 else hs)  # C = g^b h^s
@@ -131,9 +132,13 @@ def _prove_digits(digits: Sequence[Sequence[int]], *, upper: int, params: Peders
         c_real = (c - c_sim[i]) % q  # c_b = c - c_{1-b}
         z_real = (kk[i] + c_real * s[i]) % q  # z_b = k + c_b s
         if b == 1:
-            c0s.append(c_sim[i]), z0s.append(z_sim[i]), z1s.append(z_real)
+            c0s.append(c_sim[i])
+            z0s.append(z_sim[i])
+            z1s.append(z_real)
         else:
-            c0s.append(c_real), z0s.append(z_real), z1s.append(z_sim[i])
+            c0s.append(c_real)
+            z0s.append(z_real)
+            z1s.append(z_sim[i])
     r = [sum(w * s[j * k + i] for i, w in enumerate(weights)) % q for j in range(len(digits))]  # r = sum w_i s_i
     return RangeProof(tuple(commitments), c, tuple(c0s), tuple(z0s), tuple(z1s)), r
 

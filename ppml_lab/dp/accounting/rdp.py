@@ -21,10 +21,10 @@ orders (tests/dp/test_accountant.py); the A_alpha series are vectorised with num
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import special
 
 from ppml_lab._validation import check_array, check_delta, check_int, check_positive
@@ -166,7 +166,7 @@ def _rdp_per_step(q: float, sigma: float, alphas: np.ndarray) -> np.ndarray:
 
 
 def compute_rdp(
-    *, sample_rate: float, noise_multiplier: float, steps: int, orders: Sequence[float] = DEFAULT_ORDERS
+    *, sample_rate: float, noise_multiplier: float, steps: int, orders: ArrayLike = DEFAULT_ORDERS
 ) -> np.ndarray:
     """RDP of ``steps`` compositions of the Poisson-subsampled Gaussian mechanism, one value per order.
 
@@ -182,7 +182,7 @@ def compute_rdp(
     return per_step * n  # composition over steps (Mironov 2017, Prop 1)
 
 
-def rdp_to_epsilon(*, orders: Sequence[float], rdp: Sequence[float], delta: float) -> tuple[float, float]:
+def rdp_to_epsilon(*, orders: ArrayLike, rdp: ArrayLike, delta: float) -> tuple[float, float]:
     """Convert an RDP curve to (epsilon, best_order) at ``delta``: Balle et al. 2020, Thm 21.
 
     epsilon = min_alpha  rdp(alpha) + log((alpha - 1) / alpha) - (log delta + log alpha) / (alpha - 1).
@@ -213,7 +213,7 @@ class RDPAccountant:
     Mirrors ``opacus.accountants.RDPAccountant``: consecutive steps with the same parameters are merged.
     """
 
-    def __init__(self, orders: Sequence[float] = DEFAULT_ORDERS) -> None:
+    def __init__(self, orders: ArrayLike = DEFAULT_ORDERS) -> None:
         self.orders: tuple[float, ...] = tuple(float(a) for a in _check_orders(orders))
         self.history: list[tuple[float, float, int]] = []
 
@@ -262,7 +262,7 @@ def find_noise_multiplier(
     delta: float,
     sample_rate: float,
     steps: int,
-    orders: Sequence[float] = DEFAULT_ORDERS,
+    orders: ArrayLike = DEFAULT_ORDERS,
     tolerance: float = 0.01,
 ) -> float:
     """Smallest noise multiplier (to ``tolerance`` in epsilon) whose RDP epsilon is <= ``target_epsilon``.

@@ -10,10 +10,10 @@ adversary who sees every release. No subsampling: rho of a subsampled mechanism 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ppml_lab._validation import check_delta, check_int, check_nonnegative, check_positive, check_real
 from ppml_lab.dp.accounting._common import check_noise_multiplier, check_sample_rate
@@ -41,7 +41,7 @@ def pure_dp_to_zcdp(*, epsilon: float) -> float:
     return e * e / 2.0
 
 
-def zcdp_to_rdp(*, rho: float, orders: Sequence[float] = DEFAULT_ORDERS) -> np.ndarray:
+def zcdp_to_rdp(*, rho: float, orders: ArrayLike = DEFAULT_ORDERS) -> np.ndarray:
     """rho-zCDP means (alpha, rho * alpha)-RDP at every order alpha > 1 (Bun & Steinke 2016, Def 1.1)."""
     r = check_nonnegative("rho", rho)
     return r * _check_orders(orders)

@@ -115,7 +115,8 @@ class ShareBundle:
         if len(data) != h + 8 * masks.CHUNKS:
             raise ProtocolError(f"malformed share bundle: expected {h + 8 * masks.CHUNKS} bytes, got {len(data)}")
         vals = np.frombuffer(data[h:], dtype=np.uint32).astype(np.uint64)
-        return cls(*cls._HEADER.unpack(data[:h]), vals[: masks.CHUNKS], vals[masks.CHUNKS :])
+        sender, receiver, point, n_shares, threshold, sk_id, b_id = cls._HEADER.unpack(data[:h])
+        return cls(sender, receiver, point, n_shares, threshold, sk_id, b_id, vals[: masks.CHUNKS], vals[masks.CHUNKS :])
 
     def share(self, kind: str) -> Share:
         value, sid = (self.sk_share, self.sk_sharing_id) if kind == "sk" else (self.b_share, self.b_sharing_id)
@@ -329,7 +330,7 @@ class SecAggClient:
             raise UnmaskRefusedError(f"client {self.id}: {label} {list(s)} does not contain this client, whose masked input was sent")
         return s
 
-    def _admit_unmask(self, request: Any, kind: type) -> None:
+    def _admit_unmask(self, request: Any, kind: type[Any]) -> tuple[int, ...]:
         """What every unmask request must pass before anything is revealed (Bonawitz and SecAgg+ alike):
         its type, this session and round, a finished Round 2, answer-once, and a signed ConsistencyCheck."""
         if not isinstance(request, kind):
@@ -343,6 +344,7 @@ class SecAggClient:
                                      "a second answer could reveal both shares of a peer")
         if self._signed_u3 is None:
             raise UnmaskRefusedError(f"client {self.id}: asked to unmask without a ConsistencyCheck; refused")
+        return self._signed_u3  # the set this client signed, which the answer must be about
 
     def unmask(self, request: UnmaskRequest) -> UnmaskResponse:
         """Reveal shares of s_v^SK for v in U2 \\ U3 and of b_v for v in U3 — once (Fig. 4, Round 4).
@@ -350,11 +352,11 @@ class SecAggClient:
         Hardened: U3 is the set this client signed; the request must carry >= t valid signatures on it from
         members of U3; a second request in the same session and round raises UnmaskRefusedError.
         """
-        self._admit_unmask(request, UnmaskRequest)
+        signed = self._admit_unmask(request, UnmaskRequest)
         u3 = tuple(sorted({int(v) for v in request.u3}))
-        if u3 != self._signed_u3:
+        if u3 != signed:
             raise UnmaskRefusedError(f"client {self.id}: asked to unmask for U3={list(u3)}, but signed "
-                                     f"U3={list(self._signed_u3)}; refused")
+                                     f"U3={list(signed)}; refused")
         if self.pki is None:  # an invariant of the level, checked even under python -O
             raise ProtocolError("pki is not set: this step came out of protocol order")
         payload = {v: consistency_payload(self.session, self.round_id, v, u3) for v in u3}

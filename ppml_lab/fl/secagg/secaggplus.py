@@ -328,7 +328,7 @@ class SecAggPlusClient(SecAggClient):
         self.bytes_received = 0
 
     # Round 1 -------------------------------------------------------------------------------------
-    def share_keys(self, advertised: Mapping[int, AdvertiseKeys], u1: Sequence[int] = ()) -> dict[int, bytes]:  # type: ignore[override]
+    def share_keys(self, advertised: Mapping[int, AdvertiseKeys], u1: Sequence[int] = ()) -> dict[int, bytes]:
         """Derive H_{k,n} from (session, U1); verify the neighbours' signed keys; share to N[u] only."""
         if self._u1:
             raise ProtocolError(f"client {self.id}: ShareKeys already answered this round; refusing to share again")
@@ -400,10 +400,9 @@ class SecAggPlusClient(SecAggClient):
     def unmask(self, request: PlusUnmaskRequest) -> UnmaskResponse:  # type: ignore[override]
         """Reveal b_v (v in my view) or s_v^SK (v in U2 \\ view) for v in my U2 -- once, and only for a verdict
         on v that >= t members of N[v] signed (their signed views agree with mine on v)."""
-        self._admit_unmask(request, PlusUnmaskRequest)  # type, session, answer-once, signed view: as Bonawitz
+        mine = self._admit_unmask(request, PlusUnmaskRequest)  # type, session, answer-once, signed view: as Bonawitz
         if self.graph is None or self.pki is None:
             raise ProtocolError(f"client {self.id}: unmask before share_keys built the neighbour graph")
-        mine = self._signed_u3
         valid: dict[int, tuple[int, ...] | None] = {}
 
         def attested(w: int) -> tuple[int, ...] | None:
@@ -489,7 +488,7 @@ class SecAggPlusServer(SecAggServer):
             raise ProtocolError("graph is not set: this step came out of protocol order")
         return sorted(set(self.u3) & self.graph.closed(u))
 
-    def collect_signatures(self, messages: Iterable[ConsistencySignature]) -> dict[int, bytes]:  # type: ignore[override]
+    def collect_signatures(self, messages: Iterable[ConsistencySignature]) -> dict[int, bytes]:
         sigs: dict[int, bytes] = {}
         for msg in messages:
             self._check(msg, ConsistencySignature, "a ConsistencyCheck signature")

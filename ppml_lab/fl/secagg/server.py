@@ -83,7 +83,7 @@ class SecAggServer:
                 f"only {n} clients remain after the {phase} phase, threshold is {self.threshold}: "
                 "the round is aborted and nothing is revealed (never a wrong sum)")
 
-    def _check(self, msg: Any, kind: type, what: str) -> None:
+    def _check(self, msg: Any, kind: type[Any], what: str) -> None:
         if not isinstance(msg, kind):
             raise ProtocolError(f"{what}: expected {kind.__name__}, got {type(msg).__name__}")
         if msg.session != self.session or msg.round_id != self.round_id:

@@ -411,9 +411,9 @@ class PaillierVector:
         if isinstance(other, EncryptedNumber):
             check_same_key(pk, other.public_key, what="adding a ciphertext to an encrypted vector")
             f = max(self.precision, other.precision)
-            a, b = self._at_precision(f), other._at_precision(f)
-            bound = _check_bound(a.bound + b.bound, pk, "the sum")
-            return self._new([x * b._c % nsq for x in a._cs], f, bound)
+            av, bn = self._at_precision(f), other._at_precision(f)
+            bound = _check_bound(av.bound + bn.bound, pk, "the sum")
+            return self._new([x * bn._c % nsq for x in av._cs], f, bound)
         vals, f0 = self._plain(other, "other")
         f = max(self.precision, f0)
         if f > f0:

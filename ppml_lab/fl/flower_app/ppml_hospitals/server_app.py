@@ -21,7 +21,7 @@ from pathlib import Path
 from flwr.app import Context
 from flwr.common import ndarrays_to_parameters
 from flwr.server import Grid, LegacyContext, ServerApp, ServerConfig
-from flwr.server.strategy import DifferentialPrivacyClientSideFixedClipping, FedAvg
+from flwr.server.strategy import DifferentialPrivacyClientSideFixedClipping, FedAvg, Strategy
 from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 
 from .task import evaluate, init_params, load_site_file, load_split, make_task
@@ -75,7 +75,7 @@ def main(grid: Grid, context: Context) -> None:
         history_rows.append({"round": server_round, "loss": loss, "accuracy": acc, "time": time.time()})
         return loss, {"accuracy": acc}
 
-    strategy = FedAvg(
+    strategy: Strategy = FedAvg(
         fraction_fit=1.0,
         fraction_evaluate=0.0,  # centralised evaluation only: one fewer ClientApp process per round
         min_fit_clients=min_clients,
