@@ -137,3 +137,52 @@ def test_the_clip_norm_has_one_name_per_unit():
     offenders = [f"{q}{sorted(set(inspect.signature(fn).parameters) & stray)}" for q, fn in _public_callables()
                  if set(inspect.signature(fn).parameters) & stray]
     assert offenders == [], f"use max_grad_norm (per example) or max_update_norm (per client update): {offenders}"
+
+
+# ------------------------------------------------------------------------------------------------
+# One re-export policy (ppml_lab/__init__.py docstring)
+# ------------------------------------------------------------------------------------------------
+
+_HEAVY = ("torch", "tenseal", "flwr", "ray", "ezkl", "opacus")
+
+
+def test_every_module_and_sub_package_declares_its_public_api():
+    missing, dangling = [], []
+    for mod in _modules():
+        if mod.__name__.startswith(("ppml_lab.fl.deploy", "ppml_lab.exercises")):
+            continue
+        if mod.__name__.rsplit(".", 1)[-1].startswith("_") and not mod.__name__.endswith("__init__"):
+            continue  # a private module: its names are private whatever it lists
+        if not hasattr(mod, "__all__"):
+            missing.append(mod.__name__)
+            continue
+        dangling += [f"{mod.__name__}.{n}" for n in mod.__all__ if not hasattr(mod, n)]
+    assert missing == [], f"modules without __all__: {missing}"
+    assert dangling == [], f"names in __all__ that do not exist: {dangling}"
+
+
+def test_a_re_export_is_the_defining_modules_public_object():
+    wrong = []
+    for mod in _modules():
+        if not mod.__name__.startswith("ppml_lab") or not mod.__file__.endswith("__init__.py"):
+            continue
+        for n in getattr(mod, "__all__", ()):
+            obj = getattr(mod, n)
+            home = getattr(obj, "__module__", None)
+            if home is None or home == mod.__name__ or not inspect.isclass(obj) and not inspect.isfunction(obj):
+                continue
+            home_all = getattr(importlib.import_module(home), "__all__", ())
+            if n not in home_all and obj.__name__ not in home_all:
+                wrong.append(f"{mod.__name__}.{n} (from {home}, which does not list it)")
+    assert wrong == [], f"re-exports of names that are private in their module: {wrong}"
+
+
+def test_importing_the_light_sub_packages_loads_no_heavy_backend():
+    import subprocess
+    import sys
+
+    code = ("import sys, ppml_lab, ppml_lab.dp, ppml_lab.dp.accounting, ppml_lab.fl, ppml_lab.fl.secagg, "
+            "ppml_lab.mpc, ppml_lab.he, ppml_lab.he.paillier, ppml_lab.zk, ppml_lab.attacks, ppml_lab.lm; "
+            f"print(sorted(m for m in {_HEAVY!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
