@@ -20,7 +20,7 @@ from ppml_lab.report import (
 
 
 def _clock() -> dt.datetime:
-    return dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    return dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 @pytest.fixture

@@ -150,7 +150,7 @@ class PrivacyLedger:
         self._name = check_type("name", name, str)
         if clock is not None and not callable(clock):
             raise TypeError(f"clock must be a callable returning a datetime or None, got {type(clock).__name__}")
-        self._clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
+        self._clock = clock or (lambda: _dt.datetime.now(_dt.UTC))
         self._entries: list[LedgerEntry] = []
         self._lock = threading.RLock()  # one lock around check-and-append (and entry updates)
 

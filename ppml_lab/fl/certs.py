@@ -195,7 +195,7 @@ def generate_tls_files(
             sans.append(x509.DNSName(h))
     out = secure_directory(directory)
     ec = _ec()
-    now = _dt.datetime.now(_dt.timezone.utc)
+    now = _dt.datetime.now(_dt.UTC)
     start, end = now - _dt.timedelta(minutes=5), now + _dt.timedelta(days=valid_days)
 
     # Root CA: self-signed, basicConstraints CA=TRUE (RFC 5280 Sec. 4.2.1.9), may sign certificates.

@@ -12,7 +12,7 @@ from ppml_lab.exceptions import PrivacyBudgetExceeded
 
 
 def _clock():
-    return dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    return dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
 
 def test_spend_records_and_accumulates():
@@ -205,7 +205,7 @@ def test_group_size_needs_two_units():
 # ------------------------------------------------------------------------------------------------
 def _slow_clock():
     time.sleep(0.01)  # widens the window between the budget check and the append
-    return dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)
+    return dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
 
 
 @pytest.mark.attack
