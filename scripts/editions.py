@@ -33,9 +33,11 @@ import contextlib
 import copy
 import io
 import logging
+import os
 import re
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,17 +87,26 @@ def course_notebook(stem: str) -> Path:
 
 
 def run_otter_assign(master: Path, out: Path, *, run_tests: bool = True) -> Path:
-    """``otter assign master out`` in-process (quiet); returns ``out``."""
+    """``otter assign master`` into a PRIVATE temporary directory (quiet), then a copy of it at ``out``.
+
+    Returns the private directory: read the editions from there, never from ``out``. Two runs at once (two
+    notebooks spliced in parallel, or ``make editions`` beside a splice) would otherwise rebuild the shared
+    ``out`` under each other's feet, and a half-written student notebook still carries the hidden tests.
+    """
     from otter.assign import main as otter_assign
 
-    if out.exists():
-        shutil.rmtree(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    private = Path(tempfile.mkdtemp(prefix=f"editions-{master.stem}-"))
     logging.getLogger("otter").setLevel(logging.WARNING)
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        otter_assign(str(master), str(out), no_pdfs=True, no_run_tests=not run_tests)
-    return out
+        otter_assign(str(master), str(private / "out"), no_pdfs=True, no_run_tests=not run_tests)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{master.stem}-", dir=out.parent))
+    shutil.copytree(private / "out", staging / "out")
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(staging / "out", out)  # atomic rename: readers of out see the old or the new tree
+    shutil.rmtree(staging, ignore_errors=True)
+    return private / "out"
 
 
 def _stable(cells: list[Any], stem: str, kind: str) -> list[Any]:
@@ -164,6 +175,9 @@ def build(master: Path, *, out_root: Path = BUILD, run_tests: bool = True) -> Ed
     autograder = nbformat.read(out / "autograder" / master.name, as_version=4)
     master_nb = nbformat.read(master, as_version=4)
     init = next(c for c in student.cells if "import otter" in c["source"])
+    for name, src in student.metadata["otter"]["tests"].items():
+        if "hidden=True" in src:
+            raise RuntimeError(f"{master.name}: otter's student edition of {name} carries a hidden test; not splicing it")
     zips = sorted((out / "autograder").glob("*-autograder_*.zip"))
     return Edition(
         stem=stem,
@@ -260,8 +274,9 @@ def hidden_test_lines(master_nb: Any) -> list[str]:
             continue
         for ln in src.splitlines():
             s = ln.strip()
-            if s.startswith("def ") or (len(s) >= 40 and s not in public
-                                        and not s.startswith(("#", '"""', "import ", "from "))):
+            if s in public:
+                continue
+            if s.startswith("def ") or (len(s) >= 40 and not s.startswith(("#", '"""', "import ", "from "))):
                 lines.append(s)
     return lines
 
