@@ -34,15 +34,11 @@ from ppml_lab.he.ckks import (
     flooding_std,
     preset,
 )
+from ppml_lab.timing import timed
 
 
-def _time(fn, reps: int) -> float:
-    best = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        best.append(time.perf_counter() - t0)
-    return float(np.median(best))
+def _time(fn, repeats: int) -> float:
+    return timed(fn, repeats=repeats, statistic="median")[0]
 
 
 def overhead(reps: int) -> tuple[list[tuple[str, float, float]], float]:
@@ -101,14 +97,10 @@ def inference(n_naive: int, reps: int) -> dict[str, float]:
     def plain() -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-(ds.X @ w + b)))
 
-    def timed(fn):  # (seconds, result): the timed run's output is the one checked for agreement
-        t0 = time.perf_counter()
-        out = fn()
-        return time.perf_counter() - t0, out
 
     t_packed, t_naive, t_plain = [], [], []
     for _ in range(reps):  # alternate packed / naive / plaintext
-        tp, p_packed = timed(packed)
+        tp, p_packed = timed(packed)  # (seconds, result): the timed run's output is the one checked
         tn, p_naive = timed(lambda: naive(n_naive))
         t_packed.append(tp)
         t_naive.append(tn)

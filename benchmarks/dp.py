@@ -22,14 +22,11 @@ import warnings
 
 import numpy as np
 
+from ppml_lab.timing import timed
+
 
 def _time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return timed(fn, repeats=repeats, statistic="median")[0]
 
 
 def bench_noise(n: int, dpl_calls: int, rounds: int) -> dict[str, float]:

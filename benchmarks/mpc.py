@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from ppml_lab._ports import free_port_pair
 
 
 # ------------------------------------------------------------------------------------------------
@@ -57,27 +58,11 @@ def _mpyc_matmul(path: str) -> None:
     mpc.run(main())
 
 
-def _free_port_pair() -> int:
-    for _ in range(100):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        t = socket.socket()
-        try:
-            t.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-    raise RuntimeError("no free pair of ports on 127.0.0.1")
-
 
 def run_mpyc(X: np.ndarray, Y: np.ndarray, workdir: Path, k: int) -> tuple[float, float, np.ndarray]:
     path = workdir / f"mm_{k}.npz"
     np.savez(path, x=X, y=Y)
-    cmd = [sys.executable, __file__, "--mpyc-matmul", str(path), "-M2", "-B", str(_free_port_pair()), "--no-log"]
+    cmd = [sys.executable, __file__, "--mpyc-matmul", str(path), "-M2", "-B", str(free_port_pair()), "--no-log"]
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True).stdout
     wall = time.perf_counter() - t0

@@ -1,7 +1,6 @@
 """Secure protocols reconstruct the plaintext result; the secure dot product agrees with MPyC."""
 
 import pathlib
-import socket
 import subprocess
 import sys
 
@@ -10,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ppml_lab._ports import free_port_pair
 from ppml_lab.exceptions import PrecisionError, ShareMismatchError, TripleReuseError
 from ppml_lab.mpc.beaver import TrustedDealer
 from ppml_lab.mpc.fixed_point import FixedPoint
@@ -144,28 +144,12 @@ def test_sum_values_type_raises():
 
 
 # ---- cross-check with MPyC ------------------------------------------------------------------------
-def _free_port_pair() -> int:
-    for _ in range(50):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        t = socket.socket()
-        try:
-            t.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-    raise RuntimeError("no free port pair")
-
 
 def _mpyc_dot(x, y, kind, tmp_path):
     path = tmp_path / f"in_{kind}.npz"
     np.savez(path, x=x, y=y, kind=kind)
     script = pathlib.Path(__file__).with_name("mpyc_dot.py")
-    cmd = [sys.executable, str(script), str(path), "-M2", "-B", str(_free_port_pair()), "--no-log"]
+    cmd = [sys.executable, str(script), str(path), "-M2", "-B", str(free_port_pair()), "--no-log"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
     line = next(ln for ln in out.splitlines() if ln.startswith("MPYC_RESULT"))
     return line.split(" ", 1)[1]
