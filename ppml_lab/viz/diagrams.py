@@ -775,13 +775,20 @@ def privacy_utility_cost_figure(table: Any, *, epsilons: Mapping[str, tuple[floa
     fig = DiagramFigure(figsize=(10.5, 4.2))
     ax1 = fig.add_axes((0.07, 0.14, 0.5, 0.72))
     ax2 = fig.add_axes((0.74, 0.14, 0.24, 0.72))
+    placed: list[tuple[float, float, int]] = []
+    spots = [(6, 5), (6, -22), (-8, 5), (-8, -22)]  # label offsets (points), tried in turn for crowded points
     for i, name in enumerate(names):
         dp = name in eps
         marker = "s" if tasks[i].startswith("aggregate") else "o"
         ax1.scatter([over[i]], [cost[i]], s=40, marker=marker, color="#b00000" if dp else "#1f5fa8", zorder=3,
                     label=None)
         label = name + (f"\neps = {format_spend(eps[name][0])} per {eps[name][1]}" if dp else "\nno DP")
-        ax1.annotate(label, (over[i], cost[i]), xytext=(5, 4 + (i % 3) * 3), textcoords="offset points", fontsize=6.5)
+        used = {k for x, y, k in placed if abs(math.log10(over[i]) - math.log10(x)) < 0.9 and abs(cost[i] - y) < 0.6}
+        spot = next((k for k in range(len(spots)) if k not in used), 0)
+        dx, dy = spots[spot]
+        ax1.annotate(label, (over[i], cost[i]), xytext=(dx, dy), textcoords="offset points", fontsize=6.5,
+                     ha="left" if dx > 0 else "right")
+        placed.append((over[i], cost[i], spot))
     ax1.set_xscale("log")
     ax1.set_xlabel("compute overhead (x its plaintext baseline, log)", fontsize=7.5)
     ax1.set_ylabel("accuracy cost (percentage points)", fontsize=7.5)
