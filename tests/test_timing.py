@@ -50,3 +50,14 @@ def test_free_ports_can_be_bound():
     with socket.socket() as a, socket.socket() as b:
         a.bind(("127.0.0.1", q))
         b.bind(("127.0.0.1", q + 1))
+
+
+def test_free_port_pair_skips_a_port_whose_successor_is_taken(monkeypatch):
+    import ppml_lab._ports as P
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        busy = taken.getsockname()[1]
+        candidates = iter([busy - 1, free_port_pair()])  # busy - 1 has a taken successor
+        monkeypatch.setattr(P, "free_port", lambda host="127.0.0.1": next(candidates))
+        assert P.free_port_pair() != busy - 1
