@@ -207,7 +207,7 @@ def _server_app(ours: FedAvgServer, history: History, mapping: dict[int, int], r
         for reply in grid.send_and_receive(asks, timeout=timeout):
             if reply.has_error():
                 raise RuntimeError(f"Flower SuperNode {reply.metadata.src_node_id} failed: {reply.error.reason}")
-            mapping[reply.metadata.src_node_id] = _scalar(reply.content.config_records["partition"], "partition-id", int)
+            mapping[reply.metadata.src_node_id] = _scalar(reply.content.metric_records["partition"], "partition-id", int)
         if sorted(mapping.values()) != list(range(n_clients)):
             raise RuntimeError(f"Flower partitions {sorted(mapping.values())} do not cover 0..{n_clients - 1}")
         kwargs: dict[str, Any] = {"fraction_train": ours.fraction, "fraction_evaluate": 0.0,
