@@ -353,7 +353,7 @@ class DPFedAvgServer(FedAvgServer):
     def _secure_sum_ints(self, vectors: list[np.ndarray]) -> np.ndarray:
         return secure_aggregate(vectors, rng=None).total  # masks and keys: always the OS CSPRNG
 
-    def aggregate(self, updates: Sequence[Any], weights: Sequence[float]) -> Any:
+    def aggregate(self, updates: Sequence[Any], weights: ArrayLike) -> Any:
         """w_t + (noisy sum) / (q K), through the pure aggregate of the noise mode."""
         qk = self.sample_rate * self.n_clients
         if self.ddg is not None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ppml_lab._rng import RNGLike, random_seed, resolve_rng
 from ppml_lab._validation import check_array, check_bool, check_fraction, check_int
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 Params = Any  # list[np.ndarray] or a torch state dict (Mapping[str, Tensor])
-Aggregator = Callable[[Sequence[Params], Sequence[float]], Params]
+Aggregator = Callable[[Sequence[Params], ArrayLike], Params]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,7 +74,7 @@ def _check_weights(weights: Any, n: int) -> np.ndarray:
     return w
 
 
-def fedavg_aggregate(updates: Sequence[Params], weights: Sequence[float]) -> Params:
+def fedavg_aggregate(updates: Sequence[Params], weights: ArrayLike) -> Params:
     """Weighted mean of client models: w = sum_k (n_k / n) w_k  (McMahan et al. 2017, Alg. 1, server).
 
     ``updates`` is a non-empty list whose items are all lists of numpy arrays, or all torch state dicts
@@ -347,7 +348,7 @@ class FedAvgServer:
         )
         return new, float(c.n_samples)
 
-    def aggregate(self, updates: Sequence[Params], weights: Sequence[float]) -> Params:
+    def aggregate(self, updates: Sequence[Params], weights: ArrayLike) -> Params:
         """Server step; default w_{t+1} = sum_k n_k/n w_k. Override or pass ``aggregate=`` to change it."""
         return self._aggregate_fn(updates, weights)
 
