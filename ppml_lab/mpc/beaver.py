@@ -119,6 +119,7 @@ class TrustedDealer:
 
     def __init__(self, n_parties: int = 2, *, rng: RNGLike = None, insecure_seeded_keys: bool = False):
         self.n_parties = check_int("n_parties", n_parties, low=2)
+        self._insecure_seeded_keys = insecure_seeded_keys
         self._rng = key_rng(rng, insecure_seeded_keys=insecure_seeded_keys)  # triples are key material
         self.issued = 0
         self.issued_elements = 0
@@ -140,7 +141,8 @@ class TrustedDealer:
                 raise ValueError(
                     f"matmul triple shapes must be (m, k) and (k, n) (or 1-D), got {sa} and {sb}"
                 )
-        a, b, c = generate_triple(sa, sb, n_parties=self.n_parties, kind=kind, rng=self._rng)
+        a, b, c = generate_triple(sa, sb, n_parties=self.n_parties, kind=kind, rng=self._rng,
+                                  insecure_seeded_keys=self._insecure_seeded_keys)
         tid = self._new_id()
         self.issued_elements += int(np.size(c[0]))
         return [TripleShare(tid, i, kind, a[i], b[i], c[i]) for i in range(self.n_parties)]

@@ -55,3 +55,13 @@ def test_bad_matmul_shapes_raise():
 def test_bad_dealer_parties_raise():
     with pytest.raises(ValueError, match="n_parties must be an integer >= 2, got 1"):
         TrustedDealer(1)
+
+
+def test_dealer_replays_only_with_the_insecure_flag():
+    """A seeded dealer's triples are OS randomness by default; insecure_seeded_keys=True makes them replayable."""
+    def values(**kw):
+        t = TrustedDealer(rng=7, **kw).multiplication_triple((4,))
+        return np.concatenate([np.ravel(s.a) for s in t] + [np.ravel(s.c) for s in t])
+
+    assert np.array_equal(values(insecure_seeded_keys=True), values(insecure_seeded_keys=True))
+    assert not np.array_equal(values(), values())
