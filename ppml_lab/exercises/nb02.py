@@ -30,7 +30,7 @@ def _rdp_and_pld_epsilons() -> tuple[float, float]:
     s = PLD_SETTING
     out = []
     for acc in (RDPAccountant(), PLDAccountant()):
-        acc.step(noise_multiplier=s["noise_multiplier"], sample_rate=s["sample_rate"], steps=s["steps"])
+        acc.step(noise_multiplier=s["noise_multiplier"], sample_rate=s["sample_rate"], steps=int(s["steps"]))
         out.append(acc.get_epsilon(s["delta"]))
     return out[0], out[1]
 
@@ -71,7 +71,7 @@ def check_noise_multiplier(answer: Any) -> CheckResult:
     if not (value > 0 and math.isfinite(value)):
         return failed(name, f"{value!r} is not a positive noise multiplier")
     t = TARGET
-    rdp = compute_rdp(sample_rate=t["sample_rate"], noise_multiplier=value, steps=t["steps"])
+    rdp = compute_rdp(sample_rate=t["sample_rate"], noise_multiplier=value, steps=int(t["steps"]))
     from ppml_lab.dp.accounting import DEFAULT_ORDERS
 
     eps = rdp_to_epsilon(orders=DEFAULT_ORDERS, rdp=rdp, delta=t["delta"])[0]
