@@ -9,6 +9,8 @@ catches anything the package raises on purpose; the modules that raise them re-e
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "PPMLError",
     "PrivacyBudgetExceeded",
@@ -35,6 +37,11 @@ __all__ = [
     "SerializationError",
     "UnsafePathError",
     "ReportError",
+    "NodeRefusedError",
+    "RoundFailedError",
+    "DPRoundDiscardedError",
+    "SuperLinkIdentityError",
+    "SiteConfigError",
 ]
 
 
@@ -137,3 +144,48 @@ class UnsafePathError(DeploymentError):
 
 class ReportError(PPMLError, ValueError):
     """A report input has the right type but an unusable value (e.g. no sites, duplicate names)."""
+
+
+class NodeRefusedError(DeploymentError):
+    """A SuperNode could not join the federation (the expected outcome of the refusal cases)."""
+
+
+class RoundFailedError(DeploymentError):
+    """A run ended, but a round aggregated fewer clients than its minimum (or never ran): no result.
+
+    ``rounds`` holds the ServerApp's per-round rows (round, clients, loss, accuracy) for diagnosis.
+    """
+
+    def __init__(self, message: str, *, rounds: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.rounds = list(rounds or [])
+
+
+class DPRoundDiscardedError(RoundFailedError):
+    """Central DP discarded a round because a client failed in it (a dropout): Flower's
+    ``DifferentialPrivacyClientSideFixedClipping.aggregate_fit`` returns no model for a round with any
+    failure, so under DP one dropout costs the round even when SecAgg+ recovered the survivors' sum.
+
+    Nothing was released for that round (no noised model), so the privacy spend of the rounds that did
+    run is still bounded by the accountant. Recovery: run again (the SuperNodes stay up), or run DP without
+    expected dropouts; ``rounds`` holds the per-round rows, ``dp_failures`` the failed clients per round.
+    """
+
+
+class SuperLinkIdentityError(AuthenticationError):
+    """The server at the address a SuperNode dials is not the coordinator: its certificate does not chain to
+    the coordinator's CA, or does not name that address. Nothing was sent to it."""
+
+
+class SiteConfigError(PPMLError, ValueError):
+    """A deployment config file entry is missing, of the wrong kind, out of bounds, or unknown.
+
+    ``file``, ``field`` (``section.name``), ``bound`` and ``value`` say what and where.
+    """
+
+    def __init__(self, message: str, *, file: str = "", field: str = "", bound: str = "", value: Any = None) -> None:
+        super().__init__(message)
+        self.file = file
+        self.field = field
+        self.bound = bound
+        self.value = value

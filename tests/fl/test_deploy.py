@@ -275,7 +275,7 @@ def test_old_import_paths_still_work() -> None:
     from ppml_lab.fl import deploy
     from ppml_lab.fl.app_simulation import FlowerSimulation, run_simulation_reference
 
-    for name in ("DeploymentConfig", "DeploymentResult", "FlowerDeployment", "NodeRefused", "run_deployment",
+    for name in ("DeploymentConfig", "DeploymentResult", "FlowerDeployment", "NodeRefusedError", "run_deployment",
                  "dp_epsilon", "reference_fedavg", "free_port", "offline_env", "APP_DIR"):
         assert hasattr(deploy, name), name
     assert FlowerSimulation is deploy.FlowerSimulation and run_simulation_reference is deploy.run_simulation_reference
@@ -301,3 +301,18 @@ def test_default_processes_are_the_guarded_superlink_and_verifying_supernodes(tm
         assert dep.supernode_argv(1, trusted_entities=None)[0].endswith("flower-supernode")
     finally:
         dep.stop()
+
+
+def test_deploy_errors_live_in_exceptions_and_the_old_paths_re_export_them() -> None:
+    from ppml_lab import exceptions
+    from ppml_lab.fl import deploy
+    from ppml_lab.fl.deploy import config, hosts, site_config
+
+    assert deploy.RoundFailedError is config.RoundFailedError is exceptions.RoundFailedError
+    assert config.DPRoundDiscardedError is exceptions.DPRoundDiscardedError
+    assert deploy.NodeRefusedError is exceptions.NodeRefusedError
+    assert hosts.SuperLinkIdentityError is exceptions.SuperLinkIdentityError
+    assert site_config.SiteConfigError is exceptions.SiteConfigError
+    assert not hasattr(deploy, "NodeRefused")  # renamed, no silent alias
+    assert issubclass(exceptions.SiteConfigError, ValueError)
+    assert issubclass(exceptions.SuperLinkIdentityError, exceptions.AuthenticationError)

@@ -25,7 +25,7 @@ from ppml_lab.fl.deploy.config import (
     DeploymentConfig,
     DeploymentResult,
     DPRoundDiscardedError,
-    NodeRefused,
+    NodeRefusedError,
     RoundFailedError,
     check_rounds,
 )
@@ -39,7 +39,7 @@ __all__ = [
     "DeploymentConfig",
     "DeploymentResult",
     "FlowerDeployment",
-    "NodeRefused",
+    "NodeRefusedError",
     "RoundFailedError",
     "DPRoundDiscardedError",
     "check_rounds",

@@ -19,7 +19,7 @@ from ppml_lab._validation import (
     check_positive,
     check_type,
 )
-from ppml_lab.exceptions import DeploymentError
+from ppml_lab.exceptions import DeploymentError, DPRoundDiscardedError, NodeRefusedError, RoundFailedError
 from ppml_lab.fl.certs import LOOPBACK, TLSFiles, check_tls_files
 from ppml_lab.fl.deploy.processes import port_free
 
@@ -27,38 +27,12 @@ __all__ = [
     "DeploymentConfig",
     "DPRoundDiscardedError",
     "DeploymentResult",
-    "NodeRefused",
+    "NodeRefusedError",
     "RoundFailedError",
     "check_rounds",
 ]
 
 _CONNECTION_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
-
-
-class NodeRefused(DeploymentError):
-    """A SuperNode could not join the federation (the expected outcome of the refusal cases)."""
-
-
-class RoundFailedError(DeploymentError):
-    """A run ended, but a round aggregated fewer clients than its minimum (or never ran): no result.
-
-    ``rounds`` holds the ServerApp's per-round rows (round, clients, loss, accuracy) for diagnosis.
-    """
-
-    def __init__(self, message: str, *, rounds: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message)
-        self.rounds = list(rounds or [])
-
-
-class DPRoundDiscardedError(RoundFailedError):
-    """Central DP discarded a round because a client failed in it (a dropout): Flower's
-    ``DifferentialPrivacyClientSideFixedClipping.aggregate_fit`` returns no model for a round with any
-    failure, so under DP one dropout costs the round even when SecAgg+ recovered the survivors' sum.
-
-    Nothing was released for that round (no noised model), so the privacy spend of the rounds that did
-    run is still bounded by the accountant. Recovery: run again (the SuperNodes stay up), or run DP without
-    expected dropouts; ``rounds`` holds the per-round rows, ``dp_failures`` the failed clients per round.
-    """
 
 
 def check_rounds(rounds: list[dict[str, Any]], *, expected_rounds: int, min_clients: int) -> None:

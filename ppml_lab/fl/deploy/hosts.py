@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from ppml_lab._validation import check_int, check_type
-from ppml_lab.exceptions import AuthenticationError, DeploymentError
+from ppml_lab.exceptions import AuthenticationError, DeploymentError, SuperLinkIdentityError
 from ppml_lab.fl.certs import (
     NodeKeys,
     TLSFiles,
@@ -81,11 +81,6 @@ __all__ = [
 
 #: Name of the coordinator's connection in its private ``$FLWR_HOME/config.toml``.
 CONNECTION = "ppml"
-
-
-class SuperLinkIdentityError(AuthenticationError):
-    """The server at the address a SuperNode dials is not the coordinator: its certificate does not chain to
-    the coordinator's CA, or does not name that address. Nothing was sent to it."""
 
 
 # ---- keys and data ---------------------------------------------------------------------------------

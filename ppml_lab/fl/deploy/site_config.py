@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ppml_lab.exceptions import PPMLError
+from ppml_lab.exceptions import SiteConfigError
 
 __all__ = [
     "SiteConfigError",
@@ -34,20 +34,6 @@ __all__ = [
 ]
 
 _HOST_CHARS = set(string.ascii_letters + string.digits + "-.")
-
-
-class SiteConfigError(PPMLError, ValueError):
-    """A config file entry is missing, of the wrong kind, out of bounds, or unknown.
-
-    ``file``, ``field`` (``section.name``), ``bound`` and ``value`` say what and where.
-    """
-
-    def __init__(self, message: str, *, file: str = "", field: str = "", bound: str = "", value: Any = None) -> None:
-        super().__init__(message)
-        self.file = file
-        self.field = field
-        self.bound = bound
-        self.value = value
 
 
 _MISSING = object()
