@@ -674,7 +674,7 @@ def deployment_links(config: Any) -> dict[str, Any]:
     if cfg.sign_app:
         fleet.append(f"app (FAB) signed by {PUBLISHER_KEY_ID}; run only if trusted")
     if cfg.dp_noise_multiplier > 0:
-        fleet.append(f"updates clipped to C = {cfg.dp_clipping_norm:g} (central DP, sigma = {cfg.dp_noise_multiplier:g})")
+        fleet.append(f"updates clipped to C = {cfg.dp_max_update_norm:g} (central DP, sigma = {cfg.dp_noise_multiplier:g})")
     control = f"Control API (flwr run / ls): {LOOPBACK} only (superlink_guard)"
     serverapp = ("ServerApp inside the SuperLink process (in-process executor)" if cfg.inprocess_apps else
                  "SuperExec -> one ServerApp process per run")

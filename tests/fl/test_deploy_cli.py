@@ -117,6 +117,8 @@ SUPERLINK_BAD = [
     ("rounds = 2", "rounds = 2\ndp_delta = 1.0", "run.dp_delta", "< 1", 1.0),
     ("rounds = 2", "rounds = 2\ndp_noise_multiplier = -1", "run.dp_noise_multiplier", ">= 0", -1),
     ("rounds = 2", "rounds = 2\ntreshold = 3", "run.treshold", "unknown field", 3),
+    ("rounds = 2", "rounds = 2\ndp_clipping_norm = 1.5", "run.dp_clipping_norm", "renamed dp_max_update_norm", 1.5),
+    ("rounds = 2", "rounds = 2\ndp_max_update_norm = 0", "run.dp_max_update_norm", "> 0", 0),
     ("port = 9093", "port = 9093\nserver_key = \"\"", "superlink.server_key", "non-empty path", ""),
     ("[run]", "[runs]", "runs", "unknown section", "runs"),
 ]
@@ -180,6 +182,29 @@ def test_cli_exit_codes_for_bad_config_and_the_loopback_launcher_still_parses(tm
     # The one-machine launcher keeps its flags (notebook 12 and the engine tests use it).
     assert main(["--supernodes", "0"]) == 2
     assert "n_supernodes must be an integer in [1, 64], got 0" in capsys.readouterr().err
+
+
+def test_the_old_clipping_norm_flag_and_keyword_are_refused_with_the_new_name(capsys: pytest.CaptureFixture) -> None:
+    # max_grad_norm (per example) and max_update_norm (per client update): one name per unit, package-wide
+    assert main(["--dp-clipping-norm", "1.5"]) == 2
+    assert "--dp-clipping-norm was renamed --dp-max-update-norm" in capsys.readouterr().err
+    with pytest.raises(TypeError, match="got dp_clipping_norm=, which was renamed dp_max_update_norm="):
+        DeploymentConfig(dp_clipping_norm=1.5)
+    with pytest.raises(ValueError, match="dp_max_update_norm must be"):
+        DeploymentConfig(dp_max_update_norm=0.0)
+    cfg = DeploymentConfig(dp_max_update_norm=1.5)
+    run = cfg.run_config(results_path=Path("r"), progress_dir=Path("p"))
+    assert run["dp-max-update-norm"] == 1.5 and "dp-clipping-norm" not in run
+
+
+def test_the_apps_run_config_keys_are_the_ones_the_launchers_send(tmp_path: Path) -> None:
+    import tomllib
+
+    from ppml_lab.fl.deploy.reference import APP_DIR
+
+    defaults = tomllib.loads((Path(APP_DIR) / "pyproject.toml").read_text())["tool"]["flwr"]["app"]["config"]
+    sent = DeploymentConfig().run_config(results_path=Path("r"), progress_dir=Path("p"))
+    assert set(sent) <= set(defaults), sorted(set(sent) - set(defaults))
 
 
 # ---- keys and the coordinator's certificate -----------------------------------------------------------

@@ -196,7 +196,7 @@ def test_central_dp_runs_on_the_engine_with_the_accounted_epsilon() -> None:
     sigma, clip, n = 0.5, 1.5, 3
     cfg = DeploymentConfig(n_supernodes=n, rounds=ROUNDS, local_epochs=EPOCHS, lr=LR, seed=SEED, secagg=False,
                            tls=False, node_auth=False, sign_app=False, dp_noise_multiplier=sigma,
-                           dp_clipping_norm=clip, startup_timeout=240.0, run_timeout=600.0)
+                           dp_max_update_norm=clip, startup_timeout=240.0, run_timeout=600.0)
     dep = FlowerDeployment(cfg)
     marker = dep.workdir / "pwned"
     try:
@@ -236,7 +236,7 @@ def test_central_dp_survives_a_silent_dropout_with_noise_for_the_survivors() -> 
     sigma, clip = 1.0, 1.5
     cfg = DeploymentConfig(n_supernodes=3, rounds=1, local_epochs=EPOCHS, lr=LR, seed=SEED, threshold=2,
                            min_clients=2, kill_partition=2, kill_at_round=1, secagg_timeout=30.0,
-                           dp_noise_multiplier=sigma, dp_clipping_norm=clip, startup_timeout=240.0,
+                           dp_noise_multiplier=sigma, dp_max_update_norm=clip, startup_timeout=240.0,
                            run_timeout=600.0)
     dep = FlowerDeployment(cfg)
     try:

@@ -261,7 +261,7 @@ def _cfg(**kw):
     from ppml_lab.fl.deploy import DeploymentConfig
 
     base = dict(n_supernodes=5, rounds=2, secagg=True, threshold=3, min_clients=5, tls=True, node_auth=True,
-                sign_app=True, dp_noise_multiplier=1.0, dp_clipping_norm=1.5)
+                sign_app=True, dp_noise_multiplier=1.0, dp_max_update_norm=1.5)
     base.update(kw)
     return DeploymentConfig(**base)
 

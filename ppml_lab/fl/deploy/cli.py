@@ -72,7 +72,9 @@ def _loopback_main(argv: Sequence[str]) -> int:
                     help="Flower's default isolation: a SuperExec per node and a Python process per message "
                          "(default here: apps run inside the SuperLink/SuperNode processes)")
     ap.add_argument("--dp-noise-multiplier", type=float, default=0.0)
-    ap.add_argument("--dp-clipping-norm", type=float, default=1.0)
+    ap.add_argument("--dp-max-update-norm", type=float, default=1.0,
+                    help="clipping norm C of each client update (central DP)")
+    ap.add_argument("--dp-clipping-norm", type=float, default=None, help=argparse.SUPPRESS)  # the old name
     ap.add_argument("--kill-partition", type=int, default=None, help="kill this SuperNode mid-round")
     ap.add_argument("--kill-at-round", type=int, default=1)
     ap.add_argument("--port", type=int, default=None, help="SuperLink port (default: a free one)")
@@ -80,6 +82,10 @@ def _loopback_main(argv: Sequence[str]) -> int:
     ap.add_argument("--run-timeout", type=float, default=300.0)
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
     args = ap.parse_args(argv)
+    if args.dp_clipping_norm is not None:
+        print("error: --dp-clipping-norm was renamed --dp-max-update-norm (the clipping norm C of each client "
+              "update; max_grad_norm is the per-example one)", file=sys.stderr)
+        return 2
     certs = None
     if args.certs_dir is not None:
         d = args.certs_dir
@@ -90,7 +96,7 @@ def _loopback_main(argv: Sequence[str]) -> int:
             seed=args.seed, secagg=not args.no_secagg, threshold=args.threshold, tls=not args.insecure,
             node_auth=not (args.insecure or args.no_node_auth), sign_app=not args.no_app_signing,
             inprocess_apps=not args.subprocess_apps, dp_noise_multiplier=args.dp_noise_multiplier,
-            dp_clipping_norm=args.dp_clipping_norm, kill_partition=args.kill_partition,
+            dp_max_update_norm=args.dp_max_update_norm, kill_partition=args.kill_partition,
             kill_at_round=args.kill_at_round, superlink_port=args.port, certs=certs, run_timeout=args.run_timeout,
         )
     except (TypeError, ValueError, DeploymentError) as err:
@@ -116,7 +122,7 @@ def _loopback_main(argv: Sequence[str]) -> int:
           f"peak_total_rss_MiB={result.peak_total_rss_bytes / 2**20:.0f} "
           f"killed_partition={result.killed_partition}")
     if result.epsilon is not None:
-        print(f"central DP: noise_multiplier={cfg.dp_noise_multiplier} clipping_norm={cfg.dp_clipping_norm} "
+        print(f"central DP: noise_multiplier={cfg.dp_noise_multiplier} max_update_norm={cfg.dp_max_update_norm} "
               f"-> epsilon={result.epsilon:.2f} at delta={cfg.dp_delta:g} (hospital-level, RDP accountant)")
     if args.json is not None:
         args.json.write_text(json.dumps(result.to_dict(), indent=1, default=str))

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ppml_lab._rng import renamed_keywords
 from ppml_lab._validation import (
     check_bool,
     check_delta,
@@ -87,6 +88,9 @@ class DeploymentConfig:
     the ServerApp and each signed-app SuperNode runs its ClientApp messages in its own process
     (:mod:`ppml_lab.fl.deploy.inprocess`) instead of Flower's default of a SuperExec plus a fresh Python
     process per message - what lets five hospitals fit in 1 GB; False restores Flower's subprocess isolation.
+    ``dp_noise_multiplier`` > 0 turns on central DP (McMahan et al. 2018): each client update is clipped to
+    L2 norm ``dp_max_update_norm`` (C; the package's per-update name, ``max_grad_norm`` being per example)
+    and the server adds N(0, (sigma C / m)^2) to the mean of m updates.
     """
 
     n_supernodes: int = 3
@@ -101,7 +105,7 @@ class DeploymentConfig:
     node_auth: bool = True
     sign_app: bool = True
     dp_noise_multiplier: float = 0.0
-    dp_clipping_norm: float = 1.0
+    dp_max_update_norm: float = 1.0
     dp_delta: float = 1e-5
     min_clients: int | None = None
     superlink_port: int | None = None
@@ -125,7 +129,7 @@ class DeploymentConfig:
         check_bool("sign_app", self.sign_app)
         check_bool("inprocess_apps", self.inprocess_apps)
         check_nonnegative("dp_noise_multiplier", self.dp_noise_multiplier)
-        check_positive("dp_clipping_norm", self.dp_clipping_norm)
+        check_positive("dp_max_update_norm", self.dp_max_update_norm)
         check_delta("dp_delta", self.dp_delta, allow_zero=False)
         check_positive("secagg_timeout", self.secagg_timeout)
         check_positive("startup_timeout", self.startup_timeout)
@@ -203,11 +207,16 @@ class DeploymentConfig:
             "secagg-threshold": self.effective_threshold,
             "secagg-timeout": float(self.secagg_timeout),
             "dp-noise-multiplier": float(self.dp_noise_multiplier),
-            "dp-clipping-norm": float(self.dp_clipping_norm),
+            "dp-max-update-norm": float(self.dp_max_update_norm),
             "results-path": str(results_path),
             "progress-dir": str(progress_dir),
             "test-path": str(test_path),
         }
+
+
+# A renamed keyword is refused with its new name, not Python's bare "unexpected keyword argument".
+setattr(DeploymentConfig, "__init__",  # noqa: B010 (mypy refuses assigning to a method)
+        renamed_keywords(dp_clipping_norm="dp_max_update_norm")(DeploymentConfig.__init__))
 
 
 @dataclass(frozen=True)

@@ -158,7 +158,7 @@ class RunSpec:
     min_clients: int = 0
     secagg_timeout: float = 60.0
     dp_noise_multiplier: float = 0.0
-    dp_clipping_norm: float = 1.0
+    dp_max_update_norm: float = 1.0
     dp_delta: float = 1e-5
     publisher_key: Path = Path("publisher")
     test_data: Path = Path("test.npz")
@@ -179,7 +179,7 @@ class RunSpec:
             "secagg-threshold": self.threshold if self.secagg else 0,
             "secagg-timeout": float(self.secagg_timeout),
             "dp-noise-multiplier": float(self.dp_noise_multiplier),
-            "dp-clipping-norm": float(self.dp_clipping_norm),
+            "dp-max-update-norm": float(self.dp_max_update_norm),
             "results-path": str(results_path),
             "progress-dir": self.progress_dir,
             "test-path": str(self.test_data),
@@ -283,6 +283,9 @@ def load_superlink_config(path: str | Path) -> SuperLinkSiteConfig:
     elif "threshold" in rt.data:
         rt._fail("threshold", "absent when secagg = false (it is SecAgg+'s reconstruction threshold)",
                  rt.data["threshold"])
+    if "dp_clipping_norm" in rt.data:  # the old name of dp_max_update_norm: say so rather than "unknown field"
+        rt._fail("dp_clipping_norm", "renamed dp_max_update_norm (the per-client-update clipping norm C; "
+                 "max_grad_norm is the per-example one)", rt.data["dp_clipping_norm"])
     m = rt.int("min_clients", t if secagg else n, low=max(1, t), high=n,
                why="a round needs at least the SecAgg+ threshold" if secagg else "")
     spec = RunSpec(
@@ -293,7 +296,7 @@ def load_superlink_config(path: str | Path) -> SuperLinkSiteConfig:
         seed=rt.int("seed", 2026, low=0, high=2**32 - 1),
         secagg_timeout=rt.float("secagg_timeout", 60.0),
         dp_noise_multiplier=rt.float("dp_noise_multiplier", 0.0, strict=False),
-        dp_clipping_norm=rt.float("dp_clipping_norm", 1.0),
+        dp_max_update_norm=rt.float("dp_max_update_norm", 1.0),
         dp_delta=rt.float("dp_delta", 1e-5, high=1.0),
         publisher_key=rt.path("publisher_key", "publisher", base=base),
         test_data=rt.path("test_data", "test.npz", base=base),

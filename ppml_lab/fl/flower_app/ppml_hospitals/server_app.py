@@ -91,7 +91,7 @@ def main(grid: Grid, context: Context) -> None:
         # Central DP, McMahan et al. 2018 (arXiv:1710.06963): clients clip ||Delta_k|| <= C (the mod),
         # the server adds N(0, (sigma C / m)^2) to the mean of m clipped updates.
         strategy = _DPRecordingFailures(
-            strategy, noise_multiplier=noise, clipping_norm=float(cfg["dp-clipping-norm"]),
+            strategy, noise_multiplier=noise, clipping_norm=float(cfg["dp-max-update-norm"]),
             num_sampled_clients=min_clients, failures_out=dp_failures,
         )
     legacy = LegacyContext(context=context, config=ServerConfig(num_rounds=rounds), strategy=strategy)
