@@ -316,3 +316,11 @@ def test_deploy_errors_live_in_exceptions_and_the_old_paths_re_export_them() -> 
     assert not hasattr(deploy, "NodeRefused")  # renamed, no silent alias
     assert issubclass(exceptions.SiteConfigError, ValueError)
     assert issubclass(exceptions.SuperLinkIdentityError, exceptions.AuthenticationError)
+
+
+def test_free_port_is_the_packages_one_copy() -> None:
+    from ppml_lab import _ports
+    from ppml_lab.fl import deploy
+    from ppml_lab.fl.deploy import processes
+
+    assert deploy.free_port is processes.free_port is _ports.free_port

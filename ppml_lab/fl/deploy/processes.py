@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ppml_lab._ports import free_port  # the package's one copy; re-exported here
 from ppml_lab.fl.certs import LOOPBACK
 
 __all__ = [
@@ -95,13 +96,6 @@ def offline_env(flwr_home: str | Path, base: dict[str, str] | None = None) -> di
         env.pop(var, None)
     env.setdefault("RAY_TMPDIR", str(Path(flwr_home).parent / "ray_tmp"))
     return env
-
-
-def free_port(host: str = LOOPBACK) -> int:
-    """A TCP port the OS reports free on ``host`` right now (bind to port 0, read it, release it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def _ephemeral_range() -> tuple[int, int]:
