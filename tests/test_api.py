@@ -85,7 +85,6 @@ _NOT_RANDOMNESS = {
 }
 #: Still taking seed=, in callers another change owns right now (the lead migrates them with it).
 _RNG_NOT_YET_MIGRATED = {
-    "ppml_lab.attacks.gradient_inversion.make_model",  # ppml_lab/exercises/nb10.py calls make_model(seed=)
     "ppml_lab.fl.models.Task.init_params", "ppml_lab.fl.models.Task.train",  # exercises/nb08.py, flower_app
     "ppml_lab.fl.models.SoftmaxRegression.init_params", "ppml_lab.fl.models.SoftmaxRegression.train",
     "ppml_lab.fl.models.TorchMLP.init_params", "ppml_lab.fl.models.TorchMLP.train",

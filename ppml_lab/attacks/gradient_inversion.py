@@ -119,15 +119,16 @@ class DigitsNet(nn.Module):
         return self.fc(self.body(x))
 
 
-def make_model(*, seed: int, channels: int = 12) -> DigitsNet:
+@renamed_keywords(seed="rng")
+def make_model(*, rng: RNGLike = None, channels: int = 12) -> DigitsNet:
     """A freshly initialised :class:`DigitsNet`, weights uniform on [-0.5, 0.5] as in DLG's code.
 
     The attacks target the model at initialisation (the first round of federated training), the setting
-    of Zhu et al. 2019, Sec. 4; the wide uniform init gives gradients that carry more signal.
+    of Zhu et al. 2019, Sec. 4; the wide uniform init gives gradients that carry more signal. ``rng``: None
+    for fresh weights, an int seed or a generator to attack the same model again.
     """
-    check_int("seed", seed)
     check_int("channels", channels, low=1)
-    g = torch_generator(seed)
+    g = torch_generator(rng)
     model = DigitsNet(channels)
     with torch.no_grad():
         for p in model.parameters():

@@ -19,7 +19,7 @@ def _mystery() -> tuple[Any, Any, int]:
     from ppml_lab.attacks.gradient_inversion import client_update, digit_images, make_model
 
     images, labels = digit_images()
-    model = make_model(seed=MODEL_SEED)
+    model = make_model(rng=MODEL_SEED)
     i = MYSTERY_INDEX
     return model, client_update(model, images[i : i + 1], labels[i : i + 1]), int(labels[i])
 

@@ -53,7 +53,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def model():
-    return make_model(seed=0)
+    return make_model(rng=0)
 
 
 def _batch(data, size, offset=3):
@@ -155,9 +155,9 @@ def test_dp_update_matches_opacus_clipping(data):
 
     X, y = data
     x, yy = X[:6], y[:6]
-    ours_model = make_model(seed=3)
+    ours_model = make_model(rng=3)
     ours = dp_client_update(ours_model, x, yy, max_grad_norm=0.5, noise_multiplier=1e-12, rng=0)
-    ref_model = GradSampleModule(make_model(seed=3))
+    ref_model = GradSampleModule(make_model(rng=3))
     opt = DPOptimizer(torch.optim.SGD(ref_model.parameters(), lr=0.1), noise_multiplier=0.0,
                       max_grad_norm=0.5, expected_batch_size=6)
     torch.nn.functional.cross_entropy(ref_model(x), yy).backward()
@@ -375,9 +375,13 @@ def test_score_wrong_reconstruction_type(data):
         score_reconstruction(x, y, x)
 
 
-def test_make_model_seed_type():
-    with pytest.raises(TypeError, match="seed must be an integer"):
-        make_model(seed=None)
+def test_make_model_rng():
+    a, b = make_model(rng=3), make_model(rng=3)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    with pytest.raises(TypeError, match="renamed rng="):
+        make_model(seed=3)
+    with pytest.raises(TypeError):
+        make_model(rng="three")
 
 
 def test_seeded_attack_is_deterministic(data, model):

@@ -39,7 +39,7 @@ def test_a_norm_equal_to_the_bound_is_scaled_by_c_over_c_plus_guard():
 def test_gradient_inversion_defence_is_the_dp_sgd_step():
     # notebook 10's "DP-SGD" defence is notebook 03's DP-SGD: same gradients, same clip, same noise
     torch.manual_seed(0)
-    model = make_model(seed=1)
+    model = make_model(rng=1)
     x, y = torch.rand(4, 1, 8, 8), torch.tensor([0, 3, 5, 9])
     ours = dp_client_update(model, x, y, max_grad_norm=0.5, noise_multiplier=0.3, rng=11)
     grads = per_sample_gradients(model, torch.nn.functional.cross_entropy, x, y)
@@ -50,7 +50,7 @@ def test_gradient_inversion_defence_is_the_dp_sgd_step():
 
 
 def test_client_level_clip_and_noise_uses_the_same_factor():
-    model = make_model(seed=2)
+    model = make_model(rng=2)
     g = client_update(model, torch.rand(1, 1, 8, 8), torch.tensor([4]))
     out = clip_and_noise(g, max_grad_norm=0.01, noise_multiplier=1e-9, rng=0)
     norm = float(torch.sqrt(sum((t.double() ** 2).sum() for t in g)))
