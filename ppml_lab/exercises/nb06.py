@@ -6,7 +6,7 @@ import math
 import numbers
 from typing import Any
 
-from ppml_lab.exercises import CheckResult, failed, not_answered, passed
+from ppml_lab.exercises import CheckResult, Mistake, NumericExercise, failed, not_answered, passed
 
 #: Exercise 2's hospital: patients and features to pack column-wise at N=8192 (4096 slots).
 HOSPITAL_PATIENTS = 10_000
@@ -47,22 +47,25 @@ def check_depth_degree7(answer: Any) -> CheckResult:
     return failed(name, f"{value} levels is not right", "Use polyval_depth(7) and add the linear layer's level.")
 
 
-def check_ring_for_depth4(answer: Any) -> CheckResult:
-    """Smallest 128-bit-secure N for depth 4 at scale 2^40 with 20 integer bits."""
-    name = "ring degree for depth 4"
-    if answer is None:
-        return not_answered(name, "Sum the chain [60, 40, 40, 40, 40, 60] and compare with SECURITY_BOUND_128.")
-    value = _as_int(answer)
-    if value is None:
-        return failed(name, f"expected a power of two such as 8192, got {answer!r}")
-    if value == 16384:
-        return passed(name, "280 bits exceed N=8192's 218-bit bound, and fit N=16384's 438.")
-    if value == 8192:
-        return failed(name, "N=8192 allows only 218 bits at 128-bit security",
-                      "The chain [60, 40, 40, 40, 40, 60] sums to 280 bits.")
-    if value == 32768:
-        return failed(name, "N=32768 works but is not the smallest", "Check N=16384's bound of 438 bits.")
-    return failed(name, f"{value} is not the answer", "Call select_params(depth=4, scale_bits=40).")
+def _ring_for(depth: int, scale_bits: int) -> int:
+    from ppml_lab.he.ckks import select_params
+
+    return select_params(depth=depth, scale_bits=scale_bits).poly_modulus_degree
+
+
+#: Smallest 128-bit-secure N for depth 8 at scale 2^40 with 20 integer bits: the chain
+#: [60, 40 x 8, 60] sums to 440 bits, two over N=16384's 438-bit bound (the notebook's presets show depth 4).
+check_ring_for_depth8 = NumericExercise(
+    "ring degree for depth {depth}", expected=_ring_for, tol=0.0, whole=True,
+    params={"depth": 8, "scale_bits": 40},
+    ask="Sum the chain [60, then {scale_bits} bits once per level, 60] and compare with SECURITY_BOUND_128.",
+    right="the chain sums to 60 + {depth} x {scale_bits} + 60 bits, just over N=16384's 438-bit bound: "
+          "N = {truth:g}",
+    hint="Call select_params(depth=8, scale_bits=40) to check your sum.",
+    wrong="{value:g} is not the smallest ring degree for this chain",
+    mistakes=(Mistake("N=16384 allows only 438 bits at 128-bit security",
+                      "Add up the chain: 60 + 8 x 40 + 60.", value=16384),
+              Mistake("N=65536 works but is not the smallest", "Check N=32768's bound.", value=65536)))
 
 
 def ciphertexts_for_hospital(patients: int = HOSPITAL_PATIENTS, features: int = HOSPITAL_FEATURES,

@@ -11,14 +11,17 @@ def test_depth_degree7():
     assert not nb06.check_depth_degree7(True).ok
 
 
-def test_ring_for_depth4_matches_select_params():
+def test_ring_for_depth8_matches_select_params():
     from ppml_lab.he.ckks import select_params
 
-    truth = select_params(depth=4, scale_bits=40).poly_modulus_degree
-    assert nb06.check_ring_for_depth4(truth).ok
-    assert not nb06.check_ring_for_depth4(8192).ok
-    assert not nb06.check_ring_for_depth4(32768).ok
-    assert not nb06.check_ring_for_depth4(None).answered
+    truth = select_params(depth=8, scale_bits=40).poly_modulus_degree
+    assert truth == 32768  # 440 bits: two over N=16384's bound, so the preset table's depth-4 row does not answer it
+    assert nb06.check_ring_for_depth8(truth).ok
+    assert not nb06.check_ring_for_depth8(16384).ok
+    assert "438" in nb06.check_ring_for_depth8(16384).message
+    assert not nb06.check_ring_for_depth8(65536).ok
+    assert not nb06.check_ring_for_depth8(32768.0).ok  # a power of two is a whole number
+    assert not nb06.check_ring_for_depth8(None).answered
 
 
 def test_packed_ciphertexts():
