@@ -142,7 +142,7 @@ class TreeSampler:
 
 def one_size(n: int, *, rounds: int, dp: bool) -> dict[str, Any]:
     cfg = DeploymentConfig(
-        n_supernodes=n, rounds=rounds, local_epochs=5, lr=0.5, seed=2026, secagg=True, threshold=n // 2 + 1,
+        n_supernodes=n, rounds=rounds, local_epochs=5, lr=0.5, rng=2026, secagg=True, threshold=n // 2 + 1,
         min_clients=n, tls=True, node_auth=True, sign_app=True, dp_noise_multiplier=1.0 if dp else 0.0,
         dp_max_update_norm=1.5, dp_delta=1e-5, startup_timeout=900.0, run_timeout=1800.0,
     )

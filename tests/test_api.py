@@ -84,17 +84,13 @@ _NOT_RANDOMNESS = {
     "ppml_lab.zk.group.SchnorrGroup.__init__": "generator is the group generator g, not a random source",
 }
 #: Still taking seed=, in callers another change owns right now (the lead migrates them with it).
-_RNG_NOT_YET_MIGRATED = {
-    "ppml_lab.fl.models.Task.init_params", "ppml_lab.fl.models.Task.train",  # exercises/nb08.py, flower_app
-    "ppml_lab.fl.models.SoftmaxRegression.init_params", "ppml_lab.fl.models.SoftmaxRegression.train",
-    "ppml_lab.fl.models.TorchMLP.init_params", "ppml_lab.fl.models.TorchMLP.train",
-}
+_RNG_NOT_YET_MIGRATED: set[str] = set()
 _RANDOMNESS_NAMES = {"seed", "generator", "noise_generator", "random_state"}
 
 
 def _public_callables():
     for mod in _modules():
-        if mod.__name__.startswith("ppml_lab.fl.deploy") or mod.__name__.startswith("ppml_lab.exercises"):
+        if mod.__name__.startswith("ppml_lab.exercises"):
             continue
         for name, obj in vars(mod).items():
             if name.startswith("_") or getattr(obj, "__module__", None) != mod.__name__:

@@ -86,8 +86,8 @@ def exercise_update() -> tuple[list[np.ndarray], list[np.ndarray]]:
     d = load_dataset("breast_cancer")
     Xtr, _, ytr, _ = train_test_split(d.X, d.y, rng=SPLIT_SEED, standardize=True)
     task = SoftmaxRegression(d.n_features, 2)
-    w0 = task.init_params(1)
-    w1 = task.train(w0, Xtr[1:2], ytr[1:2], epochs=1, batch_size=None, lr=1.0, mu=0.0, seed=0)
+    w0 = task.init_params(rng=1)
+    w1 = task.train(w0, Xtr[1:2], ytr[1:2], epochs=1, batch_size=None, lr=1.0, mu=0.0, rng=0)
     return w0, w1
 
 

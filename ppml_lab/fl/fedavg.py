@@ -317,7 +317,7 @@ class FedAvgServer:
         self.communicate = check_bool("communicate", communicate)
         self._rng = resolve_rng(rng)
         self.base_seed = random_seed(self._rng)
-        self.params = initial_params if initial_params is not None else task.init_params(derive_seed(self.base_seed, 0, 0))
+        self.params = initial_params if initial_params is not None else task.init_params(rng=derive_seed(self.base_seed, 0, 0))
         self.round = 0
         default = "FedProx" if self.mu > 0 else "FedAvg"
         self.history = History(label=label or f"{default} (C={self.fraction:g}, E={self.local_epochs}, B={batch_size})")
@@ -344,7 +344,7 @@ class FedAvgServer:
         c = self.clients[k]
         new = self.task.train(
             global_params, c.X, c.y, epochs=self.local_epochs, batch_size=self.batch_size, lr=self.lr,
-            mu=self.mu, seed=derive_seed(self.base_seed, self.round, k),
+            mu=self.mu, rng=derive_seed(self.base_seed, self.round, k),
         )
         return new, float(c.n_samples)
 

@@ -129,7 +129,7 @@ def _client_app(task: Task, clients: list, local_epochs: int, batch_size: int | 
         seed = derive_seed(_scalar(cfg, "base-seed", int), _scalar(cfg, "server-round", int), pid)
         mu = _scalar(cfg, "proximal-mu", float) if "proximal-mu" in cfg else 0.0
         new = task.train(params, site.X, site.y, epochs=local_epochs, batch_size=batch_size, lr=lr,
-                         mu=mu, seed=seed)
+                         mu=mu, rng=seed)
         reply = RecordDict({
             "arrays": ArrayRecord(numpy_ndarrays=task.to_numpy(new)),
             "metrics": MetricRecord({"num-examples": int(site.n_samples), "partition-id": pid}),

@@ -3,12 +3,16 @@
 A *task* bundles what a federated round needs from a model, so one orchestration loop
 (:mod:`ppml_lab.fl.fedavg`) and one Flower adapter (:mod:`ppml_lab.fl.flower_sim`) serve both:
 
-- ``init_params(seed)``: initial parameters (a list of numpy arrays, or a torch state dict);
-- ``train(params, X, y, *, epochs, batch_size, lr, mu, seed)``: ClientUpdate of McMahan et al. 2017
+- ``init_params(rng)``: initial parameters (a list of numpy arrays, or a torch state dict);
+- ``train(params, X, y, *, epochs, batch_size, lr, mu, rng)``: ClientUpdate of McMahan et al. 2017
   (arXiv:1602.05629, Algorithm 1): ``epochs`` passes of mini-batch SGD from ``params``; with ``mu > 0``
   the FedProx proximal term (mu/2)||w - w_global||^2 of Li et al. 2020 (arXiv:1812.06127, Eq. 2) is added;
 - ``evaluate(params, X, y)``: (mean cross-entropy, accuracy);
 - ``to_numpy`` / ``from_numpy``: the wire format (a list of arrays), as Flower's ``ArrayRecord`` carries.
+
+``rng`` is the package's randomness argument (:mod:`ppml_lab._rng`): None draws from the OS CSPRNG; an int
+seeds exactly as the former ``seed=`` did (numpy's ``default_rng(int)``, torch's ``manual_seed(int)``), for
+reproducible teaching runs; the old ``seed=`` keyword is refused with the new name.
 
 Threat model: none — these are the models whose updates FL exchanges; FL by itself protects nothing
 beyond keeping raw records on site (updates leak, see notebooks 09-11).
@@ -23,6 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ppml_lab._rng import RNGLike, renamed_keywords, resolve_rng, torch_generator
 from ppml_lab._validation import check_int, check_nonnegative, check_positive
 
 __all__ = [
@@ -40,11 +45,11 @@ _EPS = 1e-12
 class Task(Protocol):
     """What the FL loop needs from a model (see the module docstring)."""
 
-    def init_params(self, seed: int) -> Any: ...
+    def init_params(self, rng: RNGLike = None) -> Any: ...
 
     def train(
         self, params: Any, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int | None,
-        lr: float, mu: float, seed: int,
+        lr: float, mu: float, rng: RNGLike = None,
     ) -> Any: ...
 
     def evaluate(self, params: Any, X: np.ndarray, y: np.ndarray) -> tuple[float, float]: ...
@@ -94,8 +99,9 @@ class SoftmaxRegression:
         check_nonnegative("l2", self.l2)
         check_nonnegative("init_scale", self.init_scale)
 
-    def init_params(self, seed: int) -> list[np.ndarray]:
-        g = np.random.default_rng(int(seed))
+    @renamed_keywords(seed="rng")
+    def init_params(self, rng: RNGLike = None) -> list[np.ndarray]:
+        g = resolve_rng(rng)  # an int seeds numpy's default_rng(int), as seed= did
         W = self.init_scale * g.standard_normal((self.n_features, self.n_classes))
         return [W, np.zeros(self.n_classes)]
 
@@ -121,11 +127,12 @@ class SoftmaxRegression:
         d /= n
         return loss, [X.T @ d + self.l2 * W, d.sum(axis=0)]
 
+    @renamed_keywords(seed="rng")
     def train(
         self, params: Sequence[np.ndarray], X: np.ndarray, y: np.ndarray, *, epochs: int,
-        batch_size: int | None, lr: float, mu: float = 0.0, seed: int = 0,
+        batch_size: int | None, lr: float, mu: float = 0.0, rng: RNGLike = None,
     ) -> list[np.ndarray]:
-        g = np.random.default_rng(int(seed))
+        g = resolve_rng(rng)  # shuffles the mini-batches; unused when batch_size covers the data
         w = [np.array(a, dtype=np.float64, copy=True) for a in params]
         w_global = [np.asarray(a, dtype=np.float64) for a in params]
         n = X.shape[0]
@@ -175,12 +182,11 @@ class TorchMLP:
             torch.nn.Linear(self.hidden, self.n_classes),
         )
 
-    def init_params(self, seed: int) -> OrderedDict[str, Any]:
+    @renamed_keywords(seed="rng")
+    def init_params(self, rng: Any = None) -> OrderedDict[str, Any]:
         import torch
 
-        from ppml_lab._rng import torch_generator
-
-        g = torch_generator(int(seed))
+        g = torch_generator(rng)  # an int seeds torch's generator with that int, as seed= did
         net = self.module()
         with torch.no_grad():
             for layer in (net[0], net[2]):
@@ -189,15 +195,14 @@ class TorchMLP:
                 layer.bias.uniform_(-bound, bound, generator=g)
         return OrderedDict((k, v.detach().clone()) for k, v in net.state_dict().items())
 
+    @renamed_keywords(seed="rng")
     def train(
         self, params: Any, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int | None,
-        lr: float, mu: float = 0.0, seed: int = 0,
+        lr: float, mu: float = 0.0, rng: Any = None,
     ) -> OrderedDict[str, Any]:
         import torch
 
-        from ppml_lab._rng import torch_generator
-
-        g = torch_generator(int(seed))
+        g = torch_generator(rng)
         net = self.module()
         net.load_state_dict(params)
         w_global = [p.detach().clone() for p in net.parameters()]

@@ -18,7 +18,7 @@ ROUNDS, EPOCHS, LR, SEED, N = 2, 5, 0.5, 2026, 3
 
 def _reference(n: int, rounds: int) -> list[tuple[float, float]]:
     """The package's FedAvg (full batch, C = 1) on the app's own split: (loss, accuracy) per round."""
-    return reference_fedavg(n_supernodes=n, rounds=rounds, local_epochs=EPOCHS, lr=LR, seed=SEED)
+    return reference_fedavg(n_supernodes=n, rounds=rounds, local_epochs=EPOCHS, lr=LR, rng=SEED)
 
 
 # ---- bad input: refused before any process starts ------------------------------------------------
@@ -57,7 +57,7 @@ def test_simulation_equals_from_scratch_fedavg_and_leaves_no_process() -> None:
 
     import psutil
 
-    cfg = DeploymentConfig(n_supernodes=N, rounds=ROUNDS, local_epochs=EPOCHS, lr=LR, seed=SEED, secagg=False,
+    cfg = DeploymentConfig(n_supernodes=N, rounds=ROUNDS, local_epochs=EPOCHS, lr=LR, rng=SEED, secagg=False,
                            tls=False, node_auth=False, startup_timeout=120.0, run_timeout=240.0)
     sim = FlowerSimulation(cfg, client_num_cpus=2)  # one Ray actor on this 2-CPU machine
     during: dict[int, tuple[str, float]] = {}  # every process of the run seen: pid -> (name, start time)

@@ -324,3 +324,20 @@ def test_free_port_is_the_packages_one_copy() -> None:
     from ppml_lab.fl.deploy import processes
 
     assert deploy.free_port is processes.free_port is _ports.free_port
+
+
+def test_randomness_is_the_rng_argument_and_seed_is_refused_with_the_new_name() -> None:
+    from ppml_lab.fl.deploy import reference_fedavg
+
+    with pytest.raises(TypeError, match=r"DeploymentConfig.__init__\(\) got seed=, which was renamed rng="):
+        DeploymentConfig(seed=1)
+    with pytest.raises(TypeError, match=r"reference_fedavg\(\) got seed=, which was renamed rng="):
+        reference_fedavg(n_supernodes=2, rounds=1, local_epochs=1, lr=0.5, seed=1)
+    with pytest.raises(ValueError, match="rng must be"):
+        DeploymentConfig(rng=-1)
+    # an int is the run's seed, sent to every process unchanged (what seed= did)
+    run = DeploymentConfig(rng=7).run_config(results_path=Path("r"), progress_dir=Path("p"))
+    assert run["seed"] == 7
+    # None: the OS CSPRNG picks the seed, and the config records it so the run can be replayed
+    drawn = {DeploymentConfig(rng=None).rng for _ in range(3)}
+    assert all(isinstance(s, int) and 0 <= s < 2**31 for s in drawn) and len(drawn) > 1

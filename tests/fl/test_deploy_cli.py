@@ -252,24 +252,24 @@ def test_node_keys_and_registration_refuse_a_non_node_key(tmp_path: Path) -> Non
 def test_course_data_files_are_the_split_every_launcher_uses(tmp_path: Path) -> None:
     from ppml_lab.fl.deploy import load_task_module
 
-    (site,) = write_course_data(tmp_path / "h", hospitals=5, seed=2026, site=3)
+    (site,) = write_course_data(tmp_path / "h", hospitals=5, rng=2026, site=3)
     sites, (xte, _) = load_task_module().load_split(2026, 5)
     with np.load(site) as z:
         np.testing.assert_array_equal(z["X"], sites[3].X)
-    (test,) = write_course_data(tmp_path / "c", hospitals=5, seed=2026, test=True)
+    (test,) = write_course_data(tmp_path / "c", hospitals=5, rng=2026, test=True)
     with np.load(test) as z:
         np.testing.assert_array_equal(z["X"], xte)
     with pytest.raises(ValueError, match="site must be an integer in \\[0, 4\\], got 5"):
-        write_course_data(tmp_path / "x", hospitals=5, seed=2026, site=5)
+        write_course_data(tmp_path / "x", hospitals=5, rng=2026, site=5)
     with pytest.raises(ValueError, match="pass site=<k>"):
-        write_course_data(tmp_path / "x", hospitals=5, seed=2026)
+        write_course_data(tmp_path / "x", hospitals=5, rng=2026)
 
 
 def test_supernode_refuses_missing_files_and_a_readable_private_key(tmp_path: Path) -> None:
     p = _write(tmp_path, SUPERNODE_OK)
     with pytest.raises(DeploymentError, match=r"\[supernode\] data file not found"):
         prepare_supernode(load_supernode_config(p), check_identity=False)
-    write_course_data(tmp_path, hospitals=5, seed=2026, site=4)
+    write_course_data(tmp_path, hospitals=5, rng=2026, site=4)
     make_superlink_keys(tmp_path / "c", address=COORD)
     for f in ("ca.crt", "publisher.pub"):
         (tmp_path / f).write_bytes((tmp_path / "c" / f).read_bytes())
@@ -352,7 +352,7 @@ def test_supernode_refuses_a_server_whose_certificate_does_not_name_the_address_
 
     # ... so does the entry point a hospital runs (exit code 3, before any SuperNode starts) ...
     node_dir = tmp_path / "hospital"
-    write_course_data(node_dir, hospitals=5, seed=2026, site=4)
+    write_course_data(node_dir, hospitals=5, rng=2026, site=4)
     make_supernode_keys(node_dir)
     for f in ("ca.crt", "publisher.pub"):
         (node_dir / f).write_bytes((files.ca_cert.parent / f).read_bytes())
@@ -417,7 +417,7 @@ def _fake_federation(monkeypatch: pytest.MonkeyPatch, clients: list[int]) -> lis
 
 def _coordinator(tmp_path: Path, extra: str = "") -> Path:
     make_superlink_keys(tmp_path, address=COORD)
-    write_course_data(tmp_path, hospitals=5, seed=2026, test=True)
+    write_course_data(tmp_path, hospitals=5, rng=2026, test=True)
     return _write(tmp_path, SUPERLINK_OK.replace("threshold = 3", "threshold = 3" + extra))
 
 

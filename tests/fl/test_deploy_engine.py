@@ -37,13 +37,13 @@ ROUNDS, EPOCHS, LR, SEED = 2, 5, 0.5, 2026
 def _reference(n: int, rounds: int, drop: dict[int, int] | None = None,
                update_norms: list[float] | None = None) -> list[tuple[float, float]]:
     """The package's FedAvg (full batch, C = 1) on the app's own split, with this module's settings."""
-    return reference_fedavg(n_supernodes=n, rounds=rounds, local_epochs=EPOCHS, lr=LR, seed=SEED, drop=drop,
+    return reference_fedavg(n_supernodes=n, rounds=rounds, local_epochs=EPOCHS, lr=LR, rng=SEED, drop=drop,
                             update_norms=update_norms)
 
 
 @pytest.fixture(scope="module")
 def federation() -> Iterator[FlowerDeployment]:
-    cfg = DeploymentConfig(n_supernodes=3, rounds=ROUNDS, local_epochs=EPOCHS, lr=LR, seed=SEED, secagg=True,
+    cfg = DeploymentConfig(n_supernodes=3, rounds=ROUNDS, local_epochs=EPOCHS, lr=LR, rng=SEED, secagg=True,
                            tls=True, node_auth=True, startup_timeout=240.0, run_timeout=600.0)
     dep = FlowerDeployment(cfg)
     try:
@@ -163,7 +163,7 @@ def test_dropout_round_completes_from_survivors() -> None:
     # when it beat the victim's reply, flwr 1.42 still listed the victim as dead in unmask, the survivors
     # had no share of its key, and round 2 aggregated 0 clients - see FlowerDeployment.run.)
     # secagg_timeout bounds the server's wait for the dead node's stage-2 reply.
-    cfg = DeploymentConfig(n_supernodes=3, rounds=2, local_epochs=EPOCHS, lr=LR, seed=SEED, threshold=2,
+    cfg = DeploymentConfig(n_supernodes=3, rounds=2, local_epochs=EPOCHS, lr=LR, rng=SEED, threshold=2,
                            kill_partition=2, kill_at_round=2, secagg_timeout=60.0, startup_timeout=240.0,
                            run_timeout=600.0)
     dep = FlowerDeployment(cfg)
@@ -194,7 +194,7 @@ def test_central_dp_runs_on_the_engine_with_the_accounted_epsilon() -> None:
     from ppml_lab.data import load_dataset
 
     sigma, clip, n = 0.5, 1.5, 3
-    cfg = DeploymentConfig(n_supernodes=n, rounds=ROUNDS, local_epochs=EPOCHS, lr=LR, seed=SEED, secagg=False,
+    cfg = DeploymentConfig(n_supernodes=n, rounds=ROUNDS, local_epochs=EPOCHS, lr=LR, rng=SEED, secagg=False,
                            tls=False, node_auth=False, sign_app=False, dp_noise_multiplier=sigma,
                            dp_max_update_norm=clip, startup_timeout=240.0, run_timeout=600.0)
     dep = FlowerDeployment(cfg)
@@ -234,7 +234,7 @@ def test_central_dp_survives_a_silent_dropout_with_noise_for_the_survivors() -> 
     # out and unmasks the 2 survivors' sum, and the wrapper adds noise of std sigma C / m with m =
     # min_clients = 2 survivors, i.e. sigma C on their sum: the calibration the accountant assumes.
     sigma, clip = 1.0, 1.5
-    cfg = DeploymentConfig(n_supernodes=3, rounds=1, local_epochs=EPOCHS, lr=LR, seed=SEED, threshold=2,
+    cfg = DeploymentConfig(n_supernodes=3, rounds=1, local_epochs=EPOCHS, lr=LR, rng=SEED, threshold=2,
                            min_clients=2, kill_partition=2, kill_at_round=1, secagg_timeout=30.0,
                            dp_noise_multiplier=sigma, dp_max_update_norm=clip, startup_timeout=240.0,
                            run_timeout=600.0)

@@ -151,7 +151,7 @@ def test_runbook_across_network_namespaces_survives_a_cut_off_hospital(tmp_path:
     assert out["run_returncode"] == 0, out["run_output"]
     result = out["result"]
     assert [r["clients"] for r in result["rounds"]] == [N_HOSPITALS, N_HOSPITALS - 1]
-    ref = reference_fedavg(n_supernodes=N_HOSPITALS, rounds=CUT_ROUND, local_epochs=EPOCHS, lr=LR, seed=SEED,
+    ref = reference_fedavg(n_supernodes=N_HOSPITALS, rounds=CUT_ROUND, local_epochs=EPOCHS, lr=LR, rng=SEED,
                            drop={VICTIM: CUT_ROUND})
     for row, (loss, acc) in zip(result["rounds"], ref):
         # SecAgg+ quantisation moves parameters by ~1e-6: the loss by far less than 1e-3, accuracy by at most

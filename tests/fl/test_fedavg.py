@@ -167,7 +167,7 @@ def test_fedprox_mu_pulls_local_models_towards_global():
     w0 = task.init_params(0)
     dist = []
     for mu in (0.0, 1.0, 10.0):
-        w = task.train(w0, X, y, epochs=5, batch_size=10, lr=0.05, mu=mu, seed=1)
+        w = task.train(w0, X, y, epochs=5, batch_size=10, lr=0.05, mu=mu, rng=1)
         dist.append(sum(float(np.sum((a - b) ** 2)) for a, b in zip(w, w0)))
     assert dist[0] > dist[1] > dist[2]
 

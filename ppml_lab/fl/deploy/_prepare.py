@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 
 
-def prepare(data_dir: str, seed: int, n: int, app_dir: str | None = None,
+def prepare(data_dir: str, rng: int, n: int, app_dir: str | None = None,
             private_key: str | None = None) -> dict[str, object]:
     from ppml_lab.fl.deploy.reference import write_site_files
 
     Path(data_dir).mkdir(parents=True, exist_ok=True)
-    site_paths, test_path = write_site_files(Path(data_dir), int(seed), int(n))
+    site_paths, test_path = write_site_files(Path(data_dir), rng=int(rng), n=int(n))
     signature = ""
     if app_dir is not None and private_key is not None:
         from ppml_lab.fl.deploy.signing import build_fab, sign_fab

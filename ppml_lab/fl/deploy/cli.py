@@ -93,7 +93,7 @@ def _loopback_main(argv: Sequence[str]) -> int:
     try:
         cfg = DeploymentConfig(
             n_supernodes=args.supernodes, rounds=args.rounds, local_epochs=args.local_epochs, lr=args.lr,
-            seed=args.seed, secagg=not args.no_secagg, threshold=args.threshold, tls=not args.insecure,
+            rng=args.seed, secagg=not args.no_secagg, threshold=args.threshold, tls=not args.insecure,
             node_auth=not (args.insecure or args.no_node_auth), sign_app=not args.no_app_signing,
             inprocess_apps=not args.subprocess_apps, dp_noise_multiplier=args.dp_noise_multiplier,
             dp_max_update_norm=args.dp_max_update_norm, kill_partition=args.kill_partition,

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ppml_lab._rng import renamed_keywords
+from ppml_lab._rng import random_seed, renamed_keywords
 from ppml_lab._validation import (
     check_bool,
     check_delta,
@@ -84,7 +84,9 @@ class DeploymentConfig:
     training starts) - the dropout experiment. ``certs``: existing TLS files (checked), or None to
     generate them. ``sign_app``: the launcher signs the app it submits (Ed25519, Flower's FAB-signature
     format) and every SuperNode runs only apps signed by that publisher key (Flower's ``--trusted-entities``),
-    so code submitted by anyone else is refused at every hospital. ``inprocess_apps``: the SuperLink runs
+    so code submitted by anyone else is refused at every hospital. ``rng``: the int that seeds the data
+    split, the initial model and local training in every process (it crosses process boundaries in the run
+    config, so it is an int; None draws one from the OS CSPRNG and stores it here, so the run can be replayed). ``inprocess_apps``: the SuperLink runs
     the ServerApp and each signed-app SuperNode runs its ClientApp messages in its own process
     (:mod:`ppml_lab.fl.deploy.inprocess`) instead of Flower's default of a SuperExec plus a fresh Python
     process per message - what lets five hospitals fit in 1 GB; False restores Flower's subprocess isolation.
@@ -97,7 +99,7 @@ class DeploymentConfig:
     rounds: int = 3
     local_epochs: int = 5
     lr: float = 0.5
-    seed: int = 2026
+    rng: int | None = 2026
     secagg: bool = True
     threshold: int | None = None
     secagg_timeout: float = 120.0
@@ -122,7 +124,9 @@ class DeploymentConfig:
         check_int("rounds", self.rounds, low=1)
         check_int("local_epochs", self.local_epochs, low=1)
         check_positive("lr", self.lr)
-        check_int("seed", self.seed, low=0)
+        if self.rng is None:  # the OS CSPRNG picks the run's seed; it is recorded so the run can be replayed
+            object.__setattr__(self, "rng", random_seed(None, bits=31))
+        check_int("rng", self.rng, low=0, high=2**32 - 1)
         check_bool("secagg", self.secagg)
         check_bool("tls", self.tls)
         check_bool("node_auth", self.node_auth)
@@ -201,7 +205,7 @@ class DeploymentConfig:
             "num-server-rounds": self.rounds,
             "local-epochs": self.local_epochs,
             "learning-rate": float(self.lr),
-            "seed": self.seed,
+            "seed": self.rng,
             "num-partitions": self.n_supernodes,
             "min-clients": self.effective_min_clients,
             "secagg-threshold": self.effective_threshold,
@@ -216,7 +220,7 @@ class DeploymentConfig:
 
 # A renamed keyword is refused with its new name, not Python's bare "unexpected keyword argument".
 setattr(DeploymentConfig, "__init__",  # noqa: B010 (mypy refuses assigning to a method)
-        renamed_keywords(dp_clipping_norm="dp_max_update_norm")(DeploymentConfig.__init__))
+        renamed_keywords(seed="rng", dp_clipping_norm="dp_max_update_norm")(DeploymentConfig.__init__))
 
 
 @dataclass(frozen=True)

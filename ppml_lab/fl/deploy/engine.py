@@ -341,7 +341,7 @@ class FlowerDeployment:
         there, not in this launcher (a notebook kernel), where they would add ~150 MB to every peak."""
         cfg = self.config
         (self.workdir / "data").mkdir(exist_ok=True)
-        argv = [sys.executable, "-m", "ppml_lab.fl.deploy._prepare", str(self.workdir / "data"), str(cfg.seed),
+        argv = [sys.executable, "-m", "ppml_lab.fl.deploy._prepare", str(self.workdir / "data"), str(cfg.rng),
                 str(cfg.n_supernodes)]
         if cfg.sign_app and self.publisher_key is not None:
             argv += [str(APP_DIR), str(self.publisher_key.private_key)]

@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ppml_lab._rng import renamed_keywords
 from ppml_lab._validation import check_int, check_type
 from ppml_lab.exceptions import AuthenticationError, DeploymentError, SuperLinkIdentityError
 from ppml_lab.fl.certs import (
@@ -109,16 +110,17 @@ def make_supernode_keys(out: str | Path, *, name: str = "node") -> NodeKeys:
     return generate_node_keys(out, name)
 
 
-def write_course_data(out: str | Path, *, hospitals: int, seed: int, site: int | None = None,
+@renamed_keywords(seed="rng")
+def write_course_data(out: str | Path, *, hospitals: int, rng: int, site: int | None = None,
                       test: bool = False) -> list[Path]:
     """The course's stand-in for hospital records: hospital ``site``'s share of the split as ``site.npz``
-    and/or the coordinator's held-out ``test.npz`` (same split as every other launcher for ``seed``)."""
+    and/or the coordinator's held-out ``test.npz`` (same split as every other launcher for the int seed ``rng``)."""
     import tempfile
 
     from ppml_lab.fl.deploy.reference import write_site_files
 
     n = check_int("hospitals", hospitals, low=1, high=64)
-    check_int("seed", seed, low=0)
+    seed = check_int("rng", rng, low=0)
     if site is not None:
         check_int("site", site, low=0, high=n - 1)
     if site is None and not test:
@@ -126,7 +128,7 @@ def write_course_data(out: str | Path, *, hospitals: int, seed: int, site: int |
     dest = secure_directory(out)
     written = []
     with tempfile.TemporaryDirectory(prefix="ppml-data-") as tmp:
-        sites, test_path = write_site_files(Path(tmp), seed, n)
+        sites, test_path = write_site_files(Path(tmp), rng=seed, n=n)
         pairs = ([(Path(sites[site]), dest / "site.npz")] if site is not None else []) + (
             [(Path(test_path), dest / "test.npz")] if test else [])
         for src, dst in pairs:

@@ -12,6 +12,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+from ppml_lab._rng import renamed_keywords
 from ppml_lab._validation import check_int, check_positive
 from ppml_lab.exceptions import DeploymentError
 from ppml_lab.fl.flower_app import APP_DIR
@@ -34,18 +35,21 @@ def load_task_module() -> ModuleType:
     return _TASK
 
 
-def write_site_files(directory: Path, seed: int, n: int) -> tuple[tuple[str, ...], str]:
-    """Each hospital's share of the split as its own file, and the held-out test file (the app's format)."""
-    return load_task_module().write_site_files(str(directory), seed, n)
+@renamed_keywords(seed="rng")
+def write_site_files(directory: Path, rng: int, n: int) -> tuple[tuple[str, ...], str]:
+    """Each hospital's share of the split as its own file, and the held-out test file (the app's format);
+    ``rng`` is the run's int seed (the app's run-config ``seed``)."""
+    return load_task_module().write_site_files(str(directory), check_int("rng", rng, low=0), n)
 
 
-def reference_fedavg(*, n_supernodes: int, rounds: int, local_epochs: int, lr: float, seed: int,
+@renamed_keywords(seed="rng")
+def reference_fedavg(*, n_supernodes: int, rounds: int, local_epochs: int, lr: float, rng: int,
                      drop: dict[int, int] | None = None,
                      update_norms: list[float] | None = None) -> list[tuple[float, float]]:
     """The package's from-scratch FedAvg on the app's own split: (test loss, accuracy) after each round.
 
     What a deployment or simulation run of the app must reproduce (up to SecAgg+'s quantisation): the
-    app's own ``task.py`` (its split of ``n_supernodes`` hospitals for ``seed``, its model, full-batch local
+    app's own ``task.py`` (its split of ``n_supernodes`` hospitals for the int seed ``rng``, its model, full-batch local
     training), aggregated with :func:`ppml_lab.fl.fedavg.fedavg_aggregate`, C = 1.
     ``drop={site: from_round}`` leaves a site out from that round on (the dropout experiment);
     ``update_norms``, if given, receives ||w_k - w_t|| of every local update (to choose a DP clipping norm).
@@ -57,9 +61,10 @@ def reference_fedavg(*, n_supernodes: int, rounds: int, local_epochs: int, lr: f
     n = check_int("n_supernodes", n_supernodes, low=1)
     r_max = check_int("rounds", rounds, low=1)
     task_mod = load_task_module()
-    sites, (Xte, yte) = task_mod.load_split(int(seed), n)
+    seed = check_int("rng", rng, low=0)  # the app's run-config seed: an int, as DeploymentConfig.rng
+    sites, (Xte, yte) = task_mod.load_split(seed, n)
     task = task_mod.make_task(Xte.shape[1], 2)
-    params = task_mod.init_params(task, int(seed))
+    params = task_mod.init_params(task, seed)
     out = []
     for r in range(1, r_max + 1):
         active = [s for k, s in enumerate(sites) if (drop or {}).get(k, r_max + 1) > r]

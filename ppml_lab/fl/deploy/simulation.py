@@ -141,7 +141,7 @@ def run_simulation_reference(config: DeploymentConfig | None = None, *, client_n
     """Run the course's Flower app in Flower's simulation engine and return the ServerApp's final metrics.
 
     ``kwargs`` build a :class:`~ppml_lab.fl.deploy.DeploymentConfig` when no ``config`` is given
-    (``n_supernodes``, ``rounds``, ``local_epochs``, ``lr``, ``seed``, ``dp_noise_multiplier``, ...); TLS
+    (``n_supernodes``, ``rounds``, ``local_epochs``, ``lr``, ``rng``, ``dp_noise_multiplier``, ...); TLS
     and node authentication are off (there is no network between virtual hospitals) and so is SecAgg+
     unless ``secagg=True`` is passed. ``run_simulation_reference(n_supernodes=3, rounds=2)`` runs plain
     FedAvg and equals :func:`ppml_lab.fl.fedavg.fedavg_aggregate` applied round by round to the same split

@@ -81,7 +81,7 @@ def site_main(argv: Sequence[str]) -> int:
             print(Path(keys.public_key).read_text().strip())
             return 0
         if args.command == "data":
-            for p in hosts.write_course_data(args.out, hospitals=args.hospitals, seed=args.seed, site=args.site,
+            for p in hosts.write_course_data(args.out, hospitals=args.hospitals, rng=args.seed, site=args.site,
                                              test=args.test):
                 print(f"wrote {p}")
             return 0

@@ -152,7 +152,7 @@ class RunSpec:
     rounds: int = 3
     local_epochs: int = 5
     lr: float = 0.5
-    seed: int = 2026
+    rng: int = 2026  # the file's ``seed``: the run's int seed (DeploymentConfig.rng)
     secagg: bool = True
     threshold: int = 0
     min_clients: int = 0
@@ -173,7 +173,7 @@ class RunSpec:
             "num-server-rounds": self.rounds,
             "local-epochs": self.local_epochs,
             "learning-rate": float(self.lr),
-            "seed": self.seed,
+            "seed": self.rng,
             "num-partitions": self.hospitals,
             "min-clients": self.min_clients,
             "secagg-threshold": self.threshold if self.secagg else 0,
@@ -293,7 +293,7 @@ def load_superlink_config(path: str | Path) -> SuperLinkSiteConfig:
         rounds=rt.int("rounds", 3, low=1, high=1000),
         local_epochs=rt.int("local_epochs", 5, low=1, high=10_000),
         lr=rt.float("lr", 0.5),
-        seed=rt.int("seed", 2026, low=0, high=2**32 - 1),
+        rng=rt.int("seed", 2026, low=0, high=2**32 - 1),
         secagg_timeout=rt.float("secagg_timeout", 60.0),
         dp_noise_multiplier=rt.float("dp_noise_multiplier", 0.0, strict=False),
         dp_max_update_norm=rt.float("dp_max_update_norm", 1.0),

@@ -67,12 +67,12 @@ def site_name(partition_id: int, num_partitions: int) -> str:
 
 
 def init_params(task: SoftmaxRegression, seed: int) -> list[np.ndarray]:
-    return task.init_params(seed)
+    return task.init_params(rng=seed)
 
 
 def local_train(task: SoftmaxRegression, params: list[np.ndarray], site: SiteData, *, epochs: int, lr: float) -> list:
     """E full-batch gradient steps from the global model (B = inf: no shuffling, deterministic)."""
-    return task.train(task.from_numpy(params), site.X, site.y, epochs=epochs, batch_size=None, lr=lr, mu=0.0, seed=0)
+    return task.train(task.from_numpy(params), site.X, site.y, epochs=epochs, batch_size=None, lr=lr, mu=0.0, rng=0)
 
 
 def evaluate(task: SoftmaxRegression, params: list[np.ndarray], X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
