@@ -60,6 +60,8 @@ def main() -> int:
                 rc = _run_one(app, argv)
             finally:
                 for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+                    if stream is None:  # sys.__stdout__ is None when Python started without a stdout
+                        continue
                     try:
                         stream.flush()
                     except Exception:  # noqa: BLE001, S110 - a closed capture stream

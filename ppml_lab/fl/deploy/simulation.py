@@ -94,17 +94,19 @@ class FlowerSimulation(FlowerDeployment):
     def _has_supernodes(self) -> bool:
         return False  # the app's simulation path splits the data itself: no data files to write
 
-    def run(self, *, on_round: Callable[[int], None] | None = None) -> DeploymentResult:
+    def run(self, *, on_round: Callable[[int], None] | None = None, app_dir: str | Path | None = None,
+            app_signature: str | None = None) -> DeploymentResult:
         """Submit the app, wait (bounded) for its result file, then for the simulation runtime to shut Ray
         down by itself (a clean ``ray.shutdown()`` rather than signals to Ray's processes from ``stop()``).
 
         Ray gives its raylet a fixed 30 s to register (``ray/_private/node.py``), which a loaded 2-CPU
         machine can miss; the run then fails before any client trained (Flower exit code 700). That case
-        alone is submitted once more, as :mod:`ppml_lab.fl.flower_sim` retries ``ray.init`` once.
+        alone is submitted once more, as :mod:`ppml_lab.fl.flower_sim` retries ``ray.init`` once. ``app_dir`` /
+        ``app_signature``: as :meth:`FlowerDeployment.run` (another app, and its signature).
         """
         for attempt in (1, 2):
             try:
-                result = super().run(on_round=on_round)
+                result = super().run(on_round=on_round, app_dir=app_dir, app_signature=app_signature)
             except DeploymentError as err:
                 self._wait_runtime_exit(timeout=60.0)
                 if attempt == 2 or _RAY_START_TIMEOUT not in str(err):

@@ -14,6 +14,7 @@ TLS certificate must name (its Subject Alternative Name, RFC 5280 Sec. 4.2.1.6);
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 import json
 import string
@@ -98,14 +99,15 @@ class _Table:
             self._fail(name, "a string", v)
         return str(v)
 
-    def path(self, name: str, default: Any = _MISSING, *, base: Path) -> Path:
+    # below the methods named str/int/float/bool, the class body's `str` is the method: spell the type builtins.str
+    def path(self, name: builtins.str, default: Any = _MISSING, *, base: Path) -> Path:
         v = self.str(name, default)
         if not v or "\n" in v or '"' in v:
             self._fail(name, 'a non-empty path without newlines or \'"\'', v)
         p = Path(v).expanduser()
         return p if p.is_absolute() else (base / p)
 
-    def host(self, name: str, default: Any = _MISSING) -> str:
+    def host(self, name: builtins.str, default: Any = _MISSING) -> builtins.str:
         v = self.str(name, default)
         try:
             return check_host(v)
