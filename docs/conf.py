@@ -43,7 +43,7 @@ extensions = [
 root_doc = "index"
 # Only the course and the reference are pages: student editions, checkpoints
 # and anything else in notebooks/ stay out.
-include_patterns = ["index.md", "api.md", "api/*.rst", NOTEBOOK_GLOB]
+include_patterns = ["index.md", "glossary.md", "api.md", "api/*.rst", NOTEBOOK_GLOB]
 exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
 templates_path: list[str] = []
 

@@ -68,13 +68,11 @@ class CourseMap(SphinxDirective):
     has_content = False
 
     def run(self) -> list[nodes.Node]:
-        try:
-            from ppml_lab.course import COURSE
+        from ppml_lab.course import COURSE, PREREQUISITES, study_minutes
 
-            outcomes = {f: goal for f, _, goal in COURSE}
-        except Exception:  # the package's list is optional here: the glob is the truth
-            outcomes = {}
-        rows = ["| | Notebook | After it you can | Run it |", "| --- | --- | --- | --- |"]
+        outcomes = {f: goal for f, _, goal in COURSE}
+        rows = ["| | Notebook | After it you can | Before it | Study (est.) | Run it |",
+                "| --- | --- | --- | --- | --- | --- |"]
         files = notebook_files(self.env.app)
         if not files:
             raise self.error(f"no notebook matches {self.config.notebook_glob}")
@@ -84,8 +82,14 @@ class CourseMap(SphinxDirective):
             # "00 — Why ..." -> "Why ...": the number has its own column
             title = re.sub(r"^\d\d\s*[—–-]\s*", "", title)
             goal = outcomes.get(path.name, "").replace("|", "\\|")
+            before, background = PREREQUISITES.get(path.name, ((), ""))
+            prereq = ", ".join(b[:2] for b in before) or "none"
+            if background:
+                prereq += f"; {background}"
+            prereq = prereq.replace("|", "\\|")
             rows.append(
                 f"| {path.name[:2]} | {{doc}}`{title} <notebooks/{path.stem}>` | {goal} "
+                f"| {prereq} | {study_minutes(path)} min "
                 f"| [Binder]({binder_url(self.env.app, path.name)}) |"
             )
         container = nodes.container(classes=["ppml-course-map"])
@@ -93,9 +97,28 @@ class CourseMap(SphinxDirective):
         return [container]
 
 
+class Glossary(SphinxDirective):
+    """``{course-glossary}``: the course's terms from ``ppml_lab.course.GLOSSARY``, each with the notebook that
+    introduces it (linked)."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        from ppml_lab.course import GLOSSARY
+
+        rows = ["| Term | Meaning | Introduced in |", "| --- | --- | --- |"]
+        for e in GLOSSARY:
+            stem = e.notebook.removesuffix(".ipynb")
+            term, meaning = (x.replace("|", "\\|") for x in (e.term, e.definition))
+            rows.append(f"| {term} | {meaning} | {{doc}}`{e.notebook[:2]} <notebooks/{stem}>` |")
+        container = nodes.container(classes=["ppml-glossary"])
+        self.state.nested_parse(StringList(rows, source="course-glossary"), self.content_offset, container)
+        return [container]
+
+
 def always_reread(app: Sphinx, env, added, changed, removed) -> list[str]:
     # the course map and the API index depend on which notebooks and modules exist
-    return [d for d in ("index", "api") if d in env.found_docs]
+    return [d for d in ("index", "api", "glossary") if d in env.found_docs]
 
 
 # --------------------------------------------------------------------------------------------------- API
@@ -295,6 +318,7 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("binder_url_template", "", "env")
     app.add_config_value("api_exclude", (), "env")
     app.add_directive("course-map", CourseMap)
+    app.add_directive("course-glossary", Glossary)
     app.ppml_book_link_warnings = LinkWarnings()
     std_logging.getLogger("sphinx").addHandler(app.ppml_book_link_warnings)
     app.connect("config-inited", remember_notebooks)

@@ -12,6 +12,7 @@ chromium``; never ``playwright install``, which downloads a browser).
 from __future__ import annotations
 
 import functools
+import html
 import http.server
 import shutil
 import threading
@@ -146,6 +147,19 @@ def test_book_has_every_notebook_and_the_api(visited):
     assert "api/ppml_lab.html" in api and len(api) > 10, api
     assert not any("flower_app" in p for p in api), "ppml_lab.fl.flower_app is not public API"
     assert not any("/_" in p for p in api), "private modules have no API page"
+
+
+def test_book_has_the_glossary_and_the_learner_columns():
+    """The glossary page lists every term of ppml_lab.course.GLOSSARY, each linked to the notebook that
+    introduces it; the course map shows prerequisites and the study-time estimate."""
+    from ppml_lab.course import GLOSSARY
+
+    text = (SITE / "glossary.html").read_text(encoding="utf-8")
+    for e in GLOSSARY:
+        assert html.escape(e.term, quote=False) in text, e.term
+        assert f"notebooks/{e.notebook.removesuffix('.ipynb')}.html" in text, e.notebook
+    index = (SITE / "index.html").read_text(encoding="utf-8")
+    assert "Study (est.)" in index and "Before it" in index and "glossary.html" in index
 
 
 def test_every_page_loads_without_errors(visited):
