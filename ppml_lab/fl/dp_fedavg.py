@@ -65,7 +65,7 @@ from ppml_lab.dp.distributed_noise import (
 )
 from ppml_lab.exceptions import DropoutThresholdError
 from ppml_lab.fl.fedavg import FedAvgServer
-from ppml_lab.fl.models import Task
+from ppml_lab.fl.models import Task, flatten_params, unflatten_params
 from ppml_lab.fl.secure_aggregation import secure_aggregate, secure_aggregate_floats
 
 __all__ = [
@@ -329,15 +329,10 @@ class DPFedAvgServer(FedAvgServer):
         return chosen
 
     def _flat(self, params: Any) -> np.ndarray:
-        return np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in self.task.to_numpy(params)])
+        return flatten_params(self.task.to_numpy(params))[0]
 
     def _unflat(self, flat: np.ndarray) -> Any:
-        arrays, i = [], 0
-        for shape in self._shapes:
-            size = int(np.prod(shape))
-            arrays.append(flat[i : i + size].reshape(shape))
-            i += size
-        return self.task.from_numpy(arrays)
+        return self.task.from_numpy(unflatten_params(flat, self._shapes))
 
     def client_update(self, k: int, global_params: Any) -> tuple[Any, float]:
         """What client k sends: its flat delta (central) or its clipped, noised, encoded delta (distributed)."""

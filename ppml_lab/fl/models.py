@@ -36,6 +36,8 @@ __all__ = [
     "TorchMLP",
     "param_nbytes",
     "check_local_hparams",
+    "flatten_params",
+    "unflatten_params",
 ]
 
 _EPS = 1e-12
@@ -64,6 +66,38 @@ def param_nbytes(params: Any) -> int:
     if isinstance(params, dict):
         return int(sum(int(t.numel()) * int(t.element_size()) for t in params.values()))
     return int(sum(np.asarray(a).nbytes for a in params))
+
+
+def flatten_params(arrays: Sequence[Any]) -> tuple[np.ndarray, tuple[tuple[int, ...], ...]]:
+    """A model's parameter arrays (the wire format, ``Task.to_numpy``) as one float64 vector, and their shapes.
+
+    What aggregation over encrypted or masked vectors needs: one vector per client, in a fixed order;
+    :func:`unflatten_params` with the shapes undoes it.
+    """
+    parts = [np.asarray(a, dtype=np.float64) for a in arrays]
+    if not parts:
+        raise ValueError("arrays must hold at least one parameter array, got none")
+    shapes = tuple(tuple(int(d) for d in p.shape) for p in parts)
+    return np.concatenate([p.ravel() for p in parts]), shapes
+
+
+def unflatten_params(flat: Any, shapes: Sequence[Sequence[int]]) -> list[np.ndarray]:
+    """Split ``flat`` into arrays of ``shapes`` (the inverse of :func:`flatten_params`).
+
+    Raises ValueError when the vector's length is not the total size of the shapes: a silent reshape of
+    the wrong vector would hand back a different model.
+    """
+    vec = np.asarray(flat)
+    if vec.ndim != 1:
+        raise ValueError(f"flat must be a 1-D vector, got shape {vec.shape}")
+    sizes = [int(np.prod(s)) for s in shapes]
+    if sum(sizes) != vec.size:
+        raise ValueError(f"flat must have {sum(sizes)} entries (the total size of shapes), got {vec.size}")
+    out, i = [], 0
+    for shape, size in zip(shapes, sizes):
+        out.append(vec[i : i + size].reshape(tuple(shape)))
+        i += size
+    return out
 
 
 def check_local_hparams(epochs: Any, batch_size: Any, lr: Any, mu: Any) -> None:

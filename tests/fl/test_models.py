@@ -66,3 +66,23 @@ def test_the_old_seed_keyword_is_refused_with_the_new_name(task) -> None:
     X, y = _data()
     with pytest.raises(TypeError, match=rf"{name}.train\(\) got seed=, which was renamed rng="):
         task.train(task.init_params(rng=0), X, y, epochs=1, batch_size=None, lr=0.1, seed=0)
+
+
+def test_flatten_and_unflatten_params_round_trip_and_refuse_a_wrong_length():
+    from ppml_lab.fl.models import flatten_params, unflatten_params
+
+    arrays = [np.arange(6.0).reshape(2, 3), np.array([7.0, 8.0]), np.array(9.0)]
+    flat, shapes = flatten_params(arrays)
+    assert flat.dtype == np.float64 and flat.tolist() == [0, 1, 2, 3, 4, 5, 7, 8, 9]
+    assert shapes == ((2, 3), (2,), ())
+    back = unflatten_params(flat, shapes)
+    assert [b.shape for b in back] == [(2, 3), (2,), ()]
+    assert all(np.array_equal(a, b) for a, b in zip(arrays, back))
+    with pytest.raises(ValueError, match="9 entries"):
+        unflatten_params(flat[:-1], shapes)
+    with pytest.raises(ValueError, match="9 entries"):
+        unflatten_params(np.append(flat, 1.0), shapes)
+    with pytest.raises(ValueError, match="1-D"):
+        unflatten_params(flat.reshape(3, 3), shapes)
+    with pytest.raises(ValueError, match="at least one"):
+        flatten_params([])

@@ -23,6 +23,7 @@ import numpy as np
 from ppml_lab._rng import RNGLike, key_rng
 from ppml_lab._validation import check_array, check_int
 from ppml_lab.exceptions import PrecisionError
+from ppml_lab.fl.models import flatten_params, unflatten_params
 from ppml_lab.fl.secagg.client import RawSecAggClient, SecAggClient
 from ppml_lab.fl.secagg.masks import minimum_threshold
 from ppml_lab.fl.secagg.messages import make_identities, new_session_id
@@ -243,12 +244,7 @@ def secure_fedavg_aggregate(
     if np.any(w <= 0):
         raise ValueError(f"weights must be > 0, got {w.tolist()}")
     frac = w / w.sum()
-    shapes = [np.shape(a) for a in updates[0]]
-    flat = [np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in u]) * f for u, f in zip(updates, frac)]
+    shapes = flatten_params(updates[0])[1]
+    flat = [flatten_params(u)[0] * f for u, f in zip(updates, frac)]
     total, _ = secure_aggregate_floats(flat, threshold=threshold, rng=rng)
-    out, i = [], 0
-    for shape in shapes:
-        size = int(np.prod(shape))
-        out.append(total[i : i + size].reshape(shape))
-        i += size
-    return out
+    return unflatten_params(total, shapes)
