@@ -37,7 +37,6 @@ __all__ = [
     "SerializationError",
     "UnsafePathError",
     "ReportError",
-    "NodeRefusedError",
     "RoundFailedError",
     "DPRoundDiscardedError",
     "SuperLinkIdentityError",
@@ -144,10 +143,6 @@ class UnsafePathError(DeploymentError):
 
 class ReportError(PPMLError, ValueError):
     """A report input has the right type but an unusable value (e.g. no sites, duplicate names)."""
-
-
-class NodeRefusedError(DeploymentError):
-    """A SuperNode could not join the federation (the expected outcome of the refusal cases)."""
 
 
 class RoundFailedError(DeploymentError):

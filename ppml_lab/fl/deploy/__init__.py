@@ -25,7 +25,6 @@ from ppml_lab.fl.deploy.config import (
     DeploymentConfig,
     DeploymentResult,
     DPRoundDiscardedError,
-    NodeRefusedError,
     RoundFailedError,
     check_rounds,
 )
@@ -39,7 +38,6 @@ __all__ = [
     "DeploymentConfig",
     "DeploymentResult",
     "FlowerDeployment",
-    "NodeRefusedError",
     "RoundFailedError",
     "DPRoundDiscardedError",
     "check_rounds",

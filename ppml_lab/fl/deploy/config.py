@@ -20,7 +20,7 @@ from ppml_lab._validation import (
     check_positive,
     check_type,
 )
-from ppml_lab.exceptions import DeploymentError, DPRoundDiscardedError, NodeRefusedError, RoundFailedError
+from ppml_lab.exceptions import DeploymentError, DPRoundDiscardedError, RoundFailedError
 from ppml_lab.fl.certs import LOOPBACK, TLSFiles, check_tls_files
 from ppml_lab.fl.deploy.processes import port_free
 
@@ -28,7 +28,6 @@ __all__ = [
     "DeploymentConfig",
     "DPRoundDiscardedError",
     "DeploymentResult",
-    "NodeRefusedError",
     "RoundFailedError",
     "check_rounds",
 ]
