@@ -84,6 +84,12 @@ def as_number(exercise: str, answer: Any) -> float | CheckResult:
 Number = float | Callable[..., float]
 
 
+def _format_spend(x: float) -> str:
+    from ppml_lab.dp.ledger import format_spend
+
+    return format_spend(x)
+
+
 def _value(x: Number, params: Mapping[str, Any]) -> float:
     """A declared number, or a function of the exercise's parameters computing it (so a check can call the
     package lazily and nothing is typed twice)."""
@@ -148,7 +154,8 @@ class NumericExercise:
         if isinstance(value, CheckResult):
             return value
         truth = _value(self.expected, p)
-        fields = {**p, "truth": truth, "value": value}
+        # {spend}: the truth rounded UP to 4 significant digits, for an epsilon (never print a spend smaller)
+        fields = {**p, "truth": truth, "value": value, "spend": _format_spend(truth)}
         if self._close(value, truth):
             return passed(name, self.right.format(**fields))
         for m in self.mistakes:

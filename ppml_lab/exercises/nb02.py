@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ppml_lab.dp.ledger import format_spend
 from ppml_lab.exercises import CheckResult, Mistake, NumericExercise, as_number, failed, not_answered, passed
 
 #: The DP-SGD setting of exercise 2 (RDP vs PLD): sample rate, noise multiplier, steps, delta.
@@ -46,7 +47,7 @@ def check_rdp_overstatement(answer: Any) -> CheckResult:
     rdp, pld = _rdp_and_pld_epsilons()
     truth = 100.0 * (rdp / pld - 1.0)
     if abs(value - truth) <= 0.2:
-        return passed(name, f"RDP says {rdp:.3f}, PLD {pld:.3f}: RDP overstates this run's epsilon by {truth:.1f} %.")
+        return passed(name, f"RDP says {format_spend(rdp)}, PLD {format_spend(pld)}: RDP overstates this run's epsilon by {truth:.1f} %.")
     if abs(value - 100.0 * (1.0 - pld / rdp)) <= 0.2:
         return failed(name, f"{value:.1f} % is measured against the RDP value",
                       "The question asks how far RDP lies above PLD: divide by the PLD epsilon.")
@@ -76,11 +77,11 @@ def check_noise_multiplier(answer: Any) -> CheckResult:
 
     eps = rdp_to_epsilon(orders=DEFAULT_ORDERS, rdp=rdp, delta=t["delta"])[0]
     if eps > t["target_epsilon"]:
-        return failed(name, f"sigma = {value:g} gives epsilon = {eps:.3f} > 2", "More noise: a larger multiplier.")
+        return failed(name, f"sigma = {value:g} gives epsilon = {format_spend(eps)} > 2", "More noise: a larger multiplier.")
     if eps < t["target_epsilon"] - 0.05:
-        return failed(name, f"sigma = {value:g} gives epsilon = {eps:.3f}: private, but wastes utility",
+        return failed(name, f"sigma = {value:g} gives epsilon = {format_spend(eps)}: private, but wastes utility",
                       "Search for the smallest sigma that still meets the target.")
-    return passed(name, f"sigma = {value:.4g} gives epsilon = {eps:.3f} <= 2.")
+    return passed(name, f"sigma = {value:.4g} gives epsilon = {format_spend(eps)} <= 2.")
 
 
 #: Budget 3.0; spends 0.5, 1.2 and 0.8, then a refused 1.0: the remaining epsilon.

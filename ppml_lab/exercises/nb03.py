@@ -33,7 +33,7 @@ def _epsilon_truth() -> float:
 check_epsilon = NumericExercise(
     "epsilon of 1000 DP-SGD steps", expected=_epsilon_truth, tol=1e-3, rel_tol=1e-3,
     ask="RDPAccountant().step(noise_multiplier=..., sample_rate=..., steps=...), then get_epsilon(delta).",
-    right="epsilon = {truth:.3f}: subsampling (q = 1 %) is what keeps it this small.",
+    right="epsilon = {spend}: subsampling (q = 1 %) is what keeps it this small.",
     hint="Use steps=1000 and delta=1e-5.",
     wrong="{value:.3f} is not the RDP accountant's epsilon",
     mistakes=(Mistake("{value:.3f} is far too large", "Did you forget subsampling (sample_rate=0.01)?",

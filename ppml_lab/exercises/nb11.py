@@ -32,7 +32,7 @@ check_epsilon_after = NumericExercise(
     "epsilon after {rounds} rounds", expected=_epsilon_after, tol=0.0, rel_tol=1e-3,
     params={"sample_rate": 0.1, "noise_multiplier": 1.0, "rounds": 100, "delta": 1e-5},
     ask="Use dp_fedavg_epsilon (or an RDPAccountant).",
-    right="epsilon = {truth:.3f} per client at delta = {delta:g}",
+    right="epsilon = {spend} per client at delta = {delta:g}",
     hint="Pass sample_rate, noise_multiplier, rounds and delta exactly as given.",
     wrong="{value:.4g} is not the accountant's epsilon for these rounds")
 
@@ -53,7 +53,7 @@ check_distributed_epsilon = NumericExercise(
     tol=0.0, rel_tol=1e-3,
     params={"noise_multiplier": 1.0, "participations": 10, "sample_rate": 0.1, "delta": 1e-5},
     ask="Who picks the cohort? Then: which sample rate may the accountant use?",
-    right="epsilon = {truth:.3f} per client: sample rate 1 over the {participations} rounds it joined",
+    right="epsilon = {spend} per client: sample rate 1 over the {participations} rounds it joined",
     hint="RDPAccountant (or dp_fedavg_epsilon) with sample_rate=1 and steps = participations.",
     wrong="{value:.4g} is not the accountant's epsilon against the sampling server",
     mistakes=(Mistake("that is the amplified figure, which assumes the cohort is secret",

@@ -122,8 +122,10 @@ def _loopback_main(argv: Sequence[str]) -> int:
           f"peak_total_rss_MiB={result.peak_total_rss_bytes / 2**20:.0f} "
           f"killed_partition={result.killed_partition}")
     if result.epsilon is not None:
+        from ppml_lab.dp.ledger import format_spend  # rounds UP: a printed spend is never smaller
+
         print(f"central DP: noise_multiplier={cfg.dp_noise_multiplier} max_update_norm={cfg.dp_max_update_norm} "
-              f"-> epsilon={result.epsilon:.2f} at delta={cfg.dp_delta:g} (hospital-level, RDP accountant)")
+              f"-> epsilon={format_spend(result.epsilon)} at delta={cfg.dp_delta:g} (hospital-level, RDP accountant)")
     if args.json is not None:
         args.json.write_text(json.dumps(result.to_dict(), indent=1, default=str))
     return 0

@@ -112,7 +112,9 @@ def site_main(argv: Sequence[str]) -> int:
         for row in result["rounds"]:
             print(f"{row['round']:>5} {row['clients']:>7} {row['loss']:>8.4f} {row['accuracy']:>8.4f}")
         if result.get("epsilon") is not None:
-            print(f"central DP: epsilon={result['epsilon']:.2f} at delta={cfg.run.dp_delta:g} "
+            from ppml_lab.dp.ledger import format_spend  # rounds UP: a printed spend is never smaller
+
+            print(f"central DP: epsilon={format_spend(result['epsilon'])} at delta={cfg.run.dp_delta:g} "
                   "(hospital-level, RDP accountant)")
         print(f"run {result['run_id']} completed in {result['seconds']:.1f} s")
         if args.json is not None:
