@@ -275,7 +275,7 @@ def test_old_import_paths_still_work() -> None:
     from ppml_lab.fl import deploy
     from ppml_lab.fl.app_simulation import FlowerSimulation, run_simulation_reference
 
-    for name in ("DeploymentConfig", "DeploymentResult", "FlowerDeployment", "NodeRefusedError", "run_deployment",
+    for name in ("DeploymentConfig", "DeploymentResult", "FlowerDeployment", "run_deployment",
                  "dp_epsilon", "reference_fedavg", "free_port", "offline_env", "APP_DIR"):
         assert hasattr(deploy, name), name
     assert FlowerSimulation is deploy.FlowerSimulation and run_simulation_reference is deploy.run_simulation_reference
@@ -310,10 +310,10 @@ def test_deploy_errors_live_in_exceptions_and_the_old_paths_re_export_them() -> 
 
     assert deploy.RoundFailedError is config.RoundFailedError is exceptions.RoundFailedError
     assert config.DPRoundDiscardedError is exceptions.DPRoundDiscardedError
-    assert deploy.NodeRefusedError is exceptions.NodeRefusedError
     assert hosts.SuperLinkIdentityError is exceptions.SuperLinkIdentityError
     assert site_config.SiteConfigError is exceptions.SiteConfigError
-    assert not hasattr(deploy, "NodeRefused")  # renamed, no silent alias
+    # a refused SuperNode is what expect_refused() returns a log for, not an error: no class nothing raises
+    assert not hasattr(deploy, "NodeRefused") and not hasattr(exceptions, "NodeRefusedError")
     assert issubclass(exceptions.SiteConfigError, ValueError)
     assert issubclass(exceptions.SuperLinkIdentityError, exceptions.AuthenticationError)
 
@@ -341,3 +341,13 @@ def test_randomness_is_the_rng_argument_and_seed_is_refused_with_the_new_name() 
     # None: the OS CSPRNG picks the seed, and the config records it so the run can be replayed
     drawn = {DeploymentConfig(rng=None).rng for _ in range(3)}
     assert all(isinstance(s, int) and 0 <= s < 2**31 for s in drawn) and len(drawn) > 1
+
+
+def test_flwr_json_answers_are_parsed_through_colour_codes_and_preamble() -> None:
+    from ppml_lab.fl.deploy.processes import flwr_json, parse_run_id
+
+    out = 'Loading project...\n\x1b[32m{"success": true, "run-id": 4242}\x1b[0m\n'
+    assert flwr_json(out) == {"success": True, "run-id": 4242}
+    assert parse_run_id(out) == 4242
+    assert parse_run_id('{"success": false}') is None
+    assert parse_run_id("no json here") is None

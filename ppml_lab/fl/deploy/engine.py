@@ -51,8 +51,10 @@ from ppml_lab.fl.deploy.processes import (
     Proc,
     descendants,
     end_pids,
+    flwr_json,
     listen_port,
     offline_env,
+    parse_run_id,
     pdeathsig_exec_argv,
     port_open,
     run_bounded,
@@ -520,7 +522,7 @@ class FlowerDeployment:
         except DeploymentError:
             return []
         try:
-            data = _json(res.stdout)
+            data = flwr_json(res.stdout)
         except json.JSONDecodeError:
             return []
         return list(data.get("nodes", [])) if isinstance(data, dict) else []
@@ -610,7 +612,7 @@ class FlowerDeployment:
             self._use_worker = False
             with self._worker_lock:
                 self._close_worker()
-        run_id = _parse_run_id(res.stdout)
+        run_id = parse_run_id(res.stdout)
         if self.supernodes_after_submit and not self.supernodes:
             self._launch_supernodes(ask_superlink=False)  # the ServerApp waits for its min_clients
         killed: int | None = None
@@ -708,7 +710,7 @@ class FlowerDeployment:
         except DeploymentError:
             return ""
         try:
-            runs = _json(res.stdout).get("runs", [])
+            runs = flwr_json(res.stdout).get("runs", [])
         except (json.JSONDecodeError, AttributeError):
             return ""
         return str(runs[0].get("status", "")) if runs else ""
@@ -791,24 +793,6 @@ class FlowerDeployment:
 
 #: What :func:`ppml_lab.fl.deploy.inprocess.run_serverapp_task` logs when the ServerApp raised.
 _SERVERAPP_FAILED = "ServerApp raised an exception"
-
-
-def _json(stdout: str) -> Any:
-    """Parse a CLI's JSON output, ignoring ANSI colour codes and any text before the first brace."""
-    import re
-
-    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", stdout)
-    start = text.find("{")
-    return json.loads(text[start:] if start >= 0 else text)
-
-
-def _parse_run_id(stdout: str) -> int | None:
-    try:
-        data = _json(stdout)
-    except json.JSONDecodeError:
-        return None
-    rid = data.get("run-id") if isinstance(data, dict) else None
-    return int(rid) if rid is not None else None
 
 
 def run_deployment(config: DeploymentConfig | None = None, **kwargs: Any) -> DeploymentResult:

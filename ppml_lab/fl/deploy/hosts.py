@@ -58,7 +58,7 @@ from ppml_lab.fl.certs import (
 )
 from ppml_lab.fl.deploy.config import check_rounds
 from ppml_lab.fl.deploy.inprocess_flag import INPROCESS_FLAG
-from ppml_lab.fl.deploy.processes import BIN, offline_env, run_bounded
+from ppml_lab.fl.deploy.processes import BIN, flwr_json, offline_env, parse_run_id, run_bounded
 from ppml_lab.fl.deploy.reference import APP_DIR, dp_epsilon
 from ppml_lab.fl.deploy.signing import PUBLISHER_KEY_ID, build_fab, sign_fab, write_trusted_entities
 from ppml_lab.fl.deploy.site_config import SuperLinkSiteConfig, SuperNodeSiteConfig, check_host
@@ -233,24 +233,6 @@ def supernode_argv(cfg: SuperNodeSiteConfig, *, trusted_entities: Path) -> list[
 # ---- the coordinator's Control API calls (local only) ----------------------------------------------------
 
 
-def _json(stdout: str) -> Any:
-    """A ``flwr --format json`` answer: ANSI colour codes and any text before the first brace ignored."""
-    import re
-
-    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", stdout)
-    start = text.find("{")
-    return json.loads(text[start:] if start >= 0 else text)
-
-
-def _parse_run_id(stdout: str) -> int | None:
-    try:
-        data = _json(stdout)
-    except json.JSONDecodeError:
-        return None
-    rid = data.get("run-id") if isinstance(data, dict) else None
-    return int(rid) if rid is not None else None
-
-
 def _flwr_env(cfg: SuperLinkSiteConfig) -> tuple[dict[str, str], Path]:
     state = secure_directory(cfg.state_dir)
     home = secure_directory(state / "flwr_home")
@@ -269,7 +251,7 @@ def _flwr(cfg: SuperLinkSiteConfig, args: list[str], *, timeout: float = 120.0) 
     except subprocess.TimeoutExpired:
         raise DeploymentError(f"`flwr {' '.join(args)}` did not finish within {timeout:.0f} s") from None
     try:
-        data = _json(res.stdout)
+        data = flwr_json(res.stdout)
     except json.JSONDecodeError:
         data = None
     if res.returncode != 0 or not isinstance(data, dict) or data.get("success") is False:
@@ -356,7 +338,7 @@ def submit_run(cfg: SuperLinkSiteConfig, *, app_dir: str | Path = APP_DIR) -> di
         res = run_bounded(argv, env=env, cwd=state, timeout=spec.startup_timeout)
     except subprocess.TimeoutExpired:
         raise DeploymentError(f"`flwr run` did not finish within {spec.startup_timeout:.0f} s") from None
-    run_id = _parse_run_id(res.stdout)
+    run_id = parse_run_id(res.stdout)
     if res.returncode != 0 or run_id is None:
         raise DeploymentError(f"`flwr run` failed (code {res.returncode}): {(res.stdout + res.stderr)[-1500:]}")
     deadline = t0 + spec.run_timeout

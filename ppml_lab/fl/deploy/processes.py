@@ -23,19 +23,24 @@ the monitor thread started here never spawns).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ppml_lab._ports import free_port  # the package's one copy; re-exported here
 from ppml_lab.fl.certs import LOOPBACK
 
 __all__ = [
     "BIN",
+    "flwr_json",
+    "parse_run_id",
     "offline_env",
     "free_port",
     "listen_port",
@@ -224,3 +229,20 @@ def run_bounded(argv: Sequence[str], *, env: dict[str, str], cwd: Path, timeout:
     ``timeout`` s; it dies with us too (exec shim: no reaper process beside it)."""
     return subprocess.run(pdeathsig_exec_argv(argv), env=env, cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def flwr_json(stdout: str) -> Any:
+    """A ``flwr --format json`` answer: ANSI colour codes and any text before the first brace ignored."""
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", stdout)
+    start = text.find("{")
+    return json.loads(text[start:] if start >= 0 else text)
+
+
+def parse_run_id(stdout: str) -> int | None:
+    """The run id of ``flwr run --format json``'s answer, or None if it has none (or is not JSON)."""
+    try:
+        data = flwr_json(stdout)
+    except json.JSONDecodeError:
+        return None
+    rid = data.get("run-id") if isinstance(data, dict) else None
+    return int(rid) if rid is not None else None
