@@ -351,3 +351,31 @@ def test_flwr_json_answers_are_parsed_through_colour_codes_and_preamble() -> Non
     assert parse_run_id(out) == 4242
     assert parse_run_id('{"success": false}') is None
     assert parse_run_id("no json here") is None
+
+
+def test_result_epsilon_is_the_accountants_for_the_rounds_that_ran_and_none_without_dp() -> None:
+    from ppml_lab.fl.deploy import DeploymentResult, dp_epsilon
+
+    def result(z: float, n_rounds: int) -> DeploymentResult:
+        return DeploymentResult(rounds=[{"round": r + 1} for r in range(n_rounds)], final_loss=0.1, final_accuracy=0.9,
+                                clients_per_round=[5] * n_rounds, killed_partition=None, seconds=1.0,
+                                peak_rss_bytes=0, traffic=[], config={"dp_noise_multiplier": z, "dp_delta": 1e-5})
+
+    assert result(0.0, 2).epsilon is None and result(0.0, 2).to_dict()["epsilon"] is None
+    assert result(1.0, 2).epsilon == dp_epsilon(noise_multiplier=1.0, rounds=2, delta=1e-5)
+    assert result(1.0, 3).epsilon == dp_epsilon(noise_multiplier=1.0, rounds=3, delta=1e-5) > result(1.0, 2).epsilon
+    assert result(1.0, 2).to_dict()["epsilon"] == result(1.0, 2).epsilon
+
+
+def test_the_launcher_does_not_load_the_accountant_while_the_federation_runs() -> None:
+    # The accountant (scipy, ~70 MB) is read after the run, when the SuperNodes are gone: importing the
+    # launcher and building a result must not load it.
+    import subprocess
+    import sys
+
+    code = ("import sys; from ppml_lab.fl.deploy import DeploymentResult, FlowerDeployment, DeploymentConfig; "
+            "r = DeploymentResult(rounds=[{}], final_loss=0.0, final_accuracy=0.0, clients_per_round=[1], "
+            "killed_partition=None, seconds=0.0, peak_rss_bytes=0, traffic=[], config={'dp_noise_multiplier': 1.0, "
+            "'dp_delta': 1e-5}); print('scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "False", out.stdout + out.stderr

@@ -235,9 +235,23 @@ class DeploymentResult:
     peak_rss_bytes: int
     traffic: list[dict[str, Any]] = field(repr=False)
     config: dict[str, Any] = field(repr=False)
-    epsilon: float | None = None  # hospital-level, at config["dp_delta"]; None without DP
     #: launcher process + every process it started (CLI calls included), summed at the same instant
     peak_total_rss_bytes: int = 0
+
+    @property
+    def epsilon(self) -> float | None:
+        """Hospital-level epsilon of the rounds that ran, at ``config["dp_delta"]`` (None without DP).
+
+        Computed when first read, by the package's RDP accountant (:func:`~ppml_lab.fl.deploy.reference.dp_epsilon`),
+        not inside :meth:`FlowerDeployment.run`: the accountant loads scipy (about 70 MB), and doing that while
+        the five SuperNodes are still up was the single largest addition to the course notebook's peak memory.
+        """
+        z = float(self.config.get("dp_noise_multiplier", 0.0) or 0.0)
+        if z <= 0:
+            return None
+        from ppml_lab.fl.deploy.reference import dp_epsilon
+
+        return dp_epsilon(noise_multiplier=z, rounds=len(self.rounds), delta=float(self.config["dp_delta"]))
 
     def bytes_per_round(self) -> dict[int, dict[str, int]]:
         """{round: {"down": bytes server->clients, "up": bytes clients->server}} summed over messages."""
@@ -254,4 +268,4 @@ class DeploymentResult:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "epsilon": self.epsilon}

@@ -61,7 +61,7 @@ from ppml_lab.fl.deploy.processes import (
     same_process,
     spawn,
 )
-from ppml_lab.fl.deploy.reference import APP_DIR, dp_epsilon
+from ppml_lab.fl.deploy.reference import APP_DIR
 from ppml_lab.fl.deploy.signing import PUBLISHER_KEY_ID, build_fab, sign_fab, write_trusted_entities
 
 __all__ = ["FlowerDeployment", "run_deployment"]
@@ -677,8 +677,6 @@ class FlowerDeployment:
             peak_rss_bytes=self._peak_rss,
             peak_total_rss_bytes=self._peak_total,
             traffic=traffic,
-            epsilon=(dp_epsilon(noise_multiplier=cfg.dp_noise_multiplier, rounds=len(rounds), delta=cfg.dp_delta)
-                     if cfg.dp_noise_multiplier > 0 else None),
             config={k: (str(v) if isinstance(v, (Path, TLSFiles)) else v) for k, v in asdict(cfg).items()},
         )
 
