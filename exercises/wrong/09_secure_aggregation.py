@@ -24,7 +24,7 @@ def mask_inputs_only_lower_adds(inputs, pair_masks):
     out = {}
     for u, x in inputs.items():
         y = np.array(x, dtype=np.uint64)
-        for (a, b), m in pair_masks.items():
+        for (a, _b), m in pair_masks.items():
             if a == u:
                 y = y + m
         out[u] = y

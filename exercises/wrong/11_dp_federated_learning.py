@@ -53,7 +53,7 @@ def dp_fedavg_step_global_rng(updates, *, max_update_norm, noise_multiplier, exp
     """Right formula, but the noise comes from numpy's global generator instead of ``rng``: not replayable
     under a seed, and not the CSPRNG a deployment passes in."""
     total = _clip_each(np.asarray(updates, dtype=float), max_update_norm).sum(axis=0)
-    return (total + np.random.normal(0.0, noise_multiplier * max_update_norm, size=total.shape)) / expected_cohort
+    return (total + np.random.normal(0.0, noise_multiplier * max_update_norm, size=total.shape)) / expected_cohort  # noqa: NPY002 (the mistake modelled)
 
 
 WRONG = {"q11_dp_fedavg_step": [
