@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import html
 import http.server
-import shutil
 import threading
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlsplit
@@ -26,7 +25,6 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "build" / "book"
 SHOTS = ROOT / "build" / "book-screens"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 BINDER = "https://mybinder.org/v2/gh/ppml-lab/ppml-lab/HEAD?urlpath=lab/tree/notebooks/{file}"
 
 
@@ -57,25 +55,6 @@ def site():
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser_context(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium (never `playwright install`)")
-    from playwright.sync_api import sync_playwright
-
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, viewport={"width": 1400, "height": 900},
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        try:
-            yield ctx
-        finally:
-            ctx.close()
 
 
 # Runs in the page after load: force lazy images to load, wait for each to decode, wait for MathJax.

@@ -23,10 +23,11 @@ import pytest
 
 from ppml_lab._ports import free_port
 
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # the same one tests/browser/conftest.py launches
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = ROOT / "build" / "browser"
 # Notebook 00 plus one cryptography notebook (the first of these that exists).
 CRYPTO_CANDIDATES = ("05_paillier.ipynb", "07_secret_sharing.ipynb", "06_ckks.ipynb")
@@ -91,24 +92,6 @@ def _stop_group(proc: subprocess.Popen) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
-
-
-@pytest.fixture(scope="module")
-def browser_context(tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as p:
-        # Playwright rejects --user-data-dir in launch(): a persistent context takes the profile instead.
-        ctx = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, viewport={"width": 1400, "height": 900},
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        try:
-            yield ctx
-        finally:
-            ctx.close()
 
 
 # Only the notebook in the visible tab: hidden tabs keep their cells in the DOM.
