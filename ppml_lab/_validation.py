@@ -56,6 +56,7 @@ def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
 
 
 def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` as a bool; raise TypeError naming ``name`` unless it is True/False."""
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__} {_fmt(value)}")
     return bool(value)
@@ -98,6 +99,7 @@ def check_positive(name: str, value: Any, *, allow_inf: bool = False) -> float:
 
 
 def check_nonnegative(name: str, value: Any) -> float:
+    """Return ``value`` as a float; raise unless it is a real number >= 0 (see :func:`check_real`)."""
     return check_real(name, value, low=0.0)
 
 
@@ -132,6 +134,7 @@ def check_int(name: str, value: Any, *, low: int | None = None, high: int | None
 
 
 def check_choice(name: str, value: Any, choices: Collection[Any]) -> Any:
+    """Return ``value`` unchanged; raise ValueError naming ``name`` and the allowed options otherwise."""
     if value not in choices:
         options = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {options}, got {_fmt(value)}")
@@ -180,6 +183,7 @@ def check_array(
 
 
 def check_same_shape(names: tuple[str, str], a: np.ndarray, b: np.ndarray) -> None:
+    """Raise ValueError naming both parameters and their shapes unless ``a`` and ``b`` have one shape."""
     if np.shape(a) != np.shape(b):
         raise ValueError(
             f"{names[0]} and {names[1]} must have the same shape, got {np.shape(a)} and {np.shape(b)}"

@@ -56,10 +56,12 @@ class CheckResult:
 
 
 def passed(exercise: str, message: str = "correct") -> CheckResult:
+    """A passing :class:`CheckResult` for ``exercise``."""
     return CheckResult(exercise, True, message)
 
 
 def failed(exercise: str, message: str, hint: str = "") -> CheckResult:
+    """A failing :class:`CheckResult` for ``exercise``, with what was wrong and an optional hint."""
     return CheckResult(exercise, False, message, hint)
 
 

@@ -45,6 +45,7 @@ def _run_one(app, argv: list[str]) -> int:
 
 
 def main() -> int:
+    """Serve ``flwr`` commands read from stdin until it closes (the protocol above)."""
     reply = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     from flwr.cli.app import app
 

@@ -21,6 +21,7 @@ PR_SET_PDEATHSIG = 1
 
 
 def main():
+    """Set PR_SET_PDEATHSIG, check the launcher is alive, and exec the program (argv as above)."""
     if len(sys.argv) < 3:
         sys.stderr.write("usage: _pdeathsig_exec.py <launcher_pid> <program> [args...]\n")
         return 2

@@ -18,6 +18,7 @@ from pathlib import Path
 
 def prepare(data_dir: str, rng: int, n: int, app_dir: str | None = None,
             private_key: str | None = None) -> dict[str, object]:
+    """Write the hospitals' data files and the test file, sign the app if asked; return the JSON fields above."""
     from ppml_lab.fl.deploy.reference import write_site_files
 
     Path(data_dir).mkdir(parents=True, exist_ok=True)
@@ -31,6 +32,7 @@ def prepare(data_dir: str, rng: int, n: int, app_dir: str | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: parse the usage line above, run :func:`prepare`, print its JSON."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) not in (3, 5):
         sys.stderr.write(__doc__.strip().splitlines()[-1] + "\n")

@@ -98,6 +98,7 @@ def _exit_code(status):
 
 
 def main():
+    """Run the program under this reaper (steps 1-4 above); exit with its status."""
     launcher, grace, argv = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 or libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:

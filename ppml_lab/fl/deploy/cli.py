@@ -45,6 +45,7 @@ _SITE_COMMANDS = ("keys", "data", "superlink", "supernode", "register", "unregis
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point for ``python -m ppml_lab.fl.deploy`` (see the module docstring)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] in _SITE_COMMANDS:
         from ppml_lab.fl.deploy.site_cli import site_main

@@ -295,6 +295,7 @@ def unregister_node(cfg: SuperLinkSiteConfig, node_id: int) -> None:
 
 
 def list_nodes(cfg: SuperLinkSiteConfig) -> list[dict[str, Any]]:
+    """The SuperLink's registered SuperNodes, as ``flwr supernode list`` reports them (one dict each)."""
     data = _flwr(cfg, ["supernode", "list"])
     return list(data.get("nodes", []))
 

@@ -153,6 +153,7 @@ def port_open(port: int, host: str = LOOPBACK) -> bool:
 
 
 def descendants(pid: int) -> list[int]:
+    """PIDs of every live descendant of ``pid`` (empty if it is gone)."""
     import psutil
 
     try:

@@ -64,6 +64,7 @@ def _exec(argv: list[str]) -> int:
 
 
 def site_main(argv: Sequence[str]) -> int:
+    """Run one separate-host subcommand (``keys``, ``data``, ``superlink``, ``supernode``, ...); return the exit status."""
     from ppml_lab.fl.deploy import hosts
     from ppml_lab.fl.deploy.site_config import SiteConfigError, load_superlink_config, load_supernode_config
 

@@ -122,6 +122,7 @@ def _bind_host(args: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Start Flower's SuperLink with the local-only guard installed (arguments as ``flower-superlink``)."""
     args = list(sys.argv[1:] if argv is None else argv)
     install_guard(_bind_host(args))
     if INPROCESS_FLAG in args:

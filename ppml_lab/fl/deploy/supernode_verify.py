@@ -78,6 +78,7 @@ def install_hook() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Start Flower's SuperNode with app-signature verification (usage above)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not any(a == "--trusted-entities" or a.startswith("--trusted-entities=") for a in args):
         sys.exit("supernode_verify: --trusted-entities <yaml> is required (it lists the publisher keys whose "
