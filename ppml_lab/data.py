@@ -540,6 +540,10 @@ def clinical_notes(
     if n_canary_notes > n:
         raise ValueError(f"n_notes must be at least the {n_canary_notes} canary notes "
                          f"(canaries_per_setting x formats x sum(repetitions)), got {n}")
+    n_canary_patients = per * len(fmts) * len(reps)
+    if n_canary_patients >= 9000:  # each canary has its own 4-digit patient, and other notes need one left
+        raise ValueError(f"canaries_per_setting x formats x repetitions must be < 9000 (distinct 4-digit "
+                         f"patient numbers), got {n_canary_patients}")
     g = resolve_rng(rng)
     pids = np.asarray(g.permutation(9000)) + 1000  # distinct 4-digit patient numbers
     canary_pids, other_pids = pids[: per * len(fmts) * len(reps)], pids[per * len(fmts) * len(reps):]

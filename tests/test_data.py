@@ -183,3 +183,5 @@ def test_clinical_notes_bad_input():
         data.clinical_notes(300, identifier_rate=1.5, rng=0)
     with pytest.raises(ValueError, match="pattern must contain at least one '#'"):
         data.random_secret("S-A", rng=0)
+    with pytest.raises(ValueError, match="must be < 9000 .distinct 4-digit patient numbers., got 9000"):
+        data.clinical_notes(10**6, canaries_per_setting=3000, repetitions=(1,), rng=0)

@@ -397,6 +397,8 @@ def canary_epsilon_lower_bound(
     e = np.asarray(exposures, dtype=np.float64).reshape(-1)
     if e.size == 0:
         raise ValueError("exposures must not be empty, got 0 canaries")
+    if not np.all(np.isfinite(e)) or np.any(e < 0):  # a NaN would silently count as "not reached"
+        raise ValueError(f"exposures must be finite numbers >= 0 (bits), got {e[~np.isfinite(e) | (e < 0)][:3].tolist()}")
     x = check_positive("threshold_bits", threshold_bits)
     d = check_delta("delta", delta)
     conf = check_fraction("confidence", confidence, high_inclusive=False)

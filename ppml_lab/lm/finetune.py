@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ppml_lab._rng import RNGLike, renamed_keywords
-from ppml_lab._validation import check_choice, check_delta, check_int, check_positive
+from ppml_lab._validation import check_choice, check_delta, check_fraction, check_int, check_positive
 from ppml_lab.dp.dp_sgd import DPSGD, train_non_private
 from ppml_lab.lm.char_lm import CharLM, lm_loss
 from ppml_lab.lm.lora import add_lora, lora_parameters
@@ -89,6 +89,7 @@ def finetune(
     m = check_choice("method", method, METHODS)
     check_int("epochs", epochs, low=1)
     check_positive("lr", lr)
+    q = check_fraction("sample_rate", sample_rate)  # before any 1/q (the non-private path divides by it too)
     d = check_delta("delta", delta, allow_zero=False)
     c = check_positive("max_grad_norm", max_grad_norm)
     if m == "non_private":
@@ -97,10 +98,10 @@ def finetune(
                              f"got {noise_multiplier!r} and {target_epsilon!r}")
         net: nn.Module = copy.deepcopy(model)
         opt = torch.optim.Adam(net.parameters(), lr=lr)
-        steps = epochs * max(1, round(1.0 / sample_rate))
-        train_non_private(net, opt, (X, Y), epochs=epochs, sample_rate=sample_rate, loss_fn=lm_loss, rng=rng)
+        steps = epochs * max(1, round(1.0 / q))
+        train_non_private(net, opt, (X, Y), epochs=epochs, sample_rate=q, loss_fn=lm_loss, rng=rng)
         net.eval()
-        return FinetuneResult(m, net, math.inf, d, 0.0, math.inf, float(sample_rate), steps,
+        return FinetuneResult(m, net, math.inf, d, 0.0, math.inf, q, steps,
                               sum(p.numel() for p in net.parameters()))
     if (noise_multiplier is None) == (target_epsilon is None):
         raise ValueError(f"give exactly one of noise_multiplier or target_epsilon for method={m!r}")
@@ -108,8 +109,8 @@ def finetune(
         from ppml_lab.dp.accounting import find_noise_multiplier
 
         eps = check_positive("target_epsilon", target_epsilon)
-        noise_multiplier = find_noise_multiplier(target_epsilon=eps, delta=d, sample_rate=sample_rate,
-                                                 steps=epochs * max(1, round(1.0 / sample_rate)))
+        noise_multiplier = find_noise_multiplier(target_epsilon=eps, delta=d, sample_rate=q,
+                                                 steps=epochs * max(1, round(1.0 / q)))
     sigma = check_positive("noise_multiplier", noise_multiplier)  # sigma = 0 would be no privacy at all
     if m == "dp_lora":
         net = add_lora(model, rank=rank, alpha=alpha, targets=lora_targets, rng=rng)
@@ -118,7 +119,7 @@ def finetune(
         for p in net.parameters():
             p.requires_grad_(True)
     opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=lr)
-    trainer = DPSGD(net, opt, (X, Y), noise_multiplier=sigma, max_grad_norm=c, sample_rate=sample_rate,
+    trainer = DPSGD(net, opt, (X, Y), noise_multiplier=sigma, max_grad_norm=c, sample_rate=q,
                     loss_fn=lm_loss, rng=rng, grad_sample_mode="ghost")
     trainer.train(epochs=epochs)
     net.eval()

@@ -203,3 +203,5 @@ def test_canary_epsilon_lower_bound_known_answers():
         mem.canary_epsilon_lower_bound([1.0], threshold_bits=0.0, delta=0.0)
     with pytest.raises(ValueError, match="exposures must not be empty"):
         mem.canary_epsilon_lower_bound([], threshold_bits=1.0, delta=0.0)
+    with pytest.raises(ValueError, match=r"exposures must be finite numbers >= 0 \(bits\), got \[nan\]"):
+        mem.canary_epsilon_lower_bound([12.0, float("nan")], threshold_bits=10.0, delta=0.0)

@@ -69,3 +69,7 @@ def test_finetune_bad_input(setup):
         finetune(model, X, Y, method="non_private", noise_multiplier=1.0, **kw)
     with pytest.raises(ValueError, match="delta must be"):
         finetune(model, X, Y, method="dp_full", noise_multiplier=1.0, delta=0.0, **kw)
+    for method in ("non_private", "dp_full"):  # q = 0 is refused before any 1/q (was a ZeroDivisionError)
+        extra = {} if method == "non_private" else {"noise_multiplier": 1.0}
+        with pytest.raises(ValueError, match=r"sample_rate must be a finite number in \(0, 1\], got 0"):
+            finetune(model, X, Y, method=method, epochs=1, sample_rate=0.0, lr=1e-2, **extra)
