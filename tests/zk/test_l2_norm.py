@@ -1,0 +1,392 @@
+"""L2 bounded-update proofs: completeness, soundness (over-norm, a lied square, tampering, other statements,
+other contexts), HVZK of the multiplication proof, the cross-check with numpy and DP clipping, bad inputs,
+and the L2 screen in front of verifiable secure aggregation."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import chi2_contingency
+
+from ppml_lab.dp.clipping import clip_update
+from ppml_lab.exceptions import InvalidGroupElementError, PrecisionError
+from ppml_lab.zk import (
+    default_group,
+    integer_bound,
+    pedersen_params,
+    quantise_update,
+    toy_group,
+    update_commitments,
+    verify_bounded_update,
+    verify_opening,
+)
+from ppml_lab.zk.aggregation import ZKClient, verifiable_secure_aggregate
+from ppml_lab.zk.bounded_update import client_context
+from ppml_lab.zk.l2_norm import (
+    L2ZKClient,
+    cheating_prove_l2_bounded_update,
+    check_no_wrap,
+    l2_integer_bound,
+    l2_verifiable_secure_aggregate,
+    prove_l2_bounded_update,
+    simulate_square,
+    square_transcript,
+    verify_l2_bounded_update,
+)
+from ppml_lab.zk.range_proof import verify_range
+
+ED = default_group()
+TOY = toy_group()
+PP = pedersen_params()
+#: false-failure rate of the chi-square HVZK test (seeded, so the outcome is fixed; the rate is the
+#: probability that an exact simulator fails the test for a fresh seed)
+ALPHA = 1e-3
+B, B2 = 8, 10  # small bounds for fast tests: |x_j| <= 8, ||x||_2 <= 10
+
+
+def _prove(vals, *, b=B, b2=B2, ctx=b"ctx"):
+    return prove_l2_bounded_update(np.array(vals), linf_bound=b, l2_bound=b2, params=PP, context=ctx)
+
+
+def _verify(proof, *, d, b=B, b2=B2, ctx=b"ctx"):
+    return verify_l2_bounded_update(proof, linf_bound=b, l2_bound=b2, dimension=d, params=PP, context=ctx)
+
+
+# ---------------------------------------------------------------- completeness
+
+@pytest.mark.parametrize("vals", [[6, 8], [-6, -8], [0, 0, 0], [8, 0, -6], [1, -1, 2, -2, 3], [10 - 10]])
+def test_l2_completeness_and_openings(vals):
+    proof, opening = _prove(vals)
+    assert _verify(proof, d=len(vals))
+    cms = update_commitments(proof.linf, bound=B, params=PP)  # the C_j the aggregation checks
+    assert all(verify_opening(c, v, randomness=r, params=PP) for c, v, r in zip(cms, vals, opening.randomness))
+    assert "secret" in repr(opening) and "8" not in repr(opening).replace(str(len(vals)), "")
+
+
+def test_norm_exactly_at_the_bound_proves_and_one_above_does_not():
+    proof, _ = _prove([6, 8])  # 36 + 64 = 100 = B2^2
+    assert _verify(proof, d=2)
+    with pytest.raises(ValueError, match=r"\|\|x\|\|_2 <= l2_bound = 10, got .*sum x_j\^2 = 101 > 100"):
+        _prove([1, 6, 8])
+    bad, _ = cheating_prove_l2_bounded_update(np.array([1, 6, 8]), linf_bound=B, l2_bound=B2, params=PP,
+                                              context=b"ctx")
+    assert not _verify(bad, d=3)
+
+
+@settings(max_examples=6, deadline=None)
+@given(vals=st.lists(st.integers(-B, B), min_size=1, max_size=4))
+def test_l2_property_accepts_iff_within_norm(vals):
+    # completeness under the bound; the honest algorithm without the check is rejected above it
+    sq = sum(v * v for v in vals)
+    if sq <= B2 * B2:
+        proof, _ = _prove(vals)
+    else:
+        proof, _ = cheating_prove_l2_bounded_update(np.array(vals), linf_bound=B, l2_bound=B2, params=PP,
+                                                    context=b"ctx")
+    assert _verify(proof, d=len(vals)) == (sq <= B2 * B2)
+
+
+# ---------------------------------------------------------------- soundness
+
+@pytest.mark.attack
+def test_linf_bounded_but_over_norm_update_passes_linf_and_fails_l2():
+    # every coordinate at the L-inf bound: ||x|| = sqrt(d) B. The L-inf proof accepts it (the gap),
+    # the L2 proof refuses it: the honest prover will not make it, the unchecked algorithm is rejected
+    vals = np.full(6, B)
+    bad, _ = cheating_prove_l2_bounded_update(vals, linf_bound=B, l2_bound=B2, params=PP, context=b"ctx")
+    assert verify_bounded_update(bad.linf, bound=B, dimension=6, params=PP, context=b"ctx")  # attack on L-inf: passes
+    assert not _verify(bad, d=6)  # L2: refused
+    with pytest.raises(ValueError, match="l2_bound = 10"):
+        _prove(vals)
+
+
+@pytest.mark.attack
+def test_lying_about_one_square_is_rejected():
+    # x = (8, 6, 3): sum x^2 = 109 > 100; committing x_0^2 as 0 leaves 45 <= 100, so the norm range proof
+    # and the link verify; only the multiplication proof of coordinate 0 can catch the lie
+    vals = np.array([8, 6, 3])
+    bad, _ = cheating_prove_l2_bounded_update(vals, linf_bound=B, l2_bound=B2, params=PP, context=b"ctx", lie_square=0)
+    assert verify_bounded_update(bad.linf, bound=B, dimension=3, params=PP, context=b"ctx")
+    from ppml_lab.zk.l2_norm import _statement_digest
+
+    cms = update_commitments(bad.linf, bound=B, params=PP)
+    ctx_norm = _statement_digest(PP, linf_bound=B, l2_bound=B2, context=b"ctx", commitments=cms,
+                                 squares=list(bad.square_commitments))
+    assert verify_range(bad.norm_range, n=1, upper=B2 * B2, params=PP, context=ctx_norm)
+    assert not _verify(bad, d=3)
+
+
+def test_lie_square_control_honest_cheater_path_verifies():
+    # the cheating prover's code path with no lie and an in-norm vector gives a valid proof: the rejection
+    # above is caused by the lie, not by the cheating helper being broken
+    proof, _ = cheating_prove_l2_bounded_update(np.array([2, 6, 3]), linf_bound=B, l2_bound=B2, params=PP,
+                                                context=b"ctx")
+    assert _verify(proof, d=3)
+
+
+@pytest.fixture(scope="module")
+def honest():
+    return _prove([3, -4, 5, 0])
+
+
+@pytest.mark.parametrize("field", ["challenge", "z_link", "z_x", "z_r", "z_s"])
+def test_tampered_scalar_rejected(honest, field):
+    proof, _ = honest
+    val = getattr(proof, field)
+    if isinstance(val, tuple):
+        val = (val[0], (val[1] + 1) % ED.order) + val[2:]
+    else:
+        val = (val + 1) % ED.order
+    assert not _verify(dataclasses.replace(proof, **{field: val}), d=4)
+
+
+def test_swapped_square_commitments_rejected(honest):
+    proof, _ = honest
+    sq = list(proof.square_commitments)
+    sq[0], sq[2] = sq[2], sq[0]
+    assert not _verify(dataclasses.replace(proof, square_commitments=tuple(sq)), d=4)
+
+
+def test_square_commitment_shifted_by_g_rejected(honest):
+    # D_1 * g commits to x_1^2 + 1: same norm range proof, wrong squares
+    proof, _ = honest
+    sq = list(proof.square_commitments)
+    sq[1] = ED.op(sq[1], PP.g)
+    assert not _verify(dataclasses.replace(proof, square_commitments=tuple(sq)), d=4)
+
+
+def test_parts_from_another_proof_rejected(honest):
+    proof, _ = honest
+    other, _ = _prove([3, -4, 5, 0])  # same vector, fresh randomness
+    assert _verify(other, d=4)
+    for field in ("linf", "norm_range", "square_commitments"):
+        assert not _verify(dataclasses.replace(proof, **{field: getattr(other, field)}), d=4), field
+
+
+def test_other_statement_rejected(honest):
+    proof, _ = honest
+    assert not _verify(proof, d=4, b2=B2 + 1)  # a bound it was not proved for (bitlength(121) = bitlength(100))
+    assert not _verify(proof, d=4, b2=B2 - 1)
+    assert not _verify(proof, d=4, b=B + 1)
+    with pytest.raises(ValueError, match="entries"):
+        _verify(proof, d=3)
+
+
+def test_bound_to_context(honest):
+    proof, _ = honest
+    assert not _verify(proof, d=4, ctx=b"ctx2")
+    c1 = client_context(session=b"s", round_id=3, client_id=1)
+    p1, _ = _prove([1, 2], ctx=c1)
+    assert _verify(p1, d=2, ctx=c1)
+    assert not _verify(p1, d=2, ctx=client_context(session=b"s", round_id=3, client_id=2))  # replay by client 2
+    assert not _verify(p1, d=2, ctx=client_context(session=b"s", round_id=4, client_id=1))  # replay next round
+
+
+def test_special_soundness_extracts_the_square():
+    # two accepting multiplication transcripts with one announcement and challenges c != c' give (x, r, s)
+    # with C = g^x h^r and D = C^x h^s, so D = g^{x^2} h^{x r + s}: D commits to the square of C's value
+    q = ED.order
+    x, r, s = 7, 12345, 999
+    k1, k2, k3 = 11, 22, 33
+    c, c2 = 5, 9
+    z = [(k + c * w) % q for k, w in ((k1, x), (k2, r), (k3, s))]
+    z2 = [(k + c2 * w) % q for k, w in ((k1, x), (k2, r), (k3, s))]
+    inv = pow(c - c2, -1, q)
+    xe, re, se = ((a - b) * inv % q for a, b in zip(z, z2))
+    assert (xe, re, se) == (x, r, s)
+    cm = ED.op(ED.exp(PP.g, x), ED.exp(PP.h, r))
+    d = ED.op(ED.exp(cm, x), ED.exp(PP.h, s))
+    assert d == ED.op(ED.exp(PP.g, x * x), ED.exp(PP.h, x * r + s))
+
+
+# ---------------------------------------------------------------- HVZK of the multiplication proof
+
+def _table(samples_a, samples_b):
+    keys = sorted(set(samples_a) | set(samples_b))
+    idx = {k: i for i, k in enumerate(keys)}
+    t = np.zeros((2, len(keys)))
+    for row, samples in enumerate((samples_a, samples_b)):
+        for smp in samples:
+            t[row, idx[smp]] += 1
+    return t
+
+
+def _square_samples(kind, n, seed):
+    pp = pedersen_params(TOY)
+    rng = np.random.default_rng(seed)
+    x, r, s, c = 3, 2, 5, 4
+    cm = TOY.op(TOY.exp(pp.g, x), TOY.exp(pp.h, r))
+    d = TOY.op(TOY.exp(cm, x), TOY.exp(pp.h, s))
+    out = []
+    for _ in range(n):
+        if kind == "real":
+            t = square_transcript(x, r, s, challenge=c, params=pp, rng=rng)
+        elif kind == "sim":
+            t = simulate_square(cm, d, challenge=c, params=pp, rng=rng)
+            a1, a2, _, z1, z2, z3 = t  # every simulated transcript is accepting
+            assert TOY.op(TOY.exp(pp.g, z1), TOY.exp(pp.h, z2)) == TOY.op(a1, TOY.exp(cm, c))
+            assert TOY.op(TOY.exp(cm, z1), TOY.exp(pp.h, z3)) == TOY.op(a2, TOY.exp(d, c))
+        else:  # a leaky prover whose first nonce takes only 3 values
+            k1 = int(rng.integers(3))
+            k2, k3 = (int(v) for v in rng.integers(TOY.order, size=2))
+            q = TOY.order
+            t = (None, None, c, (k1 + c * x) % q, (k2 + c * r) % q, (k3 + c * s) % q)
+        out.append(tuple(t[3:]))  # (z1, z2, z3) determines (A1, A2) given c: 1331 cells, ~15 per cell
+    return out
+
+
+def test_square_proof_hvzk_simulated_like_real():
+    _, p, _, _ = chi2_contingency(_table(_square_samples("real", 20000, 1), _square_samples("sim", 20000, 2)))
+    assert p > ALPHA
+
+
+def test_hvzk_test_detects_a_leaky_square_prover():
+    _, p, _, _ = chi2_contingency(_table(_square_samples("leaky", 20000, 3), _square_samples("sim", 20000, 4)))
+    assert p < ALPHA
+
+
+# ---------------------------------------------------------------- cross-check: numpy and DP clipping
+
+@pytest.mark.parametrize("scale,seed", [(0.05, 0), (0.3, 1), (3.0, 2), (50.0, 3)])
+def test_clipped_update_always_proves_under_the_quantised_bound(scale, seed):
+    s, f, d = 1.0, 6, 62
+    rng = np.random.default_rng(seed)
+    raw = rng.normal(size=d) * scale
+    clipped, _ = clip_update(raw, max_update_norm=s)
+    assert np.linalg.norm(clipped) <= s * (1 + 1e-12)  # the package's clip (numpy's norm)
+    u = quantise_update(raw, max_update_norm=s, frac_bits=f)
+    assert np.array_equal(u, np.rint(clipped * 2**f).astype(np.int64))  # documented scale: round(x 2^f)
+    b2 = l2_integer_bound(max_update_norm=s, frac_bits=f, dimension=d)
+    assert b2 == math.ceil(64 + math.sqrt(62) / 2) + 1 == 69
+    assert float(np.linalg.norm(u.astype(np.float64))) <= 64 + math.sqrt(d) / 2 <= b2  # numpy: slack bound
+    assert int(np.sum(u.astype(object) ** 2)) == round(float(np.sum(u.astype(np.float64) ** 2)))
+    bound = integer_bound(max_update_norm=s, frac_bits=f)
+    proof, _ = prove_l2_bounded_update(u, linf_bound=bound, l2_bound=b2, params=PP, context=b"dp")
+    assert verify_l2_bounded_update(proof, linf_bound=bound, l2_bound=b2, dimension=d, params=PP, context=b"dp")
+
+
+def test_quantisation_slack_is_needed():
+    # every coordinate at 1.5 / 2^f rounds up to 2 (half to even): the quantised norm 2 sqrt(62) = 15.75
+    # exceeds S 2^f = 12.16, so a bound without slack would refuse an honestly clipped update
+    s, f, d = 0.19, 6, 62
+    raw = np.full(d, 1.5 / 2**f)
+    assert np.linalg.norm(raw) <= s  # already clipped: clip_update leaves it alone
+    u = quantise_update(raw, max_update_norm=s, frac_bits=f)
+    assert np.all(u == 2) and np.linalg.norm(u) > s * 2**f
+    b2 = l2_integer_bound(max_update_norm=s, frac_bits=f, dimension=d)
+    assert b2 == 18 and np.linalg.norm(u) <= b2
+    with pytest.raises(ValueError, match="l2_bound = 13"):
+        prove_l2_bounded_update(u, linf_bound=13, l2_bound=13, params=PP)
+
+
+# ---------------------------------------------------------------- bad inputs
+
+@pytest.mark.parametrize("name,kw", [("linf_bound", {"linf_bound": 0}), ("l2_bound", {"l2_bound": 0}),
+                                     ("linf_bound", {"linf_bound": -3}), ("l2_bound", {"l2_bound": 2**31 + 1})])
+def test_bad_bounds_refused(name, kw):
+    args = {"linf_bound": B, "l2_bound": B2, **kw}
+    with pytest.raises(ValueError, match=f"{name} must be"):
+        prove_l2_bounded_update(np.array([1, 2]), params=PP, **args)
+
+
+def test_non_integer_bound_refused():
+    with pytest.raises(TypeError, match="l2_bound must be an integer, got float"):
+        prove_l2_bounded_update(np.array([1, 2]), linf_bound=B, l2_bound=10.0, params=PP)
+
+
+def test_wrap_mod_q_refused():
+    # in the p = 23 group (q = 11), d B_inf^2 = 3 * 2^2 = 12 >= q/2: sum x_j^2 could wrap
+    with pytest.raises(PrecisionError, match=r"dimension \* linf_bound\^2 must be < q/2 \(q = 11\), got 3 \* 2\^2 = 12"):
+        check_no_wrap(linf_bound=2, l2_bound=1, dimension=3, group=TOY)
+    with pytest.raises(PrecisionError, match=r"l2_bound\^2 must be < q/2 \(q = 11\), got 4\^2 = 16"):
+        check_no_wrap(linf_bound=1, l2_bound=4, dimension=1, group=TOY)
+    with pytest.raises(PrecisionError, match="dimension"):
+        prove_l2_bounded_update(np.array([1, 1, 1]), linf_bound=2, l2_bound=2, params=pedersen_params(TOY))
+    check_no_wrap(linf_bound=2**33, l2_bound=2**31 - 1, dimension=10**6, group=ED)  # fine on edwards25519
+
+
+def test_l2_integer_bound_too_large_refused():
+    with pytest.raises(PrecisionError, match=r"<= 2\^31 - 2 .* got B2 = "):
+        l2_integer_bound(max_update_norm=2.0**26, frac_bits=6, dimension=10)
+
+
+def test_over_linf_values_refused():
+    with pytest.raises(ValueError, match=r"\|x_j\| <= bound = 8, got max \|x_j\| = 9"):
+        _prove([9, 0])
+
+
+def test_float_values_refused():
+    with pytest.raises(TypeError, match="integer vector"):
+        prove_l2_bounded_update(np.array([0.5, 1.0]), linf_bound=B, l2_bound=B2, params=PP)
+
+
+def test_wrong_length_refused(honest):
+    proof, _ = honest
+    short = dataclasses.replace(proof, z_s=proof.z_s[:3])
+    with pytest.raises(ValueError, match=r"proof.z_s must have dimension = 4 entries, got 3"):
+        _verify(short, d=4)
+
+
+def test_non_group_square_commitment_refused(honest):
+    proof, _ = honest
+    bad = (bytes([2]) + bytes(31),) + proof.square_commitments[1:]
+    with pytest.raises(InvalidGroupElementError, match=r"proof.square_commitments\[0\]"):
+        _verify(dataclasses.replace(proof, square_commitments=bad), d=4)
+
+
+def test_scalar_out_of_range_refused(honest):
+    proof, _ = honest
+    with pytest.raises(ValueError, match=r"proof.z_x\[0\] must be a scalar in \[0, q\)"):
+        _verify(dataclasses.replace(proof, z_x=(ED.order,) + proof.z_x[1:]), d=4)
+
+
+def test_wrong_proof_type_refused(honest):
+    proof, _ = honest
+    with pytest.raises(TypeError, match="proof must be an L2BoundedUpdateProof, got BoundedUpdateProof"):
+        _verify(proof.linf, d=4)
+
+
+def test_context_must_be_bytes():
+    with pytest.raises(TypeError, match="context must be bytes"):
+        prove_l2_bounded_update(np.array([1]), linf_bound=B, l2_bound=B2, params=PP, context="round 1")
+
+
+# ---------------------------------------------------------------- with verifiable secure aggregation
+
+def _clients(cls, updates, cheat_id=None, **extra):
+    kw = {"max_update_norm": 1.0, "frac_bits": 6, "params": PP, "session": b"l2", "round_id": 0}
+    out = {}
+    for cid, u in enumerate(updates):
+        if cls is L2ZKClient:
+            out[cid] = L2ZKClient(cid, u, l2_cheat=extra.get("cheat", "") if cid == cheat_id else "", **kw)
+        else:
+            out[cid] = ZKClient(cid, u, **kw)
+    return out
+
+
+@pytest.mark.attack
+@pytest.mark.parametrize("cheat", ["skip-l2", "lie-square"])
+def test_l2_screen_drops_unclipped_client_before_aggregation(cheat):
+    d = 12
+    rng = np.random.default_rng(5)
+    updates = [rng.normal(size=d) * 0.1 for _ in range(4)]
+    updates.append(np.full(d, 0.9))  # ||u|| = 3.1 > S = 1, but every |u_j| <= S
+    # attack on the L-inf-only round: the client clips per coordinate only, and its update is summed
+    linf_only = _clients(ZKClient, updates)
+    b = integer_bound(max_update_norm=1.0, frac_bits=6)
+    linf_only[4]._values = np.clip(np.rint(updates[4] * 64).astype(np.int64), -b, b)
+    res = verifiable_secure_aggregate(linf_only, max_update_norm=1.0, frac_bits=6, dimension=d, session=b"l2",
+                                      params=PP)
+    assert 4 in res.included
+    # with the L2 screen: dropped before aggregation, the rest summed exactly
+    cl = _clients(L2ZKClient, updates, cheat_id=4, cheat=cheat)
+    out = l2_verifiable_secure_aggregate(cl, max_update_norm=1.0, frac_bits=6, dimension=d, session=b"l2", params=PP)
+    assert out.rejected == (4,) and out.included == (0, 1, 2, 3)
+    want = sum(quantise_update(u, max_update_norm=1.0, frac_bits=6) for u in updates[:4]) / 64.0
+    np.testing.assert_array_equal(out.total, want)
+    assert set(out.proof_bytes) == {0, 1, 2, 3, 4}
