@@ -18,11 +18,24 @@ al., IEEE S&P 2023, Sec. 4-5):
    reduction and pass the batched check with a shifted update. A client that proves one update and masks
    another would otherwise need log_g h, so a mismatch means cheating: the server refuses to release the sum.
 
+Accountable rejections (``pki``): with a :class:`~ppml_lab.fl.secagg.SigningPKI` of client signing keys
+(the one secure aggregation's hardened level uses), every client signs its proof together with its context
+(session, round, client id); a proof without a valid signature is refused as unauthenticated, and for every
+client dropped because its proof failed the server keeps the signed proof as evidence
+(``VerifiedAggregate.evidence``). Anyone holding the PKI can then check a rejection with
+:func:`audit_rejection`: it holds only if the client signed a proof that does not verify. A server that
+claims an honest client's proof failed cannot show such evidence (the client's real signed proof verifies,
+and a failing proof it made up carries no valid signature). Without a PKI (``pki=None``) a rejection is
+the server's word: a failing proof is easy to make up in anyone's name.
+
 Threat model: clients may be malicious (poisoning is refused when it breaks the bound; a swap between the
 proved and the submitted update is detected, not attributed: the round is aborted); the server is
-honest-but-curious about the updates and learns only the sum, the bound and who was dropped. Out of
-scope: updates that are bounded but still harmful (a bound limits, it does not detect, poisoning), and a
-server that lies about which proofs failed (the proofs are public and anyone can re-verify them).
+honest-but-curious about the updates and learns only the sum, the bound and who was dropped; with a PKI,
+its claims that a proof failed are checkable. Out of scope: updates that are bounded but still harmful (a
+bound limits, it does not detect, poisoning); a server that silently leaves a client out without claiming
+anything (nothing here forces it to publish ``included``); and the DP bound: the proof is L-infinity, so a
+malicious client's update can have L2 norm up to sqrt(d) B / 2^f
+(:func:`ppml_lab.zk.bounded_update.linf_implied_l2_bound`), not the S the DP accounting assumes.
 """
 
 from __future__ import annotations
@@ -32,11 +45,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ppml_lab._rng import RNGLike, key_rng
 from ppml_lab._validation import check_int
-from ppml_lab.exceptions import ProtocolError
-from ppml_lab.fl.secagg import secure_aggregate
+from ppml_lab.exceptions import AuthenticationError, ProtocolError
+from ppml_lab.fl.secagg import SigningPKI, secure_aggregate
 from ppml_lab.zk.bounded_update import (
     BoundedUpdateOpening,
     BoundedUpdateProof,
@@ -50,11 +64,15 @@ from ppml_lab.zk.bounded_update import (
 )
 from ppml_lab.zk.commitments import PedersenParams, pedersen_params
 from ppml_lab.zk.group import random_scalars
+from ppml_lab.zk.transcript import _frame
 
 __all__ = [
     "ZKClient",
     "PoisonedZKClient",
     "VerifiedAggregate",
+    "SignedProof",
+    "proof_payload",
+    "audit_rejection",
     "screen_proofs",
     "scalar_to_limbs",
     "limbs_to_scalar",
@@ -62,6 +80,8 @@ __all__ = [
     "verifiable_secure_aggregate",
 ]
 
+#: Domain label of a client's signature on its bounded-update proof.
+SIGNED_PROOF_DOMAIN = b"ppml_lab/zk/signed-bounded-update/v1"
 LIMBS = 8  # a scalar < 2^256 as 8 limbs of 32 bits: sums of up to 2^32 clients fit a uint64 exactly
 LIMB_BITS = 32
 
@@ -76,12 +96,37 @@ def limbs_to_scalar(limbs: Any, order: int) -> int:
     return sum(int(v) << (LIMB_BITS * i) for i, v in enumerate(np.asarray(limbs, dtype=np.uint64))) % order
 
 
+def proof_payload(proof: BoundedUpdateProof, *, context: bytes, params: PedersenParams) -> bytes:
+    """The bytes a client signs: domain, its context (session, round, client id), bound, dimension, proof."""
+    if not isinstance(proof, BoundedUpdateProof):
+        raise TypeError(f"proof must be a BoundedUpdateProof, got {type(proof).__name__}")
+    if not isinstance(context, (bytes, bytearray)):
+        raise TypeError(f"context must be bytes, got {type(context).__name__}")
+    return (_frame(b"domain", SIGNED_PROOF_DOMAIN) + _frame(b"context", bytes(context))
+            + _frame(b"bound", int(proof.bound).to_bytes(8, "big"))
+            + _frame(b"dimension", int(proof.dimension).to_bytes(8, "big"))
+            + _frame(b"proof", proof.range_proof.to_bytes(params.group)))
+
+
+@dataclass(frozen=True)
+class SignedProof:
+    """A bounded-update proof with its client's Ed25519 signature over :func:`proof_payload`."""
+
+    proof: BoundedUpdateProof
+    signature: bytes
+
+
 class ZKClient:
     """An honest client: clips, quantises, proves, and later submits (update, rho) to secure aggregation."""
 
     def __init__(self, client_id: int, update: Any, *, max_update_norm: float, frac_bits: int,
-                 params: PedersenParams, session: bytes, round_id: int = 0, rng: RNGLike = None) -> None:
+                 params: PedersenParams, session: bytes, round_id: int = 0, rng: RNGLike = None,
+                 signing_key: Ed25519PrivateKey | None = None) -> None:
+        if signing_key is not None and not isinstance(signing_key, Ed25519PrivateKey):
+            raise TypeError(f"signing_key must be an Ed25519PrivateKey (the client's PKI identity) or None, got "
+                            f"{type(signing_key).__name__}")
         self.client_id = check_int("client_id", client_id, low=0)
+        self._signing_key = signing_key
         self.params = params
         self.bound = integer_bound(max_update_norm=max_update_norm, frac_bits=frac_bits)
         self.context = client_context(session=session, round_id=round_id, client_id=self.client_id)
@@ -99,6 +144,12 @@ class ZKClient:
         proof, self._opening = prove_bounded_update(self._values, bound=self.bound, params=self.params,
                                                     context=self.context, rng=self._rng)
         return proof
+
+    def sign_proof(self, proof: BoundedUpdateProof) -> bytes | None:
+        """This client's signature on ``proof`` in its own context (None without a signing key)."""
+        if self._signing_key is None:
+            return None
+        return self._signing_key.sign(proof_payload(proof, context=self.context, params=self.params))
 
     def _submitted_values(self) -> np.ndarray:
         return self._values
@@ -144,18 +195,51 @@ class PoisonedZKClient(ZKClient):
 
 
 def screen_proofs(proofs: Mapping[int, BoundedUpdateProof], *, bound: int, dimension: int, params: PedersenParams,
-                  session: bytes, round_id: int = 0) -> tuple[list[int], list[int]]:
-    """Verify every client's proof in its own context; returns (accepted ids, rejected ids), sorted."""
+                  session: bytes, round_id: int = 0, pki: SigningPKI | None = None,
+                  signatures: Mapping[int, bytes | None] | None = None) -> tuple[list[int], list[int]]:
+    """Verify every client's proof in its own context; returns (accepted ids, rejected ids), sorted.
+
+    With ``pki``, a proof counts only with its client's valid signature in ``signatures`` (else rejected)."""
     accepted: list[int] = []
     rejected: list[int] = []
+    sigs = dict(signatures or {})
     for cid in sorted(proofs):
         ctx = client_context(session=session, round_id=round_id, client_id=cid)
+        if pki is not None and not _signed_by(pki, cid, sigs.get(cid), proofs[cid], ctx, params):
+            rejected.append(cid)  # unauthenticated: not attributable to cid, so not evidence against it
+            continue
         try:
             ok = verify_bounded_update(proofs[cid], bound=bound, dimension=dimension, params=params, context=ctx)
         except (TypeError, ValueError):  # malformed proof (wrong length, bad point, scalar out of range)
             ok = False
         (accepted if ok else rejected).append(cid)
     return accepted, rejected
+
+
+def _signed_by(pki: SigningPKI, cid: int, signature: Any, proof: Any, context: bytes, params: PedersenParams) -> bool:
+    try:
+        pki.verify(cid, signature, proof_payload(proof, context=context, params=params))
+    except (AuthenticationError, TypeError):
+        return False
+    return True
+
+
+def audit_rejection(evidence: SignedProof, *, client_id: int, pki: SigningPKI, bound: int, dimension: int,
+                    params: PedersenParams, session: bytes, round_id: int = 0) -> bool:
+    """True iff the server's claim "client ``client_id``'s proof failed" is backed by ``evidence``: the client
+    signed that proof in that round's context AND the proof does not verify. Anyone with the PKI can run it."""
+    if not isinstance(evidence, SignedProof):
+        raise TypeError(f"evidence must be a SignedProof, got {type(evidence).__name__}")
+    if not isinstance(pki, SigningPKI):
+        raise TypeError(f"pki must be a SigningPKI, got {type(pki).__name__}")
+    ctx = client_context(session=session, round_id=round_id, client_id=client_id)
+    if not _signed_by(pki, client_id, evidence.signature, evidence.proof, ctx, params):
+        return False  # the client never sent this proof: the claim is unsupported
+    try:
+        ok = verify_bounded_update(evidence.proof, bound=bound, dimension=dimension, params=params, context=ctx)
+    except (TypeError, ValueError):
+        ok = False  # a malformed proof, signed by the client, is a justified rejection
+    return not ok
 
 
 def check_aggregate(total: Any, *, included: Iterable[int], proofs: Mapping[int, BoundedUpdateProof], dimension: int,
@@ -193,23 +277,36 @@ class VerifiedAggregate:
     included: tuple[int, ...]
     bound: int
     proof_bytes: dict[int, int] = field(default_factory=dict)
+    #: with a PKI: the signed proof of every client rejected because its proof failed (see audit_rejection)
+    evidence: dict[int, SignedProof] = field(default_factory=dict)
 
 
 def verifiable_secure_aggregate(clients: Mapping[int, ZKClient] | Iterable[ZKClient], *, max_update_norm: float,
                                 frac_bits: int, dimension: int, session: bytes, round_id: int = 0,
                                 params: PedersenParams | None = None, threshold: int | None = None,
                                 dropouts: Mapping[str, Iterable[int]] | None = None,
-                                rng: RNGLike = None) -> VerifiedAggregate:
+                                rng: RNGLike = None, pki: SigningPKI | None = None) -> VerifiedAggregate:
     """One round: proofs screened, accepted clients securely aggregated (hardened SecAgg), sum checked.
 
-    Raises ProtocolError when fewer than 2 clients pass, or when the unmasked sum does not match the
-    accepted commitments (nothing is released then)."""
+    ``pki``: the clients' signing keys; each proof then needs its client's signature, and the signed proofs
+    of the rejected clients are returned as ``evidence`` (:func:`audit_rejection`). Raises ProtocolError
+    when fewer than 2 clients pass, or when the unmasked sum does not match the accepted commitments
+    (nothing is released then)."""
+    if pki is not None and not isinstance(pki, SigningPKI):
+        raise TypeError(f"pki must be a SigningPKI or None, got {type(pki).__name__}")
     p = params if params is not None else pedersen_params()
     cl = dict(clients) if isinstance(clients, Mapping) else {c.client_id: c for c in clients}
     bound = integer_bound(max_update_norm=max_update_norm, frac_bits=frac_bits)
-    proofs = {cid: c.submit_proof() for cid, c in cl.items()}  # step 1: each client proves
+    proofs = {cid: c.submit_proof() for cid, c in cl.items()}  # step 1: each client proves (and signs)
+    sigs = {cid: cl[cid].sign_proof(proofs[cid]) for cid in cl} if pki is not None else {}
     accepted, rejected = screen_proofs(proofs, bound=bound, dimension=dimension, params=p, session=session,
-                                       round_id=round_id)
+                                       round_id=round_id, pki=pki, signatures=sigs)
+    evidence: dict[int, SignedProof] = {}
+    for cid in rejected:  # keep the signed proofs that failed: evidence anyone can audit
+        sig = sigs.get(cid)
+        ctx = client_context(session=session, round_id=round_id, client_id=cid)
+        if pki is not None and isinstance(sig, bytes) and _signed_by(pki, cid, sig, proofs[cid], ctx, p):
+            evidence[cid] = SignedProof(proofs[cid], sig)
     if len(accepted) < 2:
         raise ProtocolError(f"at least 2 clients must pass their bounded-update proof, got {len(accepted)} "
                             f"(rejected: {rejected})")
@@ -227,4 +324,5 @@ def verifiable_secure_aggregate(clients: Mapping[int, ZKClient] | Iterable[ZKCli
         included=tuple(result.included),
         bound=bound,
         proof_bytes={cid: proofs[cid].nbytes(p) for cid in proofs},
+        evidence=evidence,
     )

@@ -12,6 +12,15 @@ Pipeline (one home per concept): the client clips with :func:`ppml_lab.dp.clippi
 (rounding is monotone), and proves x_hat_j + B in [0, 2B] with :mod:`ppml_lab.zk.range_proof`. The
 commitment to x_hat_j is C_j = C'_j g^-B, where C'_j is the range proof's derived commitment.
 
+What the proof certifies, and what DP-FedAvg assumes: the clipping S is an L2 bound (the sensitivity the
+client-level accountant uses); the proof is an L-infinity bound. An accepted proof shows |x_hat_j| <= B
+for every j, hence ||x_hat / 2^f||_2 <= sqrt(d) B / 2^f (:func:`linf_implied_l2_bound`; 7.9 S for the
+course's 62-parameter model), NOT <= S: a malicious client can pass with an update sqrt(d) times longer
+than the accounting's S. An honest client's quantised update has L2 norm <= S + sqrt(d) / 2^(f+1)
+(clipped to S, then each coordinate rounded by at most 2^-(f+1)), slightly above S too. An honest
+client's own DP guarantee does not need the proof (it clips itself); the proof bounds what a dishonest
+client can add. :mod:`ppml_lab.zk.l2_norm` proves the L2 bound itself.
+
 Threat model: the client may be malicious (it cannot get an out-of-range coordinate accepted, except with
 probability about 1/q, under discrete log and the random oracle); the server learns nothing about the update
 beyond the bound (Pedersen hiding + HVZK). The context bytes bind a proof to a session, round and client,
@@ -52,6 +61,7 @@ __all__ = [
     "update_commitments",
     "cheating_prove_bounded_update",
     "client_context",
+    "linf_implied_l2_bound",
 ]
 
 #: Largest accepted integer bound B (so 2B fits the range proof's 2^62 limit).
@@ -105,6 +115,14 @@ def integer_bound(*, max_update_norm: float, frac_bits: int) -> int:
     return b
 
 
+def linf_implied_l2_bound(*, max_update_norm: float, frac_bits: int, dimension: int) -> float:
+    """sqrt(d) B / 2^f: the largest L2 norm (in update units) of a d-dimensional update that passes the
+    L-infinity proof with B = :func:`integer_bound` (every coordinate at +-B). Compare with S."""
+    b = integer_bound(max_update_norm=max_update_norm, frac_bits=frac_bits)
+    d = check_int("dimension", dimension, low=1)
+    return math.sqrt(d) * b / (1 << frac_bits)  # ||(B, ..., B)||_2 / 2^f
+
+
 def quantise_update(update: Any, *, max_update_norm: float, frac_bits: int) -> np.ndarray:
     """Clip to L2 norm <= S (dp.clipping.clip_update), then x_hat = round(x 2^f) (FixedPoint): int64."""
     integer_bound(max_update_norm=max_update_norm, frac_bits=frac_bits)
@@ -114,7 +132,8 @@ def quantise_update(update: Any, *, max_update_norm: float, frac_bits: int) -> n
 
 def _check_values(values: Any, bound: int) -> list[int]:
     arr = np.asarray(values)
-    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+    exact_ints = arr.dtype == object and all(isinstance(v, int) and not isinstance(v, bool) for v in arr.ravel())
+    if arr.ndim != 1 or arr.size == 0 or not (np.issubdtype(arr.dtype, np.integer) or exact_ints):
         raise TypeError(f"values must be a non-empty 1-D integer vector (quantised update), got dtype {arr.dtype}, "
                         f"shape {arr.shape}")
     worst = int(np.max(np.abs(arr.astype(object))))

@@ -93,7 +93,8 @@ def _challenge(params: PedersenParams, *, level: str, commitment: Any, matrix: l
 def _check_matrix(matrix: Any, n: int) -> list[list[int]]:
     rows = [[int(a) for a in row] for row in matrix]
     if not rows or any(len(row) != n for row in rows):
-        raise ValueError(f"matrix must have at least one row, each of length {n} (the number of parameters)")
+        raise ValueError(f"matrix must have at least one row, each of length {n} (the number of parameters), "
+                         f"got {len(rows)} rows of lengths {sorted({len(row) for row in rows})}")
     return rows
 
 

@@ -7,17 +7,27 @@ import numpy as np
 import pytest
 
 from ppml_lab.exceptions import ProtocolError
-from ppml_lab.fl.secagg import secure_aggregate
-from ppml_lab.zk import pedersen_params
+from ppml_lab.fl.secagg import make_identities, secure_aggregate
+from ppml_lab.zk import (
+    client_context,
+    pedersen_params,
+    prove_bounded_update,
+    quantise_update,
+    verify_bounded_update,
+)
 from ppml_lab.zk.aggregation import (
     PoisonedZKClient,
+    SignedProof,
     ZKClient,
+    audit_rejection,
     check_aggregate,
     limbs_to_scalar,
+    proof_payload,
     scalar_to_limbs,
     screen_proofs,
     verifiable_secure_aggregate,
 )
+from ppml_lab.zk.bounded_update import cheating_prove_bounded_update, linf_implied_l2_bound
 from ppml_lab.zk.group import ED25519_ORDER
 
 PP = pedersen_params()
@@ -149,3 +159,126 @@ def test_input_before_proof_refused():
     cl = _clients(_updates(2, seed=7))
     with pytest.raises(ProtocolError, match="must send its proof"):
         cl[0].aggregation_input()
+
+
+# ---------------------------------------------------------------- replay across rounds and sessions
+
+@pytest.mark.attack
+def test_replayed_proof_from_another_round_or_session_is_refused():
+    ups = _updates(2, seed=8)
+    kw = dict(max_update_norm=S, frac_bits=F, params=PP, session=SESSION)
+    old = {i: ZKClient(i, u, round_id=3, **kw).submit_proof() for i, u in ups.items()}
+    # accepted in the round it was made for
+    assert screen_proofs(old, bound=64, dimension=D, params=PP, session=SESSION, round_id=3) == ([0, 1], [])
+    # replayed in round 4, or in another session: refused (round and session are in the transcript)
+    assert screen_proofs(old, bound=64, dimension=D, params=PP, session=SESSION, round_id=4) == ([], [0, 1])
+    assert screen_proofs(old, bound=64, dimension=D, params=PP, session=b"another-session!", round_id=3) == ([], [0, 1])
+
+
+# ---------------------------------------------------------------- wrap-around modulo q and modulo 2^64
+
+def test_value_that_wraps_mod_q_is_refused_by_the_prover():
+    # Com(x) = Com(x + q): the commitment alone cannot tell them apart, the bound check on integers can
+    big = np.array([1, 64 + ED25519_ORDER], dtype=object)  # Python ints: exact, no int64 overflow
+    with pytest.raises(ValueError, match=rf"\|x_j\| <= bound = 64, got max \|x_j\| = {64 + ED25519_ORDER}"):
+        prove_bounded_update(big, bound=64, params=PP)
+    # the cheating prover's digits for it are not bits: rejected (the value is not in [-B, B] as an integer)
+    proof, _ = cheating_prove_bounded_update(big, bound=64, params=PP)
+    assert not verify_bounded_update(proof, bound=64, dimension=2, params=PP)
+
+
+@pytest.mark.slow
+@pytest.mark.attack
+def test_submitting_the_proved_value_plus_q_aborts_the_round():
+    # client 1 proves x, then masks x + q (mod 2^64): equal mod q, different in Z_2^64 -> the check fails
+    ups = _updates(3, seed=9)
+
+    class WrapClient(ZKClient):
+        def _submitted_values(self):
+            return (self._values.astype(object) + ED25519_ORDER) % 2**64  # as uint64 words
+
+        def aggregation_input(self):
+            base = super().aggregation_input()
+            base[:D] = np.array(self._submitted_values().tolist(), dtype=np.uint64)
+            return base
+
+    kw = dict(max_update_norm=S, frac_bits=F, params=PP, session=SESSION)
+    clients = {i: (WrapClient if i == 1 else ZKClient)(i, u, **kw) for i, u in ups.items()}
+    with pytest.raises(ProtocolError, match="does not match"):
+        verifiable_secure_aggregate(clients, max_update_norm=S, frac_bits=F, dimension=D, session=SESSION)
+
+
+# ---------------------------------------------------------------- a server lying about failed proofs
+
+def _signed_clients(ups, keys, poison=None):
+    kw = dict(max_update_norm=S, frac_bits=F, params=PP, session=SESSION)
+    return {i: PoisonedZKClient(i, u, mode="unbounded", signing_key=keys[i], **kw) if i == poison
+            else ZKClient(i, u, signing_key=keys[i], **kw) for i, u in ups.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.attack
+def test_server_cannot_falsely_claim_an_honest_proof_failed():
+    ups = _updates(4, seed=10)
+    keys, pki = make_identities(ups)
+    res = verifiable_secure_aggregate(_signed_clients(ups, keys, poison=3), max_update_norm=S, frac_bits=F,
+                                      dimension=D, session=SESSION, pki=pki)
+    audit = dict(client_id=3, pki=pki, bound=64, dimension=D, params=PP, session=SESSION)
+    # a genuine rejection is backed by evidence anyone can check
+    assert res.rejected == (3,) and audit_rejection(res.evidence[3], **audit)
+    # the server claims honest client 1 failed. Raw path (no signatures): a failing proof made up in client
+    # 1's name looks exactly like a genuine failure to anyone who re-verifies it
+    ctx1 = client_context(session=SESSION, round_id=0, client_id=1)
+    made_up, _ = cheating_prove_bounded_update(np.full(D, 200), bound=64, params=PP, context=ctx1)
+    assert not verify_bounded_update(made_up, bound=64, dimension=D, params=PP, context=ctx1)
+    # safe path: the claim needs client 1's signature; the made-up proof has none that verifies ...
+    audit1 = dict(audit, client_id=1)
+    forged_sig = keys[3].sign(proof_payload(made_up, context=ctx1, params=PP))  # signed by someone else
+    assert not audit_rejection(SignedProof(made_up, forged_sig), **audit1)
+    assert not audit_rejection(SignedProof(made_up, bytes(64)), **audit1)
+    # ... and client 1's real signed proof verifies, so showing it refutes the claim
+    honest = ZKClient(1, ups[1], signing_key=keys[1], max_update_norm=S, frac_bits=F, params=PP, session=SESSION)
+    p1 = honest.submit_proof()
+    assert not audit_rejection(SignedProof(p1, honest.sign_proof(p1)), **audit1)
+    # evidence from one client cannot be pinned on another: client 3's signed failing proof, claimed as 2's
+    assert not audit_rejection(res.evidence[3], **dict(audit, client_id=2))
+
+
+def test_unsigned_proof_is_rejected_with_a_pki():
+    ups = _updates(3, seed=11)
+    keys, pki = make_identities(ups)
+    cl = _signed_clients(ups, keys)
+    proofs = {i: c.submit_proof() for i, c in cl.items()}
+    sigs = {i: c.sign_proof(proofs[i]) for i, c in cl.items()}
+    sigs[2] = keys[0].sign(proof_payload(proofs[2], context=cl[2].context, params=PP))  # wrong signer
+    accepted, rejected = screen_proofs(proofs, bound=64, dimension=D, params=PP, session=SESSION, pki=pki,
+                                       signatures=sigs)
+    assert accepted == [0, 1] and rejected == [2]
+
+
+def test_signing_key_must_be_ed25519():
+    with pytest.raises(TypeError, match="signing_key must be an Ed25519PrivateKey.*got bytes"):
+        ZKClient(0, np.zeros(D), max_update_norm=S, frac_bits=F, params=PP, session=SESSION, signing_key=bytes(32))
+
+
+def test_audit_refuses_non_evidence():
+    _, pki = make_identities([0])
+    with pytest.raises(TypeError, match="evidence must be a SignedProof, got tuple"):
+        audit_rejection((1, 2), client_id=0, pki=pki, bound=64, dimension=D, params=PP, session=SESSION)
+
+
+# ---------------------------------------------------------------- what the L-infinity proof certifies for DP
+
+def test_linf_proof_certifies_sqrt_d_times_s_not_s():
+    # the worst vector that passes the proof (every coordinate at +-B) has L2 norm sqrt(d) B / 2^f
+    worst = np.array([64, -64] * (D // 2))
+    proof, _ = prove_bounded_update(worst, bound=64, params=PP)
+    assert verify_bounded_update(proof, bound=64, dimension=D, params=PP)
+    l2 = linf_implied_l2_bound(max_update_norm=S, frac_bits=F, dimension=D)
+    assert np.linalg.norm(worst / 2**F) == pytest.approx(l2) == pytest.approx(np.sqrt(D) * S)
+    assert l2 > 3 * S  # far above the S the DP accounting assumes (D = 12)
+    # an honest client's quantised update exceeds S by at most the rounding, sqrt(d) / 2^(f+1)
+    rng = np.random.default_rng(12)
+    for _ in range(20):
+        q = quantise_update(rng.normal(size=D) * 5, max_update_norm=S, frac_bits=F)
+        assert np.linalg.norm(q / 2**F) <= S + np.sqrt(D) / 2 ** (F + 1)

@@ -162,3 +162,52 @@ def test_schnorr_group_needs_safe_prime():
 def test_vector_commit_wrong_length():
     with pytest.raises(ValueError, match="length 3"):
         vector_commit([1, 2], randomness=1, params=pedersen_params(vector_length=3))
+
+
+# ---------------------------------------------------------------- small-order and non-canonical encodings
+
+_P25519 = 2**255 - 19
+
+
+@pytest.mark.parametrize("enc", [
+    (1 + _P25519).to_bytes(32, "little"),  # y = 1 + p: a non-canonical encoding of the identity
+    (1 | 1 << 255).to_bytes(32, "little"),  # the identity with the sign bit of x = 0 set ("negative zero")
+    (_P25519 - 1 | 1 << 255).to_bytes(32, "little"),  # (0, -1) with the sign bit set: non-canonical, order 2
+    bytes(32),  # y = 0: a point of order 4
+], ids=["y-plus-p", "neg-zero-identity", "neg-zero-order-2", "order-4"])
+def test_refuses_non_canonical_and_small_order_encodings(enc):
+    with pytest.raises(InvalidGroupElementError, match="public must be a canonical edwards25519 point"):
+        ED.check_element(enc, name="public")
+
+
+@pytest.mark.attack
+def test_torsion_shifted_public_key_forgery_refused():
+    # X' = g^x + T with T of order 8 has no logarithm base g. The Schnorr equation g^z = A X'^c still holds
+    # whenever 8 | c (T^c = 1): computed with libsodium's unchecked operations (the raw path), a prover
+    # convinces for a statement that is false, 1 time in 8. The safe verifier refuses X' before any maths.
+    from nacl.bindings import crypto_core_ed25519_add
+
+    from ppml_lab.zk import prove_dlog, verify_dlog
+
+    def unchecked_mul(k, point):  # double-and-add with libsodium's point addition and no subgroup check
+        acc = None  # (libsodium's own scalar multiplication refuses points outside the subgroup)
+        for bit in bin(k)[2:]:
+            acc = None if acc is None else crypto_core_ed25519_add(acc, acc)
+            if bit == "1":
+                acc = point if acc is None else crypto_core_ed25519_add(acc, point)
+        return acc
+
+    torsion8 = bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a")  # order 8
+    x = 123456789
+    x_shifted = crypto_core_ed25519_add(ED.exp(ED.generator, x), torsion8)
+    accepted = 0
+    for k in range(1, 41):
+        a = ED.exp(ED.generator, k)
+        c = k  # the challenges 8, 16, 24, 32, 40 are multiples of 8
+        z = (k + c * x) % ED.order
+        rhs = crypto_core_ed25519_add(a, unchecked_mul(c, x_shifted))
+        accepted += ED.exp(ED.generator, z) == rhs
+    assert accepted == 5  # raw equation check: fooled exactly when 8 | c
+    proof = prove_dlog(x, group=ED)
+    with pytest.raises(InvalidGroupElementError, match="public must be a canonical edwards25519 point of order l"):
+        verify_dlog(proof, public=x_shifted, group=ED)
