@@ -176,6 +176,15 @@ def reveal_to(party: Party, share: np.ndarray, *, receiver: int) -> np.ndarray |
     return total
 
 
+def _check_kind(name: str, triple: Any, kind: str) -> None:
+    # a matmul triple or a truncation pair of the right shape would give a wrong product without any error
+    got = getattr(triple, "kind", None)
+    if got != kind:
+        what = {"mul": "an element-wise multiplication triple (TrustedDealer.multiplication_triple)",
+                "matmul": "a matrix triple (TrustedDealer.matmul_triple)"}[kind]
+        raise ValueError(f"{name} must be {what}, kind={kind!r}, got kind={got!r}")
+
+
 def _check_shape(name: str, got: tuple, want: tuple) -> None:
     if got != want:
         raise ShareMismatchError(f"{name} has shape {got} but the Beaver triple was made for {want}")
@@ -183,6 +192,7 @@ def _check_shape(name: str, got: tuple, want: tuple) -> None:
 
 def beaver_multiply(party: Party, x: np.ndarray, y: np.ndarray, triple: TripleShare) -> np.ndarray:
     """[x y] from [x], [y] and a fresh triple ([a], [b], [c = a b]). One round (d and e in one message)."""
+    _check_kind("triple", triple, "mul")  # before use: a refused triple stays unused
     a, b, c = party.use_triple(triple)
     _check_shape("x", x.shape, a.shape)
     _check_shape("y", y.shape, b.shape)
@@ -238,6 +248,8 @@ def beaver_multiply_shares(
             f"need one x share, one y share and one triple share per party, got {len(x_shares)}, "
             f"{len(y_shares)} and {n_parties}"
         )
+    for i, t in enumerate(triple):
+        _check_kind(f"triple[{i}]", t, "mul")
     abc = [t.consume() for t in triple]
     shape = abc[0][0].shape
     for i in range(n_parties):
@@ -284,9 +296,8 @@ def beaver_multiply_shares(
 
 def beaver_matmul(party: Party, x: np.ndarray, y: np.ndarray, triple: TripleShare) -> np.ndarray:
     """[X Y] from a matrix triple ([A], [B], [C = A B]) (SecureML Sec. 4.2). One round."""
+    _check_kind("triple", triple, "matmul")  # before use: a refused triple stays unused
     a, b, c = party.use_triple(triple)
-    if triple.kind != "matmul":
-        raise ValueError(f"beaver_matmul needs a matmul triple, got kind={triple.kind!r}")
     _check_shape("x", x.shape, a.shape)
     _check_shape("y", y.shape, b.shape)
     opened = open_shares(party, np.concatenate([(x - a).ravel(), (y - b).ravel()]))  # D = X - A, E = Y - B

@@ -13,9 +13,11 @@ from ppml_lab._ports import free_port_pair
 from ppml_lab.exceptions import PrecisionError, ShareMismatchError, TripleReuseError
 from ppml_lab.mpc.beaver import TrustedDealer
 from ppml_lab.mpc.fixed_point import FixedPoint
-from ppml_lab.mpc.network import run_protocol
+from ppml_lab.mpc.network import TripleLedger, run_protocol
 from ppml_lab.mpc.protocols import (
+    beaver_matmul,
     beaver_multiply,
+    beaver_multiply_shares,
     open_shares,
     secure_dot,
     secure_inference,
@@ -114,6 +116,47 @@ def test_triple_reuse_across_runs_is_refused():
     z = np.zeros(3, np.uint64)
     with pytest.raises(TripleReuseError, match="already used"):
         run_protocol(_reuse_party, [(z, None, t[0]), (None, z, t[1])], timeout=5)
+
+
+def _mult_party(party, x, y, triple):
+    xs = share_input(party, x, owner=0, shape=(2, 2))
+    ys = share_input(party, y, owner=1, shape=(2, 2))
+    return open_shares(party, beaver_multiply(party, xs, ys, triple))
+
+
+def _matmul_party(party, x, y, triple):
+    xs = share_input(party, x, owner=0, shape=(2, 2))
+    ys = share_input(party, y, owner=1, shape=(2, 2))
+    return open_shares(party, beaver_matmul(party, xs, ys, triple))
+
+
+@pytest.mark.parametrize("kind", ["matmul", "trunc"])
+def test_beaver_multiply_refuses_a_matmul_triple_or_truncation_pair(kind):
+    # a square matmul triple or a truncation pair fits the shapes: without the check the product was garbage
+    dealer = TrustedDealer(2)
+    t = dealer.matmul_triple((2, 2), (2, 2)) if kind == "matmul" else dealer.truncation_pair((2, 2), frac_bits=16)
+    x = np.arange(4, dtype=np.uint64).reshape(2, 2)
+    books = [TripleLedger(), TripleLedger()]
+    with pytest.raises(ValueError, match=rf"triple must be an element-wise multiplication triple .*kind='mul', got kind='{kind}'"):
+        run_protocol(_mult_party, [(x, None, t[0]), (None, x, t[1])], ledgers=books, timeout=10)
+    assert len(books[0]) == len(books[1]) == 0 and not t[0].used  # refused before it was used
+
+
+def test_beaver_matmul_refuses_an_elementwise_triple():
+    t = TrustedDealer(2).multiplication_triple((2, 2))
+    x = np.arange(4, dtype=np.uint64).reshape(2, 2)
+    books = [TripleLedger(), TripleLedger()]
+    with pytest.raises(ValueError, match=r"triple must be a matrix triple .*kind='matmul', got kind='mul'"):
+        run_protocol(_matmul_party, [(x, None, t[0]), (None, x, t[1])], ledgers=books, timeout=10)
+    assert len(books[0]) == 0 and not t[0].used
+
+
+def test_beaver_multiply_shares_refuses_a_truncation_pair():
+    t = TrustedDealer(2).truncation_pair((3,), frac_bits=16)
+    z = [np.zeros(3, np.uint64), np.zeros(3, np.uint64)]
+    with pytest.raises(ValueError, match=r"triple\[0\] must be an element-wise multiplication triple .*got kind='trunc'"):
+        beaver_multiply_shares(z, z, t)
+    assert not t[0].used
 
 
 # ---- bad input -----------------------------------------------------------------------------------
