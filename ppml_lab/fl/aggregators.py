@@ -143,8 +143,9 @@ class CKKSAggregator:
         self.preset = preset
         self.owner = ckks.CKKSContext(ckks.preset(preset))
         self.public = self.owner.make_public(galois_keys=False)
+        # checked here, before any key or round: below 30 bits (InsecureParameterError) or above 128 is refused
         self.statistical_security = (ckks.DEFAULT_FLOODING_SECURITY if statistical_security is None
-                                     else check_int("statistical_security", statistical_security, low=1))
+                                     else ckks._check_security(statistical_security))
         self.max_releases = check_int("max_releases", max_releases, low=1)
         self.max_release_std = check_positive("max_release_std", max_release_std)
         self.releases = 0
@@ -163,9 +164,10 @@ class CKKSAggregator:
                 f"({std / n_clients:.3g} on their mean), above max_release_std={self.max_release_std:g}: its scale "
                 "leaves too little room for noise flooding; use a preset with a larger scale (the default "
                 "'depth1-n8192-release', 2^50) or raise max_release_std")
-        if self.releases >= self.max_releases:
-            raise ProtocolError(f"this key has released max_releases={self.max_releases} decryptions; the flooding "
-                                "noise was sized for that many: generate a new CKKSAggregator (new key pair)")
+        if self.releases >= self.max_releases:  # aggregate() checks the whole round first; kept as the last guard
+            raise ProtocolError(f"this key has released {self.releases} of max_releases={self.max_releases} "
+                                "decryptions; the flooding noise was sized for that many: generate a new "
+                                "CKKSAggregator (new key pair)")
         self.releases += 1
         return np.asarray(ckks.decrypt_for_release(vec, statistical_security=self.statistical_security,
                                                    adversarial_queries=self.max_releases), dtype=np.float64)
@@ -175,6 +177,11 @@ class CKKSAggregator:
         slots = self.public.params.slots
         size = int(np.asarray(updates[0]).size)
         chunks = [slice(i, min(i + slots, size)) for i in range(0, size, slots)]
+        if self.releases + len(chunks) > self.max_releases:  # before anything is encrypted or released
+            raise ProtocolError(
+                f"this key has released {self.releases} of max_releases={self.max_releases} decryptions and this "
+                f"round needs {len(chunks)} more ({size} values in {slots}-slot ciphertexts); the flooding noise "
+                "was sized for max_releases: generate a new CKKSAggregator (new key pair)")
         # each client encrypts its update in ceil(size / slots) ciphertexts
         cts = [[self.public.encrypt(np.asarray(u, dtype=np.float64)[c]) for c in chunks] for u in updates]
         sums = cts[0]

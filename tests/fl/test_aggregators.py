@@ -81,7 +81,7 @@ def test_server_cannot_recover_the_ckks_key_from_released_aggregates():
     assert recover_secret_key([c1, c2], raw).succeeded
     # default path: what the server actually receives
     assert not recover_secret_key([c1, c2], [r1.total, r2.total]).succeeded
-    with pytest.raises(ProtocolError, match="released max_releases=2 decryptions"):
+    with pytest.raises(ProtocolError, match=r"released 2 of max_releases=2 decryptions and this round needs 1 more"):
         agg.aggregate([np.zeros(4)] * 3)
 
 
@@ -92,3 +92,20 @@ def test_ckks_aggregator_refusals():
         ag.CKKSAggregator(max_releases=0)
     with pytest.raises(ValueError, match="max_release_std must be a finite number > 0, got -1"):
         ag.CKKSAggregator(max_release_std=-1.0)
+
+
+def test_ckks_aggregator_refuses_a_round_beyond_its_release_budget_before_releasing_anything():
+    # 2 releases allowed; an update of 3 ciphertexts would exceed the budget: refused before any decryption
+    agg = ag.CKKSAggregator(max_releases=2)
+    slots = agg.public.params.slots
+    with pytest.raises(ProtocolError, match=r"released 0 of max_releases=2 decryptions and this round needs 3 more"):
+        agg.aggregate([np.zeros(2 * slots + 1)] * 2)
+    assert agg.releases == 0  # nothing was released, the budget is intact
+    assert agg.aggregate([np.zeros(slots)] * 2).total.shape == (slots,)
+
+
+def test_ckks_aggregator_refuses_a_low_statistical_security_up_front():
+    from ppml_lab.exceptions import InsecureParameterError
+
+    with pytest.raises(InsecureParameterError, match=r"statistical_security must be >= 30 bits .* got 20"):
+        ag.CKKSAggregator(statistical_security=20)
