@@ -240,6 +240,11 @@ def test_server_cannot_falsely_claim_an_honest_proof_failed():
     honest = ZKClient(1, ups[1], signing_key=keys[1], max_update_norm=S, frac_bits=F, params=PP, session=SESSION)
     p1 = honest.submit_proof()
     assert not audit_rejection(SignedProof(p1, honest.sign_proof(p1)), **audit1)
+    # a signed proof from one round is no evidence in another: client 1's round-0 proof fails in round 1's
+    # context, but its signature covers round 0 only
+    assert not verify_bounded_update(p1, bound=64, dimension=D, params=PP,
+                                     context=client_context(session=SESSION, round_id=1, client_id=1))
+    assert not audit_rejection(SignedProof(p1, honest.sign_proof(p1)), **dict(audit1, round_id=1))
     # evidence from one client cannot be pinned on another: client 3's signed failing proof, claimed as 2's
     assert not audit_rejection(res.evidence[3], **dict(audit, client_id=2))
 
