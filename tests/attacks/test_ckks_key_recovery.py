@@ -50,7 +50,8 @@ def test_raw_decryptions_give_the_key_and_a_fresh_decryption(name):
 @pytest.mark.attack
 def test_released_decryptions_do_not_give_the_key(round4096):
     owner, _, clients, sums = round4096
-    released = [decrypt_for_release(_owner_view(owner, s)) for s in sums]
+    # the attacker sees both releases: the flooding is sized for tau = 2 queries
+    released = [decrypt_for_release(_owner_view(owner, s), adversarial_queries=len(sums)) for s in sums]
     key = recover_secret_key(sums, released)
     assert not key.succeeded
     assert not key.matches(owner)
@@ -63,7 +64,7 @@ def test_released_decryptions_at_the_release_preset_do_not_give_the_key():
     owner, _, clients, sums = _federated_round("depth1-n8192-release", np.random.default_rng(3))
     raw = [_owner_view(owner, s).decrypt() for s in sums]
     assert recover_secret_key(sums, raw).succeeded  # the raw path is broken at this scale too
-    released = [_owner_view(owner, s).decrypt_for_release() for s in sums]
+    released = [_owner_view(owner, s).decrypt_for_release(adversarial_queries=len(sums)) for s in sums]
     key = recover_secret_key(sums, released)
     assert not key.succeeded and not key.matches(owner)
 
@@ -172,5 +173,5 @@ def test_understated_noise_figure_still_stops_the_attack(round4096):
     # a computing party that reports a tiny noise_std gets the floor (one fresh Gaussian sample), not 0
     owner, _, _, sums = round4096
     lying = [owner.load_vector(s.serialize(), s.size, noise_std=1e-12) for s in sums]
-    key = recover_secret_key(sums, [decrypt_for_release(v) for v in lying])
+    key = recover_secret_key(sums, [decrypt_for_release(v, adversarial_queries=len(lying)) for v in lying])
     assert not key.succeeded and not key.matches(owner)
