@@ -152,6 +152,16 @@ def guesses_from_scores(scores: Any, *, k_positive: int, k_negative: int) -> np.
     return g
 
 
+def _down3(x: float) -> str:
+    """A lower bound printed with 3 decimals, rounded DOWN (a printed bound never claims more leakage)."""
+    return f"{math.floor(x * 1000) / 1000:.3f}" if math.isfinite(x) else f"{x}"
+
+
+def _up3(x: float) -> str:
+    """A claimed (accountant) epsilon printed with 3 decimals, rounded UP (never a smaller spend)."""
+    return f"{math.ceil(x * 1000) / 1000:.3f}" if math.isfinite(x) else f"{x}"
+
+
 @dataclass(frozen=True)
 class OneRunAuditResult:
     """A one-run lower bound on epsilon (per canary), valid with probability ``confidence``."""
@@ -175,9 +185,9 @@ class OneRunAuditResult:
     def __str__(self) -> str:
         claim = ""
         if self.claimed_epsilon is not None:
-            claim = f"; claimed {self.claimed_epsilon:.3f} -> " + ("VIOLATION" if self.violation else "not refuted")
+            claim = f"; claimed {_up3(self.claimed_epsilon)} -> " + ("VIOLATION" if self.violation else "not refuted")
         return (
-            f"epsilon >= {self.epsilon:.3f} per record (canary) with {self.confidence:.0%} confidence "
+            f"epsilon >= {_down3(self.epsilon)} per record (canary) with {self.confidence:.0%} confidence "
             f"(delta={self.delta:g}; {self.v}/{self.r} guesses correct, k+={self.k_positive}, "
             f"k-={self.k_negative}, m={self.m}, {self.n_candidates} (k+, k-) tried){claim}"
         )
@@ -273,9 +283,9 @@ class GaussianAuditResult:
     def __str__(self) -> str:
         claim = ""
         if self.claimed_epsilon is not None:
-            claim = f"; claimed {self.claimed_epsilon:.3f} -> " + ("VIOLATION" if self.violation else "not refuted")
+            claim = f"; claimed {_up3(self.claimed_epsilon)} -> " + ("VIOLATION" if self.violation else "not refuted")
         return (
-            f"mu >= {self.mu_lower:.3f} (estimate {self.mu_hat:.3f}) -> epsilon >= {self.epsilon:.3f} per record (canary) "
+            f"mu >= {_down3(self.mu_lower)} (estimate {self.mu_hat:.3f}) -> epsilon >= {_down3(self.epsilon)} per record (canary) "
             f"at delta={self.delta:g}, {self.confidence:.0%} confidence, assuming Gaussian scores{claim}"
         )
 

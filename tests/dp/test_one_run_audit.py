@@ -216,6 +216,37 @@ def test_canary_run_records_what_was_claimed():
     assert (shuf.schedule[:, :5].sum(axis=1) == 1).all() and (shuf.schedule[:, 5:].sum(axis=1) == 1).all()
 
 
+def test_gaussian_audit_bound_has_its_stated_coverage_on_the_accounted_mechanism():
+    # The Gaussian audit is what gets close to the accountant at epsilon 8-16, so its statistics must be
+    # valid: on the exact mechanism the accountant was charged for (full batch, sigma = 2, 16 steps: mu = 2
+    # GDP, epsilon ~ 10 per canary), its 95 % lower bound may exceed the true epsilon in about 5 % of runs.
+    # 400 independent simulated runs (seeded): 20 expected; the window [6, 36] fails a correct audit with
+    # probability < 1e-3 (binomial), and catches a bound with no confidence margin (about 50 %).
+    sigma, steps, m, reps = 2.0, 16, 1000, 400
+    acct = PLDAccountant()
+    acct.step(noise_multiplier=sigma, sample_rate=1.0, steps=steps)
+    eps = acct.get_epsilon(DELTA)
+    g = np.random.default_rng(2023)
+    over = 0
+    for _ in range(reps):
+        inc = g.random(m) < 0.5
+        blank = CanaryRun(np.zeros((m, steps)), inc, None, np.zeros((m, steps)), sigma, 1.0, steps, "poisson",
+                          1.0, eps, DELTA)
+        sim = simulate_claimed_run(blank, rng=g)
+        over += gaussian_audit(canary_scores(sim, score="sum"), inc, delta=DELTA).epsilon > eps
+    assert 6 <= over <= 36, f"{over} of {reps} bounds above the true epsilon {eps:.3f} (nominal 5 %)"
+
+
+def test_printed_bounds_round_towards_the_safe_side():
+    # a printed lower bound never claims more leakage than measured; a printed claim is never a smaller spend
+    from ppml_lab.dp.one_run_audit import GaussianAuditResult, OneRunAuditResult
+
+    one = OneRunAuditResult(1.7739, 0.95, DELTA, 600, 60, 58, 30, 30, 8, claimed_epsilon=7.9931)
+    assert "epsilon >= 1.773 " in str(one) and "claimed 7.994 " in str(one)
+    ga = GaussianAuditResult(1.9999, 2.1, 8.8839, 0.95, DELTA, 500, 500, claimed_epsilon=9.9971)
+    assert "mu >= 1.999 " in str(ga) and "epsilon >= 8.883 " in str(ga) and "claimed 9.998 " in str(ga)
+
+
 def test_gdp_epsilon_matches_the_accountant_for_a_gaussian():
     acct = PLDAccountant()
     acct.step(noise_multiplier=2.0, sample_rate=1.0, steps=16)  # mu = sqrt(16) / 2 = 2
