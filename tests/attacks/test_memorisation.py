@@ -41,6 +41,8 @@ def test_exposure_from_rank_known_answers():
     assert mem.exposure_from_rank(2**10, 2**20) == pytest.approx(10.0)
     with pytest.raises(ValueError, match=r"rank must be in \[1, space_size=100\], got 0"):
         mem.exposure_from_rank(0, 100)
+    with pytest.raises(ValueError, match=r"rank must be in \[1, space_size=100\], got 101"):
+        mem.exposure_from_rank(101, 100)  # a rank past |R| would give a negative exposure
 
 
 def test_exact_exposure_equals_brute_force_ranking():

@@ -39,6 +39,11 @@ def test_dp_full_target_epsilon_is_met_and_all_weights_move(setup):
     model, X, Y = setup
     r = finetune(model, X, Y, method="dp_full", epochs=1, sample_rate=0.1, lr=1e-2, target_epsilon=2.0, rng=0)
     assert r.epsilon <= 2.0 + 1e-9 and r.epsilon > 1.5  # calibrated, never above the target
+    # calibrated for the steps actually run (10), not for more: the same sigma the accountant's search gives
+    from ppml_lab.dp.accounting import find_noise_multiplier
+
+    assert r.steps == 10
+    assert r.noise_multiplier == find_noise_multiplier(target_epsilon=2.0, delta=1e-5, sample_rate=0.1, steps=10)
     assert r.trainable_parameters == model.n_parameters()
     moved = [not torch.equal(a, b) for a, b in zip(model.parameters(), r.model.parameters())]
     assert all(moved)

@@ -37,6 +37,8 @@ def test_lora_forward_is_w0x_plus_scaled_bax():
     expected = lin(x) + (6.0 / 2) * x @ lo.lora_A.weight.T @ lo.lora_B.weight.T
     assert torch.allclose(lo(x), expected, atol=1e-6)
     assert torch.allclose(lo.merged()(x), expected, atol=1e-5)
+    # W0 is frozen by LoRALinear itself (not only by add_lora): only A and B are trainable
+    assert [n for n, p in lo.named_parameters() if p.requires_grad] == ["lora_A.weight", "lora_B.weight"]
 
 
 def test_merge_after_training_equals_adapted_model():
