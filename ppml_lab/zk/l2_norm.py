@@ -60,6 +60,7 @@ from ppml_lab.zk.bounded_update import (
     BoundedUpdateOpening,
     BoundedUpdateProof,
     _check_values,
+    cheating_prove_bounded_update,
     client_context,
     integer_bound,
     prove_bounded_update,
@@ -201,8 +202,11 @@ def _prove(values: list[int], *, linf_bound: int, l2_bound: int, params: Pederse
     grp, g, h = params.group, params.g, params.h
     q = grp.order
     d = len(values)
-    linf, lo = prove_bounded_update(np.array(values, dtype=np.int64), bound=linf_bound, params=params,
-                                    context=context, rng=rng)
+    arr = np.array(values, dtype=np.int64)
+    if int(np.max(np.abs(arr))) <= linf_bound:
+        linf, lo = prove_bounded_update(arr, bound=linf_bound, params=params, context=context, rng=rng)
+    else:  # cheating only: a coordinate outside [-B_inf, B_inf] goes through the L-inf prover unchecked
+        linf, lo = cheating_prove_bounded_update(arr, bound=linf_bound, params=params, context=context, rng=rng)
     cms = update_commitments(linf, bound=linf_bound, params=params)  # C_j = g^{x_j} h^{r_j}
     r = list(lo.randomness)
     s = random_scalars(grp, d, rng)
@@ -273,7 +277,7 @@ def cheating_prove_l2_bounded_update(values: Any, *, linf_bound: int, l2_bound: 
                                      params: PedersenParams | None = None, context: bytes = b"",
                                      lie_square: int | None = None,
                                      rng: RNGLike = None) -> tuple[L2BoundedUpdateProof, L2BoundedUpdateOpening]:
-    """A poisoning client (tests, notebook): runs the prover's algorithm WITHOUT the L2 check.
+    """A poisoning client (tests, notebook): runs the prover's algorithm WITHOUT the L2 and L-inf checks.
 
     With ``lie_square=None`` an over-norm vector forces a non-bit digit into the norm range proof; with
     ``lie_square=j`` the client commits D_j to 0 instead of x_j^2 (hiding that coordinate's energy) and runs
@@ -281,7 +285,7 @@ def cheating_prove_l2_bounded_update(values: Any, *, linf_bound: int, l2_bound: 
     p = params if params is not None else pedersen_params()
     b = check_int("linf_bound", linf_bound, low=1, high=MAX_BOUND)
     b2 = check_int("l2_bound", l2_bound, low=1, high=MAX_L2_BOUND)
-    vals = _check_values(values, b)  # the L-inf bound it still meets (else the L-inf proof fails already)
+    vals = _check_values(values, MAX_BOUND)  # may break the L-inf bound too (then the L-inf part fails)
     return _prove(vals, linf_bound=b, l2_bound=b2, params=p, context=_ctx(context), rng=key_rng(rng),
                   lie_square=lie_square)
 
@@ -429,13 +433,31 @@ class L2ZKClient(ZKClient):
         return self._l2_proof.linf
 
 
+class _ScreenedClient:
+    """The server's view of an accepted client: the L-inf proof is the one inside the L2 proof the server
+    screened (whatever the client object would send now); everything else goes to the client."""
+
+    def __init__(self, client: L2ZKClient, linf: BoundedUpdateProof) -> None:
+        self._client, self._linf = client, linf
+
+    def submit_proof(self) -> BoundedUpdateProof:
+        return self._linf
+
+    def sign_proof(self, proof: BoundedUpdateProof) -> bytes | None:
+        return self._client.sign_proof(proof)
+
+    def aggregation_input(self) -> np.ndarray:
+        return self._client.aggregation_input()
+
+
 def l2_verifiable_secure_aggregate(clients: Mapping[int, L2ZKClient], *, max_update_norm: float, frac_bits: int,
                                    dimension: int, session: bytes, round_id: int = 0,
                                    params: PedersenParams | None = None, rng: RNGLike = None,
                                    **kwargs: Any) -> VerifiedAggregate:
     """One round of :func:`ppml_lab.zk.aggregation.verifiable_secure_aggregate` with L2 screening first:
     clients whose L2 proof fails are dropped before aggregation (listed in ``rejected``); the accepted ones
-    are aggregated and checked against the commitments of the very proofs that were screened."""
+    are aggregated and checked against the commitments of the very proofs that were screened (the server
+    holds those proofs; a client that sends another L-inf proof later is not asked for one)."""
     p = params if params is not None else pedersen_params()
     b = integer_bound(max_update_norm=max_update_norm, frac_bits=frac_bits)
     b2 = l2_integer_bound(max_update_norm=max_update_norm, frac_bits=frac_bits, dimension=dimension)
@@ -445,7 +467,8 @@ def l2_verifiable_secure_aggregate(clients: Mapping[int, L2ZKClient], *, max_upd
     if len(accepted) < 2:
         raise ProtocolError(f"at least 2 clients must pass their L2 bounded-update proof, got {len(accepted)} "
                             f"(rejected: {rejected})")
-    out = verifiable_secure_aggregate({cid: clients[cid] for cid in accepted}, max_update_norm=max_update_norm,
+    screened = {cid: _ScreenedClient(clients[cid], proofs[cid].linf) for cid in accepted}
+    out = verifiable_secure_aggregate(screened, max_update_norm=max_update_norm,  # type: ignore[arg-type]
                                       frac_bits=frac_bits, dimension=dimension, session=session, round_id=round_id,
                                       params=p, rng=rng, **kwargs)
     sizes = {cid: proofs[cid].nbytes(p) for cid in proofs}

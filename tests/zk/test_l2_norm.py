@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy.stats import chi2_contingency
 
 from ppml_lab.dp.clipping import clip_update
-from ppml_lab.exceptions import InvalidGroupElementError, PrecisionError
+from ppml_lab.exceptions import InvalidGroupElementError, PrecisionError, ProtocolError
 from ppml_lab.zk import (
     default_group,
     integer_bound,
@@ -303,6 +303,11 @@ def test_wrap_mod_q_refused():
     # in the p = 23 group (q = 11), d B_inf^2 = 3 * 2^2 = 12 >= q/2: sum x_j^2 could wrap
     with pytest.raises(PrecisionError, match=r"dimension \* linf_bound\^2 must be < q/2 \(q = 11\), got 3 \* 2\^2 = 12"):
         check_no_wrap(linf_bound=2, l2_bound=1, dimension=3, group=TOY)
+    with pytest.raises(PrecisionError, match=r"got 1 \* 3\^2 = 9"):  # q/2 <= 9 < q: the factor 2 matters
+        check_no_wrap(linf_bound=3, l2_bound=1, dimension=1, group=TOY)
+    check_no_wrap(linf_bound=2, l2_bound=2, dimension=1, group=TOY)  # 4 < 5.5 and 4 < 5.5: accepted
+    with pytest.raises(PrecisionError, match=r"l2_bound\^2 must be < q/2 \(q = 11\), got 3\^2 = 9"):
+        check_no_wrap(linf_bound=1, l2_bound=3, dimension=1, group=TOY)
     with pytest.raises(PrecisionError, match=r"l2_bound\^2 must be < q/2 \(q = 11\), got 4\^2 = 16"):
         check_no_wrap(linf_bound=1, l2_bound=4, dimension=1, group=TOY)
     with pytest.raises(PrecisionError, match="dimension"):
@@ -390,3 +395,81 @@ def test_l2_screen_drops_unclipped_client_before_aggregation(cheat):
     want = sum(quantise_update(u, max_update_norm=1.0, frac_bits=6) for u in updates[:4]) / 64.0
     np.testing.assert_array_equal(out.total, want)
     assert set(out.proof_bytes) == {0, 1, 2, 3, 4}
+
+
+# ---------------------------------------------------------------- the composite statement and its transcript
+
+@pytest.mark.attack
+def test_l2_small_but_linf_broken_is_rejected():
+    # x = (9, 0): ||x||_2 = 9 <= B2 = 10, but |x_0| = 9 > B_inf = 8. Without the L-inf part nothing keeps the
+    # x_j small, and sum x_j^2 could wrap mod q; the verifier must check it
+    vals = np.array([9, 0])
+    bad, _ = cheating_prove_l2_bounded_update(vals, linf_bound=B, l2_bound=B2, params=PP, context=b"ctx")
+    assert not verify_bounded_update(bad.linf, bound=B, dimension=2, params=PP, context=b"ctx")
+    assert not _verify(bad, d=2)
+
+
+def test_challenge_binds_every_part_of_the_statement():
+    from ppml_lab.zk.l2_norm import _challenge
+
+    a, b = ED.hash_to_group(b"a"), ED.hash_to_group(b"b")
+    base = dict(linf_bound=B, l2_bound=B2, context=b"ctx", commitments=[a, b], squares=[b, a], norm_bits=(a,),
+                announcements=[a])
+    c0 = _challenge(PP, **base)
+    changes = {"linf_bound": B + 1, "l2_bound": B2 + 1, "context": b"ctx2", "commitments": [b, a],
+               "squares": [a, b], "norm_bits": (b,), "announcements": [b]}
+    for key, val in changes.items():
+        assert _challenge(PP, **{**base, key: val}) != c0, key
+
+
+def test_screen_rejects_malformed_proof_without_raising():
+    from ppml_lab.zk.l2_norm import screen_l2_proofs
+
+    ctx = {cid: client_context(session=b"s", round_id=0, client_id=cid) for cid in (0, 1)}
+    good, _ = _prove([1, 2], ctx=ctx[0])
+    other, _ = _prove([2, 1], ctx=ctx[1])
+    malformed = dataclasses.replace(other, z_x=other.z_x[:1])
+    acc, rej = screen_l2_proofs({0: good, 1: malformed}, linf_bound=B, l2_bound=B2, dimension=2, params=PP,
+                                session=b"s")
+    assert (acc, rej) == ([0], [1])
+
+
+class _SwitchingClient(L2ZKClient):
+    """Proves L2 for its clipped update, then switches to a 5x update (per-coordinate clipped) with a fresh
+    L-inf proof, and feeds that update to secure aggregation."""
+
+    _switched = None
+
+    def _switch(self):
+        from ppml_lab.zk.bounded_update import prove_bounded_update
+
+        if self._switched is None:
+            self._values = np.clip(self._values * 5, -self.bound, self.bound)
+            self._switched, self._opening = prove_bounded_update(self._values, bound=self.bound, params=self.params,
+                                                                 context=self.context)
+        return self._switched
+
+    def submit_proof(self):
+        return self._switch()
+
+    def aggregation_input(self):
+        self._switch()
+        return super().aggregation_input()
+
+
+@pytest.mark.attack
+def test_switching_to_another_linf_proof_after_l2_screening_is_refused():
+    d = 8
+    rng = np.random.default_rng(7)
+    updates = [rng.normal(size=d) * 0.3 for _ in range(4)]
+    kw = {"max_update_norm": 1.0, "frac_bits": 6, "params": PP, "session": b"sw"}
+    cl = {cid: (_SwitchingClient if cid == 3 else L2ZKClient)(cid, u, **kw) for cid, u in enumerate(updates)}
+    # attack on a server that asks the client again: the 5x update passes L-inf and is summed
+    for c in cl.values():
+        c.submit_l2_proof()
+    res = verifiable_secure_aggregate(cl, max_update_norm=1.0, frac_bits=6, dimension=d, session=b"sw", params=PP)
+    assert 3 in res.included
+    # the L2 round checks the sum against the screened proofs' commitments: the swap is caught
+    cl = {cid: (_SwitchingClient if cid == 3 else L2ZKClient)(cid, u, **kw) for cid, u in enumerate(updates)}
+    with pytest.raises(ProtocolError, match="does not match"):
+        l2_verifiable_secure_aggregate(cl, max_update_norm=1.0, frac_bits=6, dimension=d, session=b"sw", params=PP)
