@@ -7,6 +7,7 @@
 - :mod:`~ppml_lab.zk.frozen_heart`: the weak Fiat-Shamir forgeries (attacks on the raw level).
 - :mod:`~ppml_lab.zk.range_proof`: range proofs by bit decomposition.
 - :mod:`~ppml_lab.zk.bounded_update`: L-infinity bounded-update proofs for quantised FL updates.
+- :mod:`~ppml_lab.zk.l2_norm`: L2 bounded-update proofs (the bound DP-FedAvg's accounting assumes).
 - :mod:`~ppml_lab.zk.aggregation`: verifiable secure aggregation (proofs screened, sum checked).
 - :mod:`~ppml_lab.zk.inference`: a linear-model prediction proved from a committed model.
 """
@@ -30,6 +31,13 @@ from ppml_lab.zk.commitments import (
     verify_opening,
 )
 from ppml_lab.zk.group import Ed25519Group, Group, SchnorrGroup, default_group, random_scalar, toy_group
+from ppml_lab.zk.l2_norm import (
+    L2BoundedUpdateOpening,
+    L2BoundedUpdateProof,
+    l2_integer_bound,
+    prove_l2_bounded_update,
+    verify_l2_bounded_update,
+)
 from ppml_lab.zk.range_proof import RangeProof, prove_range, range_commitments, verify_range
 from ppml_lab.zk.sigma import (
     BitProof,
@@ -48,6 +56,8 @@ __all__ = [
     "BoundedUpdateOpening",
     "BoundedUpdateProof",
     "Ed25519Group",
+    "L2BoundedUpdateOpening",
+    "L2BoundedUpdateProof",
     "Group",
     "PedersenParams",
     "RangeProof",
@@ -59,11 +69,13 @@ __all__ = [
     "commit",
     "default_group",
     "integer_bound",
+    "l2_integer_bound",
     "pedersen_params",
     "prove_bit",
     "prove_bounded_update",
     "prove_dleq",
     "prove_dlog",
+    "prove_l2_bounded_update",
     "prove_range",
     "quantise_update",
     "random_scalar",
@@ -75,6 +87,7 @@ __all__ = [
     "verify_bounded_update",
     "verify_dleq",
     "verify_dlog",
+    "verify_l2_bounded_update",
     "verify_opening",
     "verify_range",
     "weak_challenge",
