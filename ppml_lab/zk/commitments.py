@@ -21,7 +21,26 @@ from typing import Any
 
 from ppml_lab.zk.group import Group, check_scalar, default_group
 
-__all__ = ["PedersenParams", "pedersen_params", "commit", "vector_commit", "add_commitments", "verify_opening"]
+__all__ = ["PedersenParams", "pedersen_params", "commit", "vector_commit", "add_commitments", "verify_opening",
+           "check_int_vector"]
+
+
+def check_int_vector(name: str, values: Any) -> list[int]:
+    """Exact integers (Python or numpy ints) as a list; TypeError naming the first entry that is not one
+    (a float would otherwise be truncated silently by int())."""
+    import numpy as np
+
+    try:
+        items = list(values)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of ints, got {type(values).__name__}") from None
+    out = []
+    for i, v in enumerate(items):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name}[{i}] must be an int (values are committed exactly), got "
+                            f"{type(v).__name__} {v!r}")
+        out.append(int(v))
+    return out
 
 
 @dataclass(frozen=True)
@@ -63,7 +82,7 @@ def vector_commit(values: Sequence[int], *, randomness: int, params: PedersenPar
     """Com(x_1..x_n; r) = h^r prod_j g_j^{x_j}; ``len(values)`` must equal ``len(params.gs)``."""
     grp = params.group
     r = check_scalar("randomness", randomness, grp)
-    vals = [int(v) for v in values]
+    vals = check_int_vector("values", values)
     if len(vals) != len(params.gs):
         raise ValueError(f"values must have length {len(params.gs)} (the number of generators), got {len(vals)}")
     return grp.op(grp.exp(params.h, r), grp.multi_exp(params.gs, vals))  # h^r prod g_j^{x_j}

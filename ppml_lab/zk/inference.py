@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ppml_lab._rng import RNGLike, key_rng
-from ppml_lab.zk.commitments import PedersenParams, vector_commit
+from ppml_lab.zk.commitments import PedersenParams, check_int_vector, vector_commit
 from ppml_lab.zk.group import Group, check_scalar, random_scalars
 from ppml_lab.zk.transcript import Transcript, check_level, weak_challenge
 
@@ -54,7 +54,7 @@ def design_matrix(x_int: Sequence[int], *, n_classes: int) -> list[list[int]]:
     logit_k = sum_i W[k, i] x_i + b_k * 2^f is row k of A applied to w (the bias row entry is ``bias_scale``).
 
     ``x_int`` must already include the bias scale as its last entry (x_int = [round(x 2^f)..., 2^f])."""
-    x = [int(v) for v in x_int]
+    x = check_int_vector("x_int", x_int)
     d = len(x) - 1
     n = n_classes * d + n_classes
     rows = []
@@ -70,7 +70,7 @@ def commit_model(weights_int: Sequence[int], *, params: PedersenParams, rng: RNG
                  insecure_seeded_keys: bool = False) -> tuple[Any, int]:
     """(C, r): a vector commitment to the quantised parameters."""
     r = random_scalars(params.group, 1, key_rng(rng, insecure_seeded_keys=insecure_seeded_keys))[0]
-    return vector_commit([int(w) for w in weights_int], randomness=r, params=params), r
+    return vector_commit(check_int_vector("weights_int", weights_int), randomness=r, params=params), r
 
 
 def _challenge(params: PedersenParams, *, level: str, commitment: Any, matrix: list[list[int]], outputs: list[int],
@@ -91,7 +91,7 @@ def _challenge(params: PedersenParams, *, level: str, commitment: Any, matrix: l
 
 
 def _check_matrix(matrix: Any, n: int) -> list[list[int]]:
-    rows = [[int(a) for a in row] for row in matrix]
+    rows = [check_int_vector(f"matrix[{i}]", row) for i, row in enumerate(matrix)]
     if not rows or any(len(row) != n for row in rows):
         raise ValueError(f"matrix must have at least one row, each of length {n} (the number of parameters), "
                          f"got {len(rows)} rows of lengths {sorted({len(row) for row in rows})}")
@@ -105,7 +105,7 @@ def prove_linear(weights_int: Sequence[int], *, randomness: int, matrix: Any, pa
     check_level(level)
     grp = params.group
     q = grp.order
-    w = [int(v) for v in weights_int]
+    w = check_int_vector("weights_int", weights_int)
     n = len(params.gs)
     if len(w) != n:
         raise ValueError(f"weights_int must have length {n} (the commitment's generators), got {len(w)}")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ppml_lab._rng import RNGLike, key_rng
-from ppml_lab.zk.commitments import PedersenParams
+from ppml_lab.zk.commitments import PedersenParams, check_int_vector
 from ppml_lab.zk.group import Group, check_scalar, random_scalars
 from ppml_lab.zk.transcript import Transcript, check_level, weak_challenge
 
@@ -152,7 +152,7 @@ def prove_range(values: Sequence[int], *, upper: int, params: PedersenParams, co
     if not isinstance(context, (bytes, bytearray)):
         raise TypeError(f"context must be bytes, got {type(context).__name__}")
     weights = range_weights(u)
-    digits = [decompose(int(v) if not isinstance(v, bool) else v, weights) for v in values]
+    digits = [decompose(v, weights) for v in check_int_vector("values", values)]
     if not digits:
         raise ValueError("values must be non-empty, got 0 values")
     return _prove_digits(digits, upper=u, params=params, context=bytes(context), level=level,

@@ -211,3 +211,10 @@ def test_torsion_shifted_public_key_forgery_refused():
     proof = prove_dlog(x, group=ED)
     with pytest.raises(InvalidGroupElementError, match="public must be a canonical edwards25519 point of order l"):
         verify_dlog(proof, public=x_shifted, group=ED)
+
+
+def test_vector_commit_refuses_float_instead_of_truncating():
+    with pytest.raises(TypeError, match=r"values\[2\] must be an int .*got float64"):
+        import numpy as np
+
+        vector_commit([1, 2, np.float64(0.5)], randomness=1, params=pedersen_params(vector_length=3))

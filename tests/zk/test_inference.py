@@ -83,3 +83,9 @@ def test_scalar_out_of_range_refused():
     c, y, proof = _prove()
     with pytest.raises(ValueError, match=r"proof.z_r must be a scalar in \[0, q\)"):
         verify_linear(dataclasses.replace(proof, z_r=ED.order), commitment=c, matrix=A, outputs=y, params=PP)
+
+
+def test_float_weights_refused_instead_of_truncated():
+    _, r = commit_model(W_INT, params=PP)
+    with pytest.raises(TypeError, match=r"weights_int\[0\] must be an int .*got float"):
+        prove_linear([0.4] + W_INT[1:], randomness=r, matrix=A, params=PP)

@@ -177,3 +177,8 @@ def test_bounded_update_property(vals, bump):
     out[0] = BOUND + bump if out[0] >= 0 else -BOUND - bump
     bad, _ = cheating_prove_bounded_update(out, bound=BOUND, params=PP)
     assert not verify_bounded_update(bad, bound=BOUND, dimension=len(vals), params=PP)
+
+
+def test_range_refuses_float_value_instead_of_truncating():
+    with pytest.raises(TypeError, match=r"values\[1\] must be an int .*got float 3.7"):
+        prove_range([2, 3.7], upper=10, params=PP)
