@@ -426,6 +426,11 @@ class L2ZKClient(ZKClient):
         self._l2_proof, self._opening = proof, opening.linf()
         return proof
 
+    @property
+    def l2_proof(self) -> L2BoundedUpdateProof | None:
+        """The L2 proof this client sent last (public: it is what the server received)."""
+        return self._l2_proof
+
     def submit_proof(self) -> BoundedUpdateProof:
         """The L-inf part of the already sent L2 proof (same commitments C_j for the aggregate check)."""
         if self._l2_proof is None:
