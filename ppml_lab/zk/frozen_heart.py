@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ppml_lab._rng import RNGLike, key_rng
-from ppml_lab.zk.commitments import PedersenParams
+from ppml_lab.zk.commitments import PedersenParams, check_int_vector, vector_commit
 from ppml_lab.zk.group import Group, random_scalars
 from ppml_lab.zk.range_proof import RangeProof, range_weights
 from ppml_lab.zk.range_proof import _challenge as _range_challenge
 from ppml_lab.zk.sigma import BIT_DOMAIN, DLEQ_DOMAIN, BitProof, SchnorrProof
 from ppml_lab.zk.sigma import _challenge as _sigma_challenge
 
-__all__ = ["ForgedDLEQ", "ForgedBit", "forge_dleq_weak", "forge_bit_weak", "forge_range_proof_weak"]
+__all__ = ["ForgedDLEQ", "ForgedBit", "forge_dleq_weak", "forge_bit_weak", "forge_range_proof_weak",
+           "forge_linear_weak"]
 
 
 @dataclass(frozen=True)
@@ -160,3 +161,33 @@ def _forge_range_with_openings(digits: list[list[int]], weights: list[int], *, u
     row = digits[forged_index]
     value = (sum(w * b for w, b in zip(weights[:-1], row[:-1])) + weights[-1] * v) % q
     return RangeProof(tuple(commitments), c, tuple(c0s), tuple(z0s), tuple(z1s)), value
+
+
+def forge_linear_weak(weights_int: list[int], *, randomness: int, matrix: list[list[int]], params: PedersenParams,
+                      level: str = "raw", context: bytes = b"", rng: RNGLike = None) -> tuple[list[int], Any]:
+    """Outputs y that the committed model w does NOT produce (y != A w), with a proof the raw verifier accepts
+    for the REAL commitment C = Com(w; r) (:mod:`ppml_lab.zk.inference`).
+
+    Pick T = h^alpha and a random u first, take c = H(T, u), then answer z = c w, z_r = c r + alpha, so that
+    h^{z_r} prod g^z C^-c = T holds, and publish y = A w - u / c, which makes A z - c y = u hold as well.
+    Returns (y, proof)."""
+    from ppml_lab.zk.inference import LinearProof
+    from ppml_lab.zk.inference import _challenge as _linear_challenge
+
+    grp = params.group
+    q = grp.order
+    w = check_int_vector("weights_int", weights_int)
+    commitment = vector_commit(w, randomness=randomness, params=params)  # the real model commitment
+    gen = key_rng(rng)
+    while True:
+        alpha, *u = random_scalars(grp, 1 + len(matrix), gen)
+        t_commit = grp.exp(params.h, alpha)  # T = h^alpha, fixed before the challenge
+        placeholder = [0] * len(matrix)  # the outputs are not chosen yet; C and A are known and hashed
+        c = _linear_challenge(params, level=level, commitment=commitment, matrix=matrix, outputs=placeholder,
+                              context=context, t_commit=t_commit, u=u)
+        if c:
+            break
+    inv_c = pow(c, -1, q)
+    y = [(sum(a * wi for a, wi in zip(row, w)) - ui * inv_c) % q for row, ui in zip(matrix, u)]  # y = A w - u/c
+    z = tuple(c * wi % q for wi in w)  # z = c w
+    return y, LinearProof(c, z, (c * randomness + alpha) % q)  # z_r = c r + alpha

@@ -77,7 +77,7 @@ def _challenge(params: PedersenParams, *, level: str, commitment: Any, matrix: l
                context: bytes, t_commit: Any, u: list[int]) -> int:
     grp = params.group
     if level == "raw":
-        return weak_challenge(grp, [t_commit])
+        return weak_challenge(grp, [t_commit], scalar_announcements=u)  # c = H(T, u): announcements only
     t = Transcript(LINEAR_DOMAIN, grp)
     t.append(b"params", params.params_bytes())
     t.append_elements(b"generators", params.gs)

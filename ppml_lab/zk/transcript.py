@@ -83,12 +83,14 @@ class Transcript:
         return c
 
 
-def weak_challenge(group: Group, announcements: Iterable[object]) -> int:
-    """The WEAK Fiat-Shamir challenge H(A_1 || ... || A_m) mod q: no statement, no domain (raw level).
+def weak_challenge(group: Group, announcements: Iterable[object], *, scalar_announcements: Iterable[int] = ()) -> int:
+    """The WEAK Fiat-Shamir challenge H(A_1 || ... || A_m || u_1 || ...) mod q: the announcements (group
+    elements, then any scalar announcements u), no statement, no domain (raw level).
 
     Insecure on purpose: a prover can choose the statement after the challenge (see the module docstring).
     """
     data = b"".join(group.encode(a) for a in announcements)
+    data += b"".join(group.encode_scalar(u) for u in scalar_announcements)
     need = group.scalar_bytes + 16
     digest = b""
     counter = 0

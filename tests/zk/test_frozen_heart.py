@@ -54,3 +54,21 @@ def test_frozen_heart_range_proof_forgery(level):
 def test_raw_forgery_does_not_transfer_to_safe():
     f = forge_dleq_weak(ED, level="raw")
     assert not verify_dleq(f.proof, g1=f.g1, x1=f.x1, g2=f.g2, x2=f.x2, group=ED)
+
+
+@pytest.mark.attack
+@pytest.mark.parametrize("level", ["raw", "safe"])
+def test_frozen_heart_linear_inference_forgery(level):
+    # a published prediction that the committed model does not make, "proved" for the real commitment
+    from ppml_lab.zk.frozen_heart import forge_linear_weak
+    from ppml_lab.zk.inference import commit_model, design_matrix, verify_linear
+
+    w_int = [3, -2, 5, 1, 0, 7]  # Linear(2, 2): weights (2 x 2) then biases (2)
+    pp = pedersen_params(vector_length=6)
+    commitment, r = commit_model(w_int, params=pp)
+    a = design_matrix([4, -1, 8], n_classes=2)
+    y, proof = forge_linear_weak(w_int, randomness=r, matrix=a, params=pp, level=level)
+    true_logits = [sum(x * w for x, w in zip(row, w_int)) % ED.order for row in a]
+    assert y != true_logits  # a false statement about the real committed model
+    accepted = verify_linear(proof, commitment=commitment, matrix=a, outputs=y, params=pp, level=level)
+    assert accepted is (level == "raw")
