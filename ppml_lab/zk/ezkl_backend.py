@@ -28,7 +28,12 @@ __all__ = ["EzklRun", "ezkl_linear_proof"]
 
 @dataclass(frozen=True)
 class EzklRun:
-    """Measured costs of one ezkl proof (seconds, bytes) and its result."""
+    """Measured costs of one ezkl proof (seconds, bytes) and its result.
+
+    ``srs_s``: ``gen_srs`` (local, dev-only); ``setup_s``: ``setup`` (proving and verifying keys);
+    ``prove_s``: ``gen_witness`` + ``prove`` (the witness is part of ezkl's proving work; ours computes its
+    outputs inside ``prove_linear`` too); ``verify_s``: ``verify``; ``proof_bytes``: the proof's bytes as
+    serialised in proof.json."""
 
     logrows: int
     srs_s: float
