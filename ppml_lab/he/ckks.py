@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ from ppml_lab.exceptions import (
     KeyMismatchError,
     PPMLError,
     PrecisionError,
+    ProtocolError,
     SecretKeyMissingError,
 )
 
@@ -390,6 +392,16 @@ class CKKSContext:
         self.params = params
         self._ctx = ctx
         self._fingerprint: str | None = None
+        # the release budget of this key (decrypt_for_release): the secret key lives only in this object
+        # (serialize() never writes it), so counting here counts every release under the key
+        self._released = 0
+        self._release_budget: int | None = None
+        self._release_lock = threading.Lock()
+
+    @property
+    def released(self) -> int:
+        """Decryptions released under this key so far (:func:`decrypt_for_release`)."""
+        return self._released
 
     @classmethod
     def _wrap(cls, params: CKKSParams, ctx: Any) -> CKKSContext:
@@ -1060,8 +1072,10 @@ def decrypt_for_release(
     Security: IND-CPA^D (Li & Micciancio, EUROCRYPT 2021; eprint 2020/1533) — security against an adversary
     that, besides ciphertexts and public/evaluation keys, sees decryptions of ciphertexts it computed —
     with ``s = statistical_security`` bits, for up to ``adversarial_queries`` released decryptions under
-    this key, and as long as ``vector.noise_std`` does not understate the true noise (a semi-honest
-    computing party reports the noise of what it computed). Raw :meth:`CKKSCiphertext.decrypt` is only
+    this key (enforced: the key owner's :class:`CKKSContext` counts its releases; the first release fixes
+    tau for the key, a release sized differently or beyond tau raises ProtocolError), and as long as
+    ``vector.noise_std`` does not understate the true noise (a semi-honest computing party reports the noise
+    of what it computed). Raw :meth:`CKKSCiphertext.decrypt` is only
     IND-CPA: its output must stay with the key owner.
 
     Cost: every released value carries extra noise of std :func:`flooding_std` (sqrt(12 tau) 2^(s/2) times a
@@ -1092,5 +1106,28 @@ def decrypt_for_release(
         )
     else:
         g = resolve_rng(rng)
-    raw = vector.decrypt()
+    tau = int(adversarial_queries)  # validated by flooding_std
+    ctx = vector.context
+    if not ctx.is_private:
+        raise SecretKeyMissingError(
+            "decrypt_for_release needs the secret key but this ciphertext's context is public (made by "
+            "make_public()); send the ciphertext back to the key owner to release it"
+        )
+    with ctx._release_lock:
+        # the noise is sized for tau releases under this key: every release must be sized alike, and the
+        # (tau + 1)-th is refused (IND-CPA^D holds for at most tau decryptions seen by the adversary)
+        if ctx._release_budget is not None and tau != ctx._release_budget:
+            raise ProtocolError(
+                f"adversarial_queries must be {ctx._release_budget} for every release under this key (the first "
+                f"release was sized for that many), got {tau}; size tau for all releases up front"
+            )
+        if ctx._released >= tau:
+            raise ProtocolError(
+                f"this key has released {ctx._released} of adversarial_queries={tau} decryptions; the flooding "
+                "noise was sized for that many: a further release voids IND-CPA^D. Generate a new key "
+                "(CKKSContext) or size adversarial_queries for every release up front"
+            )
+        raw = vector.decrypt()
+        ctx._release_budget = tau
+        ctx._released += 1
     return raw + std * np.asarray(g.standard_normal(raw.shape), dtype=np.float64)

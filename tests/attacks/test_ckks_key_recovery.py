@@ -169,9 +169,9 @@ def test_recovered_key_refuses_foreign_ciphertext_and_public_owner(round4096):
 
 
 @pytest.mark.attack
-def test_understated_noise_figure_still_stops_the_attack(round4096):
+def test_understated_noise_figure_still_stops_the_attack():
     # a computing party that reports a tiny noise_std gets the floor (one fresh Gaussian sample), not 0
-    owner, _, _, sums = round4096
+    owner, _, _, sums = _federated_round("depth1-n4096", np.random.default_rng(6))  # a fresh key and budget
     lying = [owner.load_vector(s.serialize(), s.size, noise_std=1e-12) for s in sums]
     key = recover_secret_key(sums, [decrypt_for_release(v, adversarial_queries=len(lying)) for v in lying])
     assert not key.succeeded and not key.matches(owner)

@@ -14,6 +14,7 @@ from ppml_lab.exceptions import (
     InsecureParameterError,
     KeyMismatchError,
     PrecisionError,
+    ProtocolError,
     SecretKeyMissingError,
 )
 from ppml_lab.he import ckks
@@ -464,8 +465,9 @@ def test_sizes_reported(ctx):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def release() -> CKKSContext:
+    # one key per test: each key has its own release budget (adversarial_queries)
     return CKKSContext(preset("depth1-n8192-release"))
 
 
@@ -533,18 +535,18 @@ def test_release_noise_tracks_products(ctx):
 
 def test_release_default_rng_is_csprng_and_fresh(release):
     v = release.encrypt(np.zeros(64))
-    a, b = decrypt_for_release(v), decrypt_for_release(v)
+    a, b = decrypt_for_release(v, adversarial_queries=3), decrypt_for_release(v, adversarial_queries=3)
     assert not np.array_equal(a, b)
-    assert np.max(np.abs(a)) > 0.1 * flooding_std(v)
-    c = decrypt_for_release(v, rng=SecureGenerator())
-    assert np.max(np.abs(c)) > 0.1 * flooding_std(v)
+    assert np.max(np.abs(a)) > 0.1 * flooding_std(v, adversarial_queries=3)
+    c = decrypt_for_release(v, rng=SecureGenerator(), adversarial_queries=3)
+    assert np.max(np.abs(c)) > 0.1 * flooding_std(v, adversarial_queries=3)
 
 
 def test_release_method_delegates(release):
     v = release.encrypt(np.zeros(64))
-    out = v.decrypt_for_release(rng=np.random.default_rng(3), insecure_seeded_noise=True)
-    ref = decrypt_for_release(v, rng=np.random.default_rng(3), insecure_seeded_noise=True)
-    assert np.allclose(out, ref, atol=1e-6 * flooding_std(v))
+    out = v.decrypt_for_release(rng=np.random.default_rng(3), insecure_seeded_noise=True, adversarial_queries=2)
+    ref = decrypt_for_release(v, rng=np.random.default_rng(3), insecure_seeded_noise=True, adversarial_queries=2)
+    assert np.allclose(out, ref, atol=1e-6 * flooding_std(v, adversarial_queries=2))
 
 
 @pytest.mark.parametrize("seeded", [7, np.int64(7), np.random.default_rng(7)])
@@ -556,9 +558,9 @@ def test_release_refuses_seeded_rng(release, seeded):
 
 def test_release_seeded_rng_reproducible_with_teaching_flag(release):
     v = release.encrypt(np.zeros(4))
-    a = decrypt_for_release(v, rng=11, insecure_seeded_noise=True)
-    b = decrypt_for_release(v, rng=11, insecure_seeded_noise=True)
-    assert np.allclose(a, b, atol=1e-3 * flooding_std(v))  # same noise; only the raw error differs
+    a = decrypt_for_release(v, rng=11, insecure_seeded_noise=True, adversarial_queries=2)
+    b = decrypt_for_release(v, rng=11, insecure_seeded_noise=True, adversarial_queries=2)
+    assert np.allclose(a, b, atol=1e-3 * flooding_std(v, adversarial_queries=2))  # same noise; only the raw error differs
 
 
 def test_release_rng_wrong_kind(release):
@@ -629,6 +631,40 @@ def test_load_vector_bad_noise(release):
         release.load_vector(v.serialize(), 4, noise_std=-1.0)
     with pytest.raises(ValueError, match="magnitude must be >= 0"):
         release.load_vector(v.serialize(), 4, noise_std=1.0, magnitude=-1.0)
+
+
+def test_release_budget_is_enforced_per_key(release):
+    # IND-CPA^D is claimed for tau released decryptions under one key (the sqrt(12 tau) factor): averaging
+    # more releases of one ciphertext would shrink the flooding by sqrt(count). The (tau + 1)-th is refused.
+    v = release.encrypt(np.zeros(8))
+    first = [decrypt_for_release(v, adversarial_queries=2) for _ in range(2)]
+    assert release.released == 2 and all(np.max(np.abs(f)) > 0 for f in first)
+    with pytest.raises(ProtocolError, match=r"this key has released 2 of adversarial_queries=2 decryptions"):
+        decrypt_for_release(v, adversarial_queries=2)
+    with pytest.raises(ProtocolError, match=r"this key has released 2 of adversarial_queries=2"):
+        release.load_vector(v.serialize(), 8, noise_std=v.noise_std).decrypt_for_release(adversarial_queries=2)
+    assert release.released == 2
+    other = CKKSContext(preset("depth1-n8192-release"))  # a new key has a new budget
+    assert decrypt_for_release(other.encrypt(np.zeros(8)), adversarial_queries=2).shape == (8,)
+
+
+def test_release_budget_is_fixed_by_the_first_release(release):
+    # a later release sized for more queries would leave the earlier, smaller floods counted too cheaply
+    v = release.encrypt(np.zeros(8))
+    decrypt_for_release(v)  # tau = 1
+    with pytest.raises(ProtocolError, match=r"adversarial_queries must be 1 for every release under this key .* got 5"):
+        decrypt_for_release(v, adversarial_queries=5)
+
+
+def test_refused_release_does_not_count(release):
+    v = release.encrypt(np.zeros(8))
+    with pytest.raises(InsecureParameterError):
+        decrypt_for_release(v, rng=3)
+    with pytest.raises(InsecureParameterError):
+        decrypt_for_release(v, statistical_security=20)
+    assert release.released == 0
+    decrypt_for_release(v)
+    assert release.released == 1
 
 
 def test_release_needs_secret_key(release):
