@@ -3,8 +3,9 @@
 DP-FedAvg clips each client's update in the L2 norm (McMahan et al. 2018, arXiv:1710.06963, Alg. 1) and
 its Gaussian-noise accounting assumes that L2 sensitivity; an L-infinity proof
 (:mod:`ppml_lab.zk.bounded_update`) only shows ||x||_2 <= sqrt(d) * B_inf, a factor sqrt(d) looser. This
-proof closes the gap, after the L2 check of RoFL (Burkhalter et al., IEEE S&P 2023, arXiv:2107.03311,
-Sec. 5.1, "L2-norm bound": commit to the squares, prove each square, range-prove the bound minus their sum).
+proof closes the gap, with the approach of RoFL's L2-norm bound (Burkhalter et al., IEEE S&P 2023,
+arXiv:2107.03311: commit to the squares, prove each square, range-prove the bound minus their sum; PINE,
+Chen and Patton, IETF draft-chen-cfrg-vdaf-pine, enforces the same L2 bound in a VDAF instead).
 
 The statement, for public bounds B_inf, B2, dimension d and context bytes:
 
