@@ -390,9 +390,8 @@ def canary_epsilon_lower_bound(
     be fixed before looking at the exposures; extrapolated exposures are estimates. An audit finds
     violations; a small bound certifies nothing.
     """
-    from scipy import stats
-
     from ppml_lab._validation import check_delta, check_fraction, check_positive
+    from ppml_lab.dp.audit import clopper_pearson
 
     e = np.asarray(exposures, dtype=np.float64).reshape(-1)
     if e.size == 0:
@@ -402,10 +401,13 @@ def canary_epsilon_lower_bound(
     x = check_positive("threshold_bits", threshold_bits)
     d = check_delta("delta", delta)
     conf = check_fraction("confidence", confidence, high_inclusive=False)
+    if conf <= 0.5:  # a one-sided bound below 50 % confidence says nothing
+        raise ValueError(f"confidence must be in (0.5, 1), got {conf!r}")
     k, m = int(np.count_nonzero(e >= x)), int(e.size)
     if k == 0:
         return 0.0
-    p_low = float(stats.beta.ppf(1 - conf, k, m - k + 1))  # one-sided Clopper-Pearson lower bound
+    # one-sided Clopper-Pearson lower bound at `conf` = the lower end of the two-sided interval at 2 conf - 1
+    p_low = float(clopper_pearson(k, m, confidence=2 * conf - 1)[0])
     if p_low <= d:
         return 0.0
     return max(0.0, math.log((p_low - d) / 2.0 ** (-x)))  # e^eps >= (p_low - delta) / Pr_null[exposure >= x]

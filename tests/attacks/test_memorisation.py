@@ -207,3 +207,9 @@ def test_canary_epsilon_lower_bound_known_answers():
         mem.canary_epsilon_lower_bound([], threshold_bits=1.0, delta=0.0)
     with pytest.raises(ValueError, match=r"exposures must be finite numbers >= 0 \(bits\), got \[nan\]"):
         mem.canary_epsilon_lower_bound([12.0, float("nan")], threshold_bits=10.0, delta=0.0)
+    with pytest.raises(ValueError, match=r"confidence must be in \(0.5, 1\), got 0.5"):
+        mem.canary_epsilon_lower_bound([12.0], threshold_bits=10.0, delta=0.0, confidence=0.5)
+    # 3 of 5 at 90 %: the one-sided bound is the lower end of the two-sided 80 % interval (one home: dp.audit)
+    p_low = stats.beta.ppf(0.10, 3, 3)
+    lb = mem.canary_epsilon_lower_bound([12, 11, 16, 1, 2], threshold_bits=10, delta=0.0, confidence=0.90)
+    assert lb == pytest.approx(math.log(p_low * 2**10))
