@@ -78,11 +78,16 @@ def test_schnorr_other_base_rejected():
 
 
 def test_special_soundness_extracts_witness():
-    # Two accepting transcripts with the same A and different c give x = (z1 - z2) / (c1 - c2)
-    x, k = random_scalar(ED), random_scalar(ED)
+    # Two accepting transcripts of the package's prover with the same A (the same nonce: a rewound prover)
+    # and different c give x = (z1 - z2) / (c1 - c2)
+    x = random_scalar(ED)
     q = ED.order
-    c1, c2 = 5, 9
-    z1, z2 = (k + c1 * x) % q, (k + c2 * x) % q
+    big_x = ED.exp(ED.generator, x)
+    a1, c1, z1 = dlog_transcript(x, challenge=5, group=ED, rng=np.random.default_rng(7), insecure_seeded_keys=True)
+    a2, c2, z2 = dlog_transcript(x, challenge=9, group=ED, rng=np.random.default_rng(7), insecure_seeded_keys=True)
+    assert a1 == a2
+    for a, c, z in ((a1, c1, z1), (a2, c2, z2)):  # both accepting
+        assert ED.exp(ED.generator, z) == ED.op(a, ED.exp(big_x, c))
     assert (z1 - z2) * pow(c1 - c2, -1, q) % q == x
 
 
