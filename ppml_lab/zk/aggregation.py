@@ -63,7 +63,8 @@ from ppml_lab.zk.bounded_update import (
     verify_bounded_update,
 )
 from ppml_lab.zk.commitments import PedersenParams, pedersen_params
-from ppml_lab.zk.group import random_scalars
+from ppml_lab.zk.group import check_scalar, random_scalars
+from ppml_lab.zk.range_proof import RangeProof
 from ppml_lab.zk.transcript import _frame
 
 __all__ = [
@@ -102,6 +103,17 @@ def proof_payload(proof: BoundedUpdateProof, *, context: bytes, params: Pedersen
         raise TypeError(f"proof must be a BoundedUpdateProof, got {type(proof).__name__}")
     if not isinstance(context, (bytes, bytearray)):
         raise TypeError(f"context must be bytes, got {type(context).__name__}")
+    # only canonical proofs have a payload: encode_scalar reduces mod q, so z and z + q would sign alike and a
+    # server could turn a client's valid signed proof into a "malformed" one that still carries its signature
+    rp, grp = proof.range_proof, params.group
+    if not isinstance(rp, RangeProof):
+        raise TypeError(f"proof.range_proof must be a RangeProof, got {type(rp).__name__}")
+    check_scalar("proof.range_proof.challenge", rp.challenge, grp)
+    for name in ("c0", "z0", "z1"):
+        for i, v in enumerate(getattr(rp, name)):
+            check_scalar(f"proof.range_proof.{name}[{i}]", v, grp)
+    for i, e in enumerate(rp.bit_commitments):
+        grp.check_element(e, name=f"proof.range_proof.bit_commitments[{i}]")
     return (_frame(b"domain", SIGNED_PROOF_DOMAIN) + _frame(b"context", bytes(context))
             + _frame(b"bound", int(proof.bound).to_bytes(8, "big"))
             + _frame(b"dimension", int(proof.dimension).to_bytes(8, "big"))
@@ -219,7 +231,7 @@ def screen_proofs(proofs: Mapping[int, BoundedUpdateProof], *, bound: int, dimen
 def _signed_by(pki: SigningPKI, cid: int, signature: Any, proof: Any, context: bytes, params: PedersenParams) -> bool:
     try:
         pki.verify(cid, signature, proof_payload(proof, context=context, params=params))
-    except (AuthenticationError, TypeError):
+    except (AuthenticationError, TypeError, ValueError):  # bad signature, or no canonical payload to sign
         return False
     return True
 

@@ -3,6 +3,8 @@ sum, a swapped update aborts the round, replayed proofs are refused."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -245,6 +247,11 @@ def test_server_cannot_falsely_claim_an_honest_proof_failed():
     assert not verify_bounded_update(p1, bound=64, dimension=D, params=PP,
                                      context=client_context(session=SESSION, round_id=1, client_id=1))
     assert not audit_rejection(SignedProof(p1, honest.sign_proof(p1)), **dict(audit1, round_id=1))
+    # a server cannot make a signed valid proof "malformed" while keeping its signature: z0[0] + q encodes
+    # like z0[0] mod q, but only canonical proofs have a signed payload
+    rp = p1.range_proof
+    bent = dataclasses.replace(p1, range_proof=dataclasses.replace(rp, z0=(rp.z0[0] + ED25519_ORDER,) + rp.z0[1:]))
+    assert not audit_rejection(SignedProof(bent, honest.sign_proof(p1)), **audit1)
     # evidence from one client cannot be pinned on another: client 3's signed failing proof, claimed as 2's
     assert not audit_rejection(res.evidence[3], **dict(audit, client_id=2))
 
