@@ -189,5 +189,6 @@ def forge_linear_weak(weights_int: list[int], *, randomness: int, matrix: list[l
             break
     inv_c = pow(c, -1, q)
     y = [(sum(a * wi for a, wi in zip(row, w)) - ui * inv_c) % q for row, ui in zip(matrix, u)]  # y = A w - u/c
+    y = [v - q if v > q // 2 else v for v in y]  # centred representatives, |y| < q/2 as the verifier requires
     z = tuple(c * wi % q for wi in w)  # z = c w
     return y, LinearProof(c, z, (c * randomness + alpha) % q)  # z_r = c r + alpha

@@ -141,7 +141,12 @@ def verify_linear(proof: LinearProof, *, commitment: Any, matrix: Any, outputs: 
         check_scalar(f"proof.z[{i}]", v, grp)
     cm = grp.check_element(commitment, name="commitment")
     a = _check_matrix(matrix, n)
-    y = [int(v) % q for v in np.asarray(outputs, dtype=object).tolist()]
+    y_int = check_int_vector("outputs", np.asarray(outputs, dtype=object).tolist())
+    for i, v in enumerate(y_int):  # the relation holds mod q: y and y + q would verify alike
+        if not -(q // 2) < v < q // 2:
+            raise ValueError(f"outputs[{i}] must be an integer with |y| < q/2 = {q // 2} (the proof is modulo q), "
+                             f"got {v}")
+    y = [v % q for v in y_int]
     if len(y) != len(a):
         raise ValueError(f"outputs must have one value per matrix row ({len(a)}), got {len(y)}")
     c = proof.challenge

@@ -89,3 +89,10 @@ def test_float_weights_refused_instead_of_truncated():
     _, r = commit_model(W_INT, params=PP)
     with pytest.raises(TypeError, match=r"weights_int\[0\] must be an int .*got float"):
         prove_linear([0.4] + W_INT[1:], randomness=r, matrix=A, params=PP)
+
+
+def test_output_aliased_mod_q_refused():
+    # y + q satisfies the relation modulo q like y does: the verifier refuses outputs outside (-q/2, q/2)
+    c, y, proof = _prove()
+    with pytest.raises(ValueError, match=r"outputs\[0\] must be an integer with \|y\| < q/2 .*got "):
+        verify_linear(proof, commitment=c, matrix=A, outputs=[y[0] + ED.order, y[1]], params=PP)
