@@ -37,6 +37,7 @@ __all__ = [
     "clip_tensors",
     "clip_update",
     "linear_grad_sq_norms",
+    "linear_grad_sq_norms_cached",
     "clipped_linear_grad_sum",
 ]
 
@@ -126,11 +127,24 @@ def linear_grad_sq_norms(activations: Any, backprops: Any) -> tuple[Any, Any]:
     losses with respect to its output (B, ..., p). No (B, p, d) tensor is formed when T = 1 or when the
     ghost form is cheaper (T (d + p) <= d p).
     """
+    weight_sq, bias_sq, _ = linear_grad_sq_norms_cached(activations, backprops)
+    return weight_sq, bias_sq
+
+
+def linear_grad_sq_norms_cached(activations: Any, backprops: Any) -> tuple[Any, Any, tuple[Any, Any]]:
+    """:func:`linear_grad_sq_norms` plus a cache for :func:`clipped_linear_grad_sum` (``cache=``).
+
+    The cache is (per-record weight gradients (B, p, d) or None, per-record bias gradients (B, p)). The
+    (B, p, d) tensor is kept only where it is formed anyway (the branch T (d + p) > d p), so it is never
+    larger than the activations and output gradients already held; the clipped sum then costs one
+    (B) x (B, p d) product instead of a second (p, B T) x (B T, d) one.
+    """
     import torch
 
     a, g = _as_rows(activations, backprops)
     _, t, d = a.shape
     p = g.shape[-1]
+    per_record = None
     if t == 1:
         a1, g1 = a[:, 0], g[:, 0]
         # ||g_i a_i^T||_F^2 = ||a_i||^2 ||g_i||^2   (rank one: Goodfellow 2015)
@@ -139,19 +153,39 @@ def linear_grad_sq_norms(activations: Any, backprops: Any) -> tuple[Any, Any]:
         # ||sum_t g_t a_t^T||_F^2 = sum_{t,s} (a_t . a_s)(g_t . g_s)   (ghost norm: Li et al. 2022)
         weight_sq = (torch.bmm(a, a.transpose(1, 2)) * torch.bmm(g, g.transpose(1, 2))).sum(dim=(1, 2))
     else:  # long sequences of narrow layers: forming the (p x d) per-record gradient is cheaper
-        weight_sq = torch.einsum("btp,btd->bpd", g, a).pow(2).sum(dim=(1, 2))
+        per_record = torch.bmm(g.transpose(1, 2), a)  # grad_W l_i = sum_t g_it a_it^T, (B, p, d)
+        weight_sq = per_record.pow(2).sum(dim=(1, 2))
     gsum = g.sum(dim=1)  # grad_b l_i = sum_t g_it
-    return weight_sq, (gsum * gsum).sum(dim=1)
+    return weight_sq, (gsum * gsum).sum(dim=1), (per_record, gsum)
 
 
-def clipped_linear_grad_sum(activations: Any, backprops: Any, factor: Any) -> tuple[Any, Any]:
+def clipped_linear_grad_sum(
+    activations: Any, backprops: Any, factor: Any, *, cache: tuple[Any, Any] | None = None
+) -> tuple[Any, Any]:
     """sum_i c_i grad_W l_i (p x d) and sum_i c_i grad_b l_i (p), c_i = ``factor`` from :func:`clip_factor`.
 
     One matrix product instead of B per-record gradients: (c * G)^T A (book-keeping, Bu et al. 2023).
+    With ``cache`` from :func:`linear_grad_sq_norms_cached` on the same tensors, the per-record gradients
+    it holds are reused: sum_i c_i grad_W l_i as c^T [grad_W l_1; ...; grad_W l_B] (no second pass over
+    the B T rows when they were materialised), and sum_i c_i grad_b l_i as c^T [grad_b l_i]_i.
     """
     a, g = _as_rows(activations, backprops)
-    if factor.shape != (a.shape[0],):
-        raise ValueError(f"factor must have shape ({a.shape[0]},), one per record, got {tuple(factor.shape)}")
+    b, _, d = a.shape
+    if factor.shape != (b,):
+        raise ValueError(f"factor must have shape ({b},), one per record, got {tuple(factor.shape)}")
+    if cache is not None:
+        per_record, gsum = cache
+        p = g.shape[-1]
+        if gsum.shape != (b, p) or (per_record is not None and per_record.shape != (b, p, d)):
+            raise ValueError(
+                f"cache does not belong to these tensors: bias part {tuple(gsum.shape)}, weight part "
+                f"{None if per_record is None else tuple(per_record.shape)}, expected {(b, p)} and {(b, p, d)}")
+        fac = factor.to(gsum.dtype)
+        bias = fac @ gsum  # sum_i c_i grad_b l_i
+        if per_record is not None:
+            return (fac @ per_record.reshape(b, p * d)).reshape(p, d), bias  # sum_i c_i grad_W l_i
+        gc = g * fac.view(-1, 1, 1)
+        return gc.reshape(-1, gc.shape[-1]).transpose(0, 1) @ a.reshape(-1, d), bias
     gc = g * factor.view(-1, 1, 1)  # c_i g_it
     weight = gc.reshape(-1, gc.shape[-1]).transpose(0, 1) @ a.reshape(-1, a.shape[-1])  # sum_i sum_t c_i g_it a_it^T
     return weight, gc.sum(dim=(0, 1))

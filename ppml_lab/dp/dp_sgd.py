@@ -58,7 +58,7 @@ from ppml_lab.dp.clipping import (  # the one home of clipping
     clip_factor,
     clip_per_sample,
     clipped_linear_grad_sum,
-    linear_grad_sq_norms,
+    linear_grad_sq_norms_cached,
     per_sample_norms,
 )
 from ppml_lab.exceptions import UnsupportedModuleError
@@ -372,6 +372,7 @@ def ghost_clipped_sum(
     backprops = torch.autograd.grad(loss, zs, allow_unused=True)
     sq = torch.zeros(b, dtype=out.dtype)
     parts: dict[int, tuple[int, str]] = {}
+    caches: list[Any] = [None] * len(layers)  # per-record gradients already formed for a norm, reused below
     for j, (m, g) in enumerate(zip(layers, backprops)):
         for pname in ("weight", "bias"):
             p = getattr(m, pname)
@@ -383,7 +384,7 @@ def ghost_clipped_sum(
             parts[id(p)] = (j, pname)
         if g is None:
             continue
-        w_sq, b_sq = linear_grad_sq_norms(seen[m][0][0].detach(), g)
+        w_sq, b_sq, caches[j] = linear_grad_sq_norms_cached(seen[m][0][0].detach(), g)
         if m.weight.requires_grad:
             sq = sq + w_sq  # ||g_i||^2 = sum over parameter tensors of their squared norms
         if m.bias is not None and m.bias.requires_grad:
@@ -391,8 +392,8 @@ def ghost_clipped_sum(
     norms = sq.sqrt()
     factor = clip_factor(norms, max_grad_norm=c)  # min(1, C / (||g_i|| + 1e-6)), the one clip factor
     sums_by_layer = [
-        clipped_linear_grad_sum(seen[m][0][0].detach(), g, factor) if g is not None else None
-        for m, g in zip(layers, backprops)
+        clipped_linear_grad_sum(seen[m][0][0].detach(), g, factor, cache=cache) if g is not None else None
+        for m, g, cache in zip(layers, backprops, caches)
     ]
     sums: dict[str, torch.Tensor] = {}
     for name, p in model.named_parameters():

@@ -101,6 +101,48 @@ def test_linear_norms_equal_materialised_per_record_gradients(shape_a, p):
     torch.testing.assert_close(b, clipped["b"].sum(dim=0), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize(
+    "shape_a, p, kept",
+    [((7, 5), 3, False), ((7, 3, 16), 16, False), ((7, 2, 2, 9), 11, False), ((7, 20, 3), 2, True),
+     ((7, 2, 2, 3), 4, True)],
+    ids=["flat", "ghost_rows", "ghost_4d", "einsum_rows", "einsum_4d"],
+)
+def test_cached_clipped_sum_equals_uncached_and_materialised(shape_a, p, kept):
+    # the cache of linear_grad_sq_norms_cached (per-record gradients where they are formed anyway) gives the
+    # same norms and the same clipped sums as the uncached path and as clip_per_sample on materialised ones
+    g = torch.Generator().manual_seed(len(shape_a) * 1000 + p)
+    a = torch.randn(*shape_a, generator=g, dtype=torch.float64)
+    back = torch.randn(*shape_a[:-1], p, generator=g, dtype=torch.float64) * torch.linspace(0.1, 3, 7).view(
+        -1, *([1] * (len(shape_a) - 1))).double()
+    w_sq, b_sq, cache = clipping.linear_grad_sq_norms_cached(a, back)
+    assert (cache[0] is not None) == kept  # kept only on the branch that materialises it
+    ref_w_sq, ref_b_sq = clipping.linear_grad_sq_norms(a, back)
+    torch.testing.assert_close(w_sq, ref_w_sq, rtol=1e-12, atol=0)
+    torch.testing.assert_close(b_sq, ref_b_sq, rtol=1e-12, atol=0)
+    gw, gb = _per_record_linear_grads(a, back)
+    if kept:
+        torch.testing.assert_close(cache[0], gw, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(cache[1], gb, rtol=1e-12, atol=1e-14)
+    norms = (w_sq + b_sq).sqrt()
+    c = float(norms.median())
+    factor = clipping.clip_factor(norms, max_grad_norm=c)
+    assert bool((factor < 0.99).any()) and bool((factor == 1.0).any())  # some records clipped, some not
+    w, b = clipping.clipped_linear_grad_sum(a, back, factor, cache=cache)
+    w0, b0 = clipping.clipped_linear_grad_sum(a, back, factor)
+    clipped, _ = clipping.clip_per_sample({"w": gw, "b": gb}, max_grad_norm=c)
+    for got, ref in ((w, w0), (b, b0), (w, clipped["w"].sum(dim=0)), (b, clipped["b"].sum(dim=0))):
+        torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-14)
+
+
+def test_clipped_sum_refuses_a_cache_of_other_tensors():
+    _, _, cache = clipping.linear_grad_sq_norms_cached(torch.ones(4, 6, 3), torch.ones(4, 6, 2))
+    with pytest.raises(ValueError, match=r"cache does not belong to these tensors: bias part \(4, 2\), weight "
+                                         r"part \(4, 2, 3\), expected \(4, 5\) and \(4, 5, 3\)"):
+        clipping.clipped_linear_grad_sum(torch.ones(4, 6, 3), torch.ones(4, 6, 5), torch.ones(4), cache=cache)
+    with pytest.raises(ValueError, match=r"weight part \(4, 2, 3\), expected \(4, 2\) and \(4, 2, 7\)"):
+        clipping.clipped_linear_grad_sum(torch.ones(4, 6, 7), torch.ones(4, 6, 2), torch.ones(4), cache=cache)
+
+
 def test_linear_norms_refuse_mismatched_shapes():
     with pytest.raises(ValueError, match=r"same leading dimensions, got \(4, 3\) and \(5, 2\)"):
         clipping.linear_grad_sq_norms(torch.ones(4, 3), torch.ones(5, 2))
