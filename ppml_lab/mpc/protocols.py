@@ -248,9 +248,9 @@ def beaver_multiply_shares(
             f"need one x share, one y share and one triple share per party, got {len(x_shares)}, "
             f"{len(y_shares)} and {n_parties}"
         )
-    for i, t in enumerate(triple):
-        _check_kind(f"triple[{i}]", t, "mul")
-    abc = [t.consume() for t in triple]
+    for i, share in enumerate(triple):
+        _check_kind(f"triple[{i}]", share, "mul")
+    abc = [share.consume() for share in triple]
     shape = abc[0][0].shape
     for i in range(n_parties):
         _check_shape(f"x_shares[{i}]", np.shape(x_shares[i]), shape)
