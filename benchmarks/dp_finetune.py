@@ -60,7 +60,7 @@ class Ours:
         return time.perf_counter() - t
 
     def epsilon(self) -> float:
-        return self.trainer.epsilon(delta=DELTA)
+        return self.trainer.get_epsilon(DELTA)
 
 
 class Opacus:

@@ -98,8 +98,8 @@ def main() -> None:
         accs["ours-vmap"].append(accuracy(vm_m, Xte, yte))
         accs["opacus"].append(accuracy(op_m, Xte, yte))
         accs["non-private"].append(accuracy(np_m, Xte, yte))
-        eps["ours"].append(ours.epsilon(delta=delta))
-        eps["ours-vmap"].append(vm.epsilon(delta=delta))
+        eps["ours"].append(ours.get_epsilon(delta))
+        eps["ours-vmap"].append(vm.get_epsilon(delta))
         eps["opacus"].append(engine.accountant.get_epsilon(delta))
 
     best = {k: float(np.min(v)) for k, v in times.items()}

@@ -501,7 +501,7 @@ class DPSGD:
 
     >>> trainer = DPSGD(model, optimizer, (X, y), noise_multiplier=1.1, max_grad_norm=1.0,
     ...                 sample_rate=0.05, rng=0)             # an int: reproducible teaching runs only
-    >>> trainer.train(epochs=5); trainer.epsilon(delta=1e-5)
+    >>> trainer.train(epochs=5); trainer.get_epsilon(1e-5)
 
     One epoch is round(1 / sample_rate) steps (Opacus' convention), so each record is used about once
     per epoch on average. ``rng=None`` seeds the noise and sampling generator from the OS CSPRNG; an int, a
@@ -606,10 +606,6 @@ class DPSGD:
             return math.inf
         return float(self.accountant.get_epsilon(d))
 
-    def epsilon(self, *, delta: float) -> float:
-        """Alias of :meth:`get_epsilon` (kept for existing notebooks)."""
-        return self.get_epsilon(delta)
-
 
 @dataclass(frozen=True)
 class DPTrainingResult:
@@ -683,7 +679,7 @@ def train_dp_sgd(
     )
     trainer.train(epochs=epochs, progress=progress)
     return DPTrainingResult(
-        epsilon=trainer.epsilon(delta=d),
+        epsilon=trainer.get_epsilon(d),
         delta=d,
         noise_multiplier=sigma,
         max_grad_norm=float(max_grad_norm),

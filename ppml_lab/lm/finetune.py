@@ -123,5 +123,5 @@ def finetune(
                     loss_fn=lm_loss, rng=rng, grad_sample_mode="ghost")
     trainer.train(epochs=epochs)
     net.eval()
-    return FinetuneResult(m, net, trainer.epsilon(delta=d), d, sigma, c, trainer.sample_rate, trainer.steps,
+    return FinetuneResult(m, net, trainer.get_epsilon(d), d, sigma, c, trainer.sample_rate, trainer.steps,
                           lora_parameters(net))

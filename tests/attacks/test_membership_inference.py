@@ -174,7 +174,7 @@ def _torch_fit_predict(*, dp, epochs, noise_multiplier=1.0, sample_rate=0.2):
         if dp:
             tr = DPSGD(model, opt, data, noise_multiplier=noise_multiplier, max_grad_norm=1.0,
                        sample_rate=sample_rate, rng=seed).train(epochs=epochs)
-            eps["epsilon"] = tr.epsilon(delta=1e-5)
+            eps["epsilon"] = tr.get_epsilon(1e-5)
         else:
             train_non_private(model, opt, data, epochs=epochs, sample_rate=sample_rate, rng=seed)
         with torch.no_grad():
