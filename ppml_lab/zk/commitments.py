@@ -98,6 +98,9 @@ def add_commitments(commitments: Sequence[Any], *, params: PedersenParams) -> An
 
 
 def verify_opening(commitment: Any, value: int, *, randomness: int, params: PedersenParams) -> bool:
-    """True iff ``commitment`` = g^value h^randomness."""
+    """True iff ``commitment`` = g^value h^randomness.
+
+    Binding is modulo q: ``value`` and ``value + q`` open the same commitment. A caller that reads the opened
+    value as an integer must bound it (as the range and bounded-update proofs do, |x| <= B << q)."""
     c = params.group.check_element(commitment, name="commitment")
     return c == commit(value, randomness=randomness, params=params)
