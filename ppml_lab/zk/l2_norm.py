@@ -79,6 +79,7 @@ from ppml_lab.zk.range_proof import (
     range_weights,
     verify_range,
 )
+from ppml_lab.zk.sigma import _ctx
 from ppml_lab.zk.transcript import Transcript
 
 __all__ = [
@@ -188,12 +189,6 @@ def _challenge(params: PedersenParams, *, linf_bound: int, l2_bound: int, contex
     t.append_elements(b"norm-range-bits", norm_bits)
     t.append_elements(b"announcements", announcements)
     return t.challenge()
-
-
-def _ctx(context: Any) -> bytes:
-    if not isinstance(context, (bytes, bytearray)):
-        raise TypeError(f"context must be bytes (session/round/client binding), got {type(context).__name__}")
-    return bytes(context)
 
 
 def _prove(values: list[int], *, linf_bound: int, l2_bound: int, params: PedersenParams, context: bytes, rng: Any,

@@ -392,16 +392,14 @@ def test_ghost_clipped_sum_equals_summed_clip_per_sample(digits):
     assert all(p.grad is None for p in model.parameters())  # nothing unclipped left behind in .grad
 
 
-def test_noisy_ghost_step_equals_opacus_per_sample_clipping(digits):
-    # same batch, same clip bound, same noise generator: Opacus' hooks + clip + noise give our update
+def _assert_noisy_ghost_step_equals_opacus(ours, theirs, xb, yb, *, noise_seed):
+    # same batch, same clip bound (the median norm: half the records clipped), same noise generator:
+    # Opacus' hooks + clip + noise give our update
     from opacus import PrivacyEngine
 
-    X, _, y, _ = digits
-    xb, yb = X[:32] * 3, y[:32]
-    ours, theirs = _mlp(19), _mlp(19)
-    c = float(per_sample_norms(per_sample_gradients(ours, CE, xb, yb)).median())  # half the records clipped
+    c = float(per_sample_norms(per_sample_gradients(ours, CE, xb, yb)).median())
     norms = dp_sgd_step(ours, torch.optim.SGD(ours.parameters(), lr=1.0), xb, yb, loss_fn=CE, noise_multiplier=1.0,
-                        max_grad_norm=c, expected_batch_size=32, rng=torch_generator(7),
+                        max_grad_norm=c, expected_batch_size=32, rng=torch_generator(noise_seed),
                         grad_sample_mode="ghost")
     assert bool((norms > c * 1.01).any()) and bool((norms < c * 0.99).any())
     with warnings.catch_warnings():
@@ -409,41 +407,27 @@ def test_noisy_ghost_step_equals_opacus_per_sample_clipping(digits):
         m, o, dl = PrivacyEngine().make_private(
             module=theirs, optimizer=torch.optim.SGD(theirs.parameters(), lr=1.0),
             data_loader=DataLoader(TensorDataset(xb, yb), batch_size=32), noise_multiplier=1.0,
-            max_grad_norm=c, poisson_sampling=False, noise_generator=torch_generator(7))
+            max_grad_norm=c, poisson_sampling=False, noise_generator=torch_generator(noise_seed))
         for xo, yo in dl:
             o.zero_grad()
             CE(m(xo), yo).backward()
             o.step()
     for pa, pb in zip(ours.parameters(), theirs.parameters(), strict=True):
         torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+
+
+def test_noisy_ghost_step_equals_opacus_per_sample_clipping(digits):
+    X, _, y, _ = digits
+    _assert_noisy_ghost_step_equals_opacus(_mlp(19), _mlp(19), X[:32] * 3, y[:32], noise_seed=7)
 
 
 def test_noisy_ghost_step_on_sequences_equals_opacus_per_sample_clipping():
     # a Linear over T rows per record with T (d + p) > d p: our per-record gradients are formed once for the
-    # norm and reused for the clipped sum; Opacus' hooks + clip + noise give the same update
-    from opacus import PrivacyEngine
-
+    # norm and reused for the clipped sum
     t, d, p = 16, 4, 2
     g = torch.Generator().manual_seed(23)
     xb, yb = torch.randn(32, t, d, generator=g) * 2, torch.randint(0, 3, (32,), generator=g)
-    ours, theirs = _seq_model(24, t, d, p), _seq_model(24, t, d, p)
-    c = float(per_sample_norms(per_sample_gradients(ours, CE, xb, yb)).median())  # half the records clipped
-    norms = dp_sgd_step(ours, torch.optim.SGD(ours.parameters(), lr=1.0), xb, yb, loss_fn=CE, noise_multiplier=1.0,
-                        max_grad_norm=c, expected_batch_size=32, rng=torch_generator(8),
-                        grad_sample_mode="ghost")
-    assert bool((norms > c * 1.01).any()) and bool((norms < c * 0.99).any())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        m, o, dl = PrivacyEngine().make_private(
-            module=theirs, optimizer=torch.optim.SGD(theirs.parameters(), lr=1.0),
-            data_loader=DataLoader(TensorDataset(xb, yb), batch_size=32), noise_multiplier=1.0,
-            max_grad_norm=c, poisson_sampling=False, noise_generator=torch_generator(8))
-        for xo, yo in dl:
-            o.zero_grad()
-            CE(m(xo), yo).backward()
-            o.step()
-    for pa, pb in zip(ours.parameters(), theirs.parameters(), strict=True):
-        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+    _assert_noisy_ghost_step_equals_opacus(_seq_model(24, t, d, p), _seq_model(24, t, d, p), xb, yb, noise_seed=8)
 
 
 def test_ghost_and_vmap_trainers_follow_the_same_trajectory(digits):
