@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -66,6 +66,9 @@ from ppml_lab.zk.commitments import PedersenParams, pedersen_params
 from ppml_lab.zk.group import check_scalar, random_scalars
 from ppml_lab.zk.range_proof import RangeProof
 from ppml_lab.zk.transcript import _frame
+
+if TYPE_CHECKING:
+    from ppml_lab.zk.l2_norm import SignedL2Proof
 
 __all__ = [
     "ZKClient",
@@ -105,19 +108,25 @@ def proof_payload(proof: BoundedUpdateProof, *, context: bytes, params: Pedersen
         raise TypeError(f"context must be bytes, got {type(context).__name__}")
     # only canonical proofs have a payload: encode_scalar reduces mod q, so z and z + q would sign alike and a
     # server could turn a client's valid signed proof into a "malformed" one that still carries its signature
-    rp, grp = proof.range_proof, params.group
-    if not isinstance(rp, RangeProof):
-        raise TypeError(f"proof.range_proof must be a RangeProof, got {type(rp).__name__}")
-    check_scalar("proof.range_proof.challenge", rp.challenge, grp)
-    for name in ("c0", "z0", "z1"):
-        for i, v in enumerate(getattr(rp, name)):
-            check_scalar(f"proof.range_proof.{name}[{i}]", v, grp)
-    for i, e in enumerate(rp.bit_commitments):
-        grp.check_element(e, name=f"proof.range_proof.bit_commitments[{i}]")
     return (_frame(b"domain", SIGNED_PROOF_DOMAIN) + _frame(b"context", bytes(context))
             + _frame(b"bound", int(proof.bound).to_bytes(8, "big"))
             + _frame(b"dimension", int(proof.dimension).to_bytes(8, "big"))
-            + _frame(b"proof", proof.range_proof.to_bytes(params.group)))
+            + _frame(b"proof", canonical_range_bytes(proof.range_proof, name="proof.range_proof", params=params)))
+
+
+def canonical_range_bytes(rp: Any, *, name: str, params: PedersenParams) -> bytes:
+    """``rp.to_bytes`` for a canonical range proof only (every scalar in [0, q), every element valid);
+    raises TypeError/ValueError naming ``name`` otherwise (to_bytes reduces mod q, so z and z + q alias)."""
+    grp = params.group
+    if not isinstance(rp, RangeProof):
+        raise TypeError(f"{name} must be a RangeProof, got {type(rp).__name__}")
+    check_scalar(f"{name}.challenge", rp.challenge, grp)
+    for field_name in ("c0", "z0", "z1"):
+        for i, v in enumerate(getattr(rp, field_name)):
+            check_scalar(f"{name}.{field_name}[{i}]", v, grp)
+    for i, e in enumerate(rp.bit_commitments):
+        grp.check_element(e, name=f"{name}.bit_commitments[{i}]")
+    return rp.to_bytes(grp)
 
 
 @dataclass(frozen=True)
@@ -208,10 +217,15 @@ class PoisonedZKClient(ZKClient):
 
 def screen_proofs(proofs: Mapping[int, BoundedUpdateProof], *, bound: int, dimension: int, params: PedersenParams,
                   session: bytes, round_id: int = 0, pki: SigningPKI | None = None,
-                  signatures: Mapping[int, bytes | None] | None = None) -> tuple[list[int], list[int]]:
+                  signatures: Mapping[int, bytes | None] | None = None,
+                  prescreened: Mapping[int, BoundedUpdateProof] | None = None) -> tuple[list[int], list[int]]:
     """Verify every client's proof in its own context; returns (accepted ids, rejected ids), sorted.
 
-    With ``pki``, a proof counts only with its client's valid signature in ``signatures`` (else rejected)."""
+    With ``pki``, a proof counts only with its client's valid signature in ``signatures`` (else rejected).
+    ``prescreened``: proofs the CALLER has already verified with these bound, dimension, params, session and
+    round (e.g. the L-inf part of a screened L2 proof); a client's proof skips the second verification only if
+    it equals its prescreened proof field by field and in canonical bytes; any other proof is verified."""
+    pre = _check_prescreened(prescreened)
     accepted: list[int] = []
     rejected: list[int] = []
     sigs = dict(signatures or {})
@@ -220,12 +234,38 @@ def screen_proofs(proofs: Mapping[int, BoundedUpdateProof], *, bound: int, dimen
         if pki is not None and not _signed_by(pki, cid, sigs.get(cid), proofs[cid], ctx, params):
             rejected.append(cid)  # unauthenticated: not attributable to cid, so not evidence against it
             continue
+        if cid in pre and _same_proof(proofs[cid], pre[cid], params) and (pre[cid].bound, pre[cid].dimension) == (
+                bound, dimension):
+            accepted.append(cid)  # exactly the proof the caller verified: not verified twice
+            continue
         try:
             ok = verify_bounded_update(proofs[cid], bound=bound, dimension=dimension, params=params, context=ctx)
         except (TypeError, ValueError):  # malformed proof (wrong length, bad point, scalar out of range)
             ok = False
         (accepted if ok else rejected).append(cid)
     return accepted, rejected
+
+
+def _check_prescreened(prescreened: Any) -> dict[int, BoundedUpdateProof]:
+    if prescreened is None:
+        return {}
+    if not isinstance(prescreened, Mapping):
+        raise TypeError(f"prescreened must be a mapping client id -> BoundedUpdateProof or None, got "
+                        f"{type(prescreened).__name__}")
+    for cid, proof in prescreened.items():
+        if not isinstance(proof, BoundedUpdateProof):
+            raise TypeError(f"prescreened[{cid!r}] must be a BoundedUpdateProof, got {type(proof).__name__}")
+    return dict(prescreened)
+
+
+def _same_proof(proof: Any, screened: BoundedUpdateProof, params: PedersenParams) -> bool:
+    """True iff ``proof`` is the screened proof: equal fields (a mod-q alias z + q differs) and equal bytes."""
+    if not isinstance(proof, BoundedUpdateProof) or proof != screened:
+        return False
+    try:
+        return proof_payload(proof, context=b"", params=params) == proof_payload(screened, context=b"", params=params)
+    except (TypeError, ValueError):  # not canonical: verify it the ordinary way
+        return False
 
 
 def _signed_by(pki: SigningPKI, cid: int, signature: Any, proof: Any, context: bytes, params: PedersenParams) -> bool:
@@ -289,19 +329,24 @@ class VerifiedAggregate:
     included: tuple[int, ...]
     bound: int
     proof_bytes: dict[int, int] = field(default_factory=dict)
-    #: with a PKI: the signed proof of every client rejected because its proof failed (see audit_rejection)
-    evidence: dict[int, SignedProof] = field(default_factory=dict)
+    #: with a PKI: the signed proof of every client rejected because its proof failed (see audit_rejection;
+    #: in an L2 round, a SignedL2Proof for a failing L2 proof, see ppml_lab.zk.l2_norm.audit_l2_rejection)
+    evidence: dict[int, SignedProof | SignedL2Proof] = field(default_factory=dict)
 
 
 def verifiable_secure_aggregate(clients: Mapping[int, ZKClient] | Iterable[ZKClient], *, max_update_norm: float,
                                 frac_bits: int, dimension: int, session: bytes, round_id: int = 0,
                                 params: PedersenParams | None = None, threshold: int | None = None,
                                 dropouts: Mapping[str, Iterable[int]] | None = None,
-                                rng: RNGLike = None, pki: SigningPKI | None = None) -> VerifiedAggregate:
+                                rng: RNGLike = None, pki: SigningPKI | None = None,
+                                prescreened: Mapping[int, BoundedUpdateProof] | None = None) -> VerifiedAggregate:
     """One round: proofs screened, accepted clients securely aggregated (hardened SecAgg), sum checked.
 
     ``pki``: the clients' signing keys; each proof then needs its client's signature, and the signed proofs
-    of the rejected clients are returned as ``evidence`` (:func:`audit_rejection`). Raises ProtocolError
+    of the rejected clients are returned as ``evidence`` (:func:`audit_rejection`). ``prescreened``: proofs
+    the caller already verified in this round (see :func:`screen_proofs`); only a proof equal to its
+    prescreened one, in fields and canonical bytes, skips verification (signatures are still checked).
+    Raises ProtocolError
     when fewer than 2 clients pass, or when the unmasked sum does not match the accepted commitments
     (nothing is released then)."""
     if pki is not None and not isinstance(pki, SigningPKI):
@@ -312,8 +357,8 @@ def verifiable_secure_aggregate(clients: Mapping[int, ZKClient] | Iterable[ZKCli
     proofs = {cid: c.submit_proof() for cid, c in cl.items()}  # step 1: each client proves (and signs)
     sigs = {cid: cl[cid].sign_proof(proofs[cid]) for cid in cl} if pki is not None else {}
     accepted, rejected = screen_proofs(proofs, bound=bound, dimension=dimension, params=p, session=session,
-                                       round_id=round_id, pki=pki, signatures=sigs)
-    evidence: dict[int, SignedProof] = {}
+                                       round_id=round_id, pki=pki, signatures=sigs, prescreened=prescreened)
+    evidence: dict[int, SignedProof | SignedL2Proof] = {}
     for cid in rejected:  # keep the signed proofs that failed: evidence anyone can audit
         sig = sigs.get(cid)
         ctx = client_context(session=session, round_id=round_id, client_id=cid)

@@ -294,3 +294,69 @@ def test_linf_proof_certifies_sqrt_d_times_s_not_s():
     for _ in range(20):
         q = quantise_update(rng.normal(size=D) * 5, max_update_norm=S, frac_bits=F)
         assert np.linalg.norm(q / 2**F) <= S + np.sqrt(D) / 2 ** (F + 1)
+
+
+# ---------------------------------------------------------------- prescreened proofs: verified once, not twice
+
+def _counting_verify(monkeypatch):
+    import ppml_lab.zk.aggregation as agg
+
+    calls = []
+    real = agg.verify_bounded_update
+
+    def counted(proof, **kw):
+        calls.append(proof)
+        return real(proof, **kw)
+
+    monkeypatch.setattr(agg, "verify_bounded_update", counted)
+    return calls
+
+
+def test_prescreened_proofs_are_not_verified_again(monkeypatch):
+    cl = _clients(_updates(3, seed=13))
+    proofs = {i: c.submit_proof() for i, c in cl.items()}
+    calls = _counting_verify(monkeypatch)
+    screen = dict(bound=64, dimension=D, params=PP, session=SESSION)
+    assert screen_proofs(proofs, **screen) == ([0, 1, 2], []) and len(calls) == 3
+    calls.clear()
+    assert screen_proofs(proofs, **screen, prescreened=dict(proofs)) == ([0, 1, 2], []) and calls == []
+    # a prescreened proof for another bound or dimension than this screen's is verified, and fails there
+    assert screen_proofs(proofs, **dict(screen, bound=32), prescreened=dict(proofs)) == ([], [0, 1, 2])
+    assert len(calls) == 3
+
+
+@pytest.mark.attack
+def test_prescreened_skips_only_the_identical_proof(monkeypatch):
+    cl = _clients(_updates(3, seed=14))
+    proofs = {i: c.submit_proof() for i, c in cl.items()}
+    rp = proofs[1].range_proof
+    # proof swapped after screening: one response changed (no longer verifies) ...
+    tampered = dataclasses.replace(proofs[1], range_proof=dataclasses.replace(
+        rp, z0=((rp.z0[0] + 1) % ED25519_ORDER,) + rp.z0[1:]))
+    ctx1 = client_context(session=SESSION, round_id=0, client_id=1)
+    assert not verify_bounded_update(tampered, bound=64, dimension=D, params=PP, context=ctx1)
+    # ... and a mod-q alias of the screened proof (encodes to the same bytes via to_bytes, not canonical)
+    rp2 = proofs[2].range_proof
+    alias = dataclasses.replace(proofs[2], range_proof=dataclasses.replace(
+        rp2, z0=(rp2.z0[0] + ED25519_ORDER,) + rp2.z0[1:]))
+    assert alias.range_proof.to_bytes(PP.group) == rp2.to_bytes(PP.group)
+    calls = _counting_verify(monkeypatch)
+    submitted = {0: proofs[0], 1: tampered, 2: alias}
+    acc, rej = screen_proofs(submitted, bound=64, dimension=D, params=PP, session=SESSION, prescreened=dict(proofs))
+    # a skip keyed on the client id alone would accept both; only the identical proof 0 skips verification
+    assert (acc, rej) == ([0], [1, 2])
+    assert calls == [tampered, alias]
+
+
+def test_prescreened_must_be_a_mapping_of_proofs():
+    cl = _clients(_updates(2, seed=15))
+    proofs = {i: c.submit_proof() for i, c in cl.items()}
+    screen = dict(bound=64, dimension=D, params=PP, session=SESSION)
+    with pytest.raises(TypeError, match="prescreened must be a mapping client id -> BoundedUpdateProof or None, "
+                                        "got list"):
+        screen_proofs(proofs, **screen, prescreened=[proofs[0]])
+    with pytest.raises(TypeError, match=r"prescreened\[1\] must be a BoundedUpdateProof, got bytes"):
+        screen_proofs(proofs, **screen, prescreened={0: proofs[0], 1: b"proof"})
+    with pytest.raises(TypeError, match="prescreened must be a mapping"):
+        verifiable_secure_aggregate(cl, max_update_norm=S, frac_bits=F, dimension=D, session=SESSION,
+                                    prescreened=(1, 2))
