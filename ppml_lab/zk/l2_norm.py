@@ -40,6 +40,14 @@ sensitivity a DP accountant may rely on is B2 / 2^f (not S).
 Threat model: a malicious client cannot get an update with ||x_hat||_2 > B2 accepted except with
 probability about 1/q (discrete log, random oracle); the server learns the commitments and the bound only
 (Pedersen hiding; HVZK of each Sigma protocol, test: ``tests/zk/test_l2_norm.py``).
+
+Accountable L2 rejections (``pki=`` of :func:`l2_verifiable_secure_aggregate`): every client signs its WHOLE
+L2 proof (:func:`l2_proof_payload`: the L-inf part, every D_j, the challenge, all responses, the norm range
+proof, in canonical encoding only, bound to its context: session, round, client id); the screen refuses
+unsigned or wrongly signed proofs as unauthenticated, keeps the signed failing ones as
+``VerifiedAggregate.evidence`` (:class:`SignedL2Proof`), and :func:`audit_l2_rejection` confirms a claimed
+rejection only if the client signed a proof that fails. Without a PKI a rejection is the server's word.
+The L-inf parts of the accepted proofs go to the aggregation as ``prescreened``: verified once, here.
 """
 
 from __future__ import annotations
@@ -54,8 +62,15 @@ import numpy as np
 
 from ppml_lab._rng import RNGLike, key_rng
 from ppml_lab._validation import check_int, check_positive
-from ppml_lab.exceptions import PrecisionError, ProtocolError
-from ppml_lab.zk.aggregation import VerifiedAggregate, ZKClient, verifiable_secure_aggregate
+from ppml_lab.exceptions import AuthenticationError, PrecisionError, ProtocolError
+from ppml_lab.fl.secagg import SigningPKI
+from ppml_lab.zk.aggregation import (
+    VerifiedAggregate,
+    ZKClient,
+    canonical_range_bytes,
+    proof_payload,
+    verifiable_secure_aggregate,
+)
 from ppml_lab.zk.bounded_update import (
     MAX_BOUND,
     BoundedUpdateOpening,
@@ -80,7 +95,7 @@ from ppml_lab.zk.range_proof import (
     verify_range,
 )
 from ppml_lab.zk.sigma import _ctx
-from ppml_lab.zk.transcript import Transcript
+from ppml_lab.zk.transcript import Transcript, _frame
 
 __all__ = [
     "L2BoundedUpdateProof",
@@ -94,11 +109,16 @@ __all__ = [
     "square_transcript",
     "simulate_square",
     "screen_l2_proofs",
+    "SignedL2Proof",
+    "l2_proof_payload",
+    "audit_l2_rejection",
     "L2ZKClient",
     "l2_verifiable_secure_aggregate",
 ]
 
 L2_DOMAIN = b"ppml_lab/zk/l2-norm/v1"
+#: Domain label of a client's signature on its whole L2 proof.
+SIGNED_L2_PROOF_DOMAIN = b"ppml_lab/zk/signed-l2-bounded-update/v1"
 #: Largest B2 with B2^2 <= 2^62, the range proof's limit.
 MAX_L2_BOUND = math.isqrt(MAX_UPPER)
 
@@ -368,20 +388,94 @@ def simulate_square(commitment: Any, square: Any, *, challenge: int, params: Ped
 
 # ---------------------------------------------------------------- with verifiable secure aggregation
 
+def l2_proof_payload(proof: L2BoundedUpdateProof, *, context: bytes, params: PedersenParams) -> bytes:
+    """The bytes a client signs for its WHOLE L2 proof: domain, context (session, round, client id), then every
+    part (the L-inf proof's payload, D_j, c, z1, z2, z3, the norm range proof, z_link), canonical only.
+
+    Raises TypeError/ValueError naming the part for a non-canonical proof (a scalar outside [0, q) would encode
+    like its residue mod q, so a server could bend a client's valid signed proof into a failing one)."""
+    if not isinstance(proof, L2BoundedUpdateProof):
+        raise TypeError(f"proof must be an L2BoundedUpdateProof, got {type(proof).__name__}")
+    if not isinstance(context, (bytes, bytearray)):
+        raise TypeError(f"context must be bytes, got {type(context).__name__}")
+    grp = params.group
+    d = len(proof.z_x)
+    _check_shape(proof, d, grp)  # equal lengths, every scalar canonical
+    squares = b"".join(grp.encode(grp.check_element(x, name=f"proof.square_commitments[{j}]"))
+                       for j, x in enumerate(proof.square_commitments))
+    es = grp.encode_scalar
+    zs = b"".join(es(a) + es(b) + es(c) for a, b, c in zip(proof.z_x, proof.z_r, proof.z_s))
+    return (_frame(b"domain", SIGNED_L2_PROOF_DOMAIN) + _frame(b"context", bytes(context))
+            + _frame(b"linf", proof_payload(proof.linf, context=context, params=params))
+            + _frame(b"dimension", d.to_bytes(8, "big")) + _frame(b"square-commitments", squares)
+            + _frame(b"challenge", es(proof.challenge)) + _frame(b"responses", zs)
+            + _frame(b"norm-range", canonical_range_bytes(proof.norm_range, name="proof.norm_range", params=params))
+            + _frame(b"link", es(proof.z_link)))
+
+
+@dataclass(frozen=True)
+class SignedL2Proof:
+    """An L2 proof with its client's Ed25519 signature over :func:`l2_proof_payload`."""
+
+    proof: L2BoundedUpdateProof
+    signature: bytes
+
+
+def _l2_signed_by(pki: SigningPKI, cid: int, signature: Any, proof: Any, context: bytes,
+                  params: PedersenParams) -> bool:
+    try:
+        pki.verify(cid, signature, l2_proof_payload(proof, context=context, params=params))
+    except (AuthenticationError, TypeError, ValueError):  # bad signature, or no canonical payload to sign
+        return False
+    return True
+
+
+def _l2_ok(proof: Any, *, linf_bound: int, l2_bound: int, dimension: int, params: PedersenParams,
+           context: bytes) -> bool:
+    try:
+        return verify_l2_bounded_update(proof, linf_bound=linf_bound, l2_bound=l2_bound, dimension=dimension,
+                                        params=params, context=context)
+    except (TypeError, ValueError):  # malformed proof; PrecisionError for bad bounds is also a ValueError
+        return False
+
+
 def screen_l2_proofs(proofs: Mapping[int, L2BoundedUpdateProof], *, linf_bound: int, l2_bound: int, dimension: int,
-                     params: PedersenParams, session: bytes, round_id: int = 0) -> tuple[list[int], list[int]]:
-    """Verify every client's L2 proof in its own context; returns (accepted ids, rejected ids), sorted."""
+                     params: PedersenParams, session: bytes, round_id: int = 0, pki: SigningPKI | None = None,
+                     signatures: Mapping[int, bytes | None] | None = None) -> tuple[list[int], list[int]]:
+    """Verify every client's L2 proof in its own context; returns (accepted ids, rejected ids), sorted.
+
+    With ``pki``, a proof counts only with its client's valid signature over :func:`l2_proof_payload` in
+    ``signatures`` (else rejected, and not evidence against the client)."""
+    if pki is not None and not isinstance(pki, SigningPKI):
+        raise TypeError(f"pki must be a SigningPKI or None, got {type(pki).__name__}")
     accepted: list[int] = []
     rejected: list[int] = []
+    sigs = dict(signatures or {})
     for cid in sorted(proofs):
         ctx = client_context(session=session, round_id=round_id, client_id=cid)
-        try:
-            ok = verify_l2_bounded_update(proofs[cid], linf_bound=linf_bound, l2_bound=l2_bound, dimension=dimension,
-                                          params=params, context=ctx)
-        except (TypeError, ValueError):  # malformed proof; PrecisionError for bad bounds is also a ValueError
-            ok = False
+        if pki is not None and not _l2_signed_by(pki, cid, sigs.get(cid), proofs[cid], ctx, params):
+            rejected.append(cid)  # unauthenticated: not attributable to cid
+            continue
+        ok = _l2_ok(proofs[cid], linf_bound=linf_bound, l2_bound=l2_bound, dimension=dimension, params=params,
+                    context=ctx)
         (accepted if ok else rejected).append(cid)
     return accepted, rejected
+
+
+def audit_l2_rejection(evidence: SignedL2Proof, *, client_id: int, pki: SigningPKI, linf_bound: int, l2_bound: int,
+                       dimension: int, params: PedersenParams, session: bytes, round_id: int = 0) -> bool:
+    """True iff the server's claim "client ``client_id``'s L2 proof failed" is backed by ``evidence``: the
+    client signed that whole L2 proof in that round's context AND it does not verify. Anyone with the PKI
+    can run it."""
+    if not isinstance(evidence, SignedL2Proof):
+        raise TypeError(f"evidence must be a SignedL2Proof, got {type(evidence).__name__}")
+    if not isinstance(pki, SigningPKI):
+        raise TypeError(f"pki must be a SigningPKI, got {type(pki).__name__}")
+    ctx = client_context(session=session, round_id=round_id, client_id=client_id)
+    if not _l2_signed_by(pki, client_id, evidence.signature, evidence.proof, ctx, params):
+        return False  # the client never sent this proof: the claim is unsupported
+    return not _l2_ok(evidence.proof, linf_bound=linf_bound, l2_bound=l2_bound, dimension=dimension, params=params,
+                      context=ctx)
 
 
 class L2ZKClient(ZKClient):
@@ -422,6 +516,12 @@ class L2ZKClient(ZKClient):
         self._l2_proof, self._opening = proof, opening.linf()
         return proof
 
+    def sign_l2_proof(self, proof: L2BoundedUpdateProof) -> bytes | None:
+        """This client's signature on its whole L2 ``proof`` in its own context (None without a signing key)."""
+        if self._signing_key is None:
+            return None
+        return self._signing_key.sign(l2_proof_payload(proof, context=self.context, params=self.params))
+
     @property
     def l2_proof(self) -> L2BoundedUpdateProof | None:
         """The L2 proof this client sent last (public: it is what the server received)."""
@@ -454,23 +554,41 @@ class _ScreenedClient:
 def l2_verifiable_secure_aggregate(clients: Mapping[int, L2ZKClient], *, max_update_norm: float, frac_bits: int,
                                    dimension: int, session: bytes, round_id: int = 0,
                                    params: PedersenParams | None = None, rng: RNGLike = None,
-                                   **kwargs: Any) -> VerifiedAggregate:
+                                   pki: SigningPKI | None = None, **kwargs: Any) -> VerifiedAggregate:
     """One round of :func:`ppml_lab.zk.aggregation.verifiable_secure_aggregate` with L2 screening first:
     clients whose L2 proof fails are dropped before aggregation (listed in ``rejected``); the accepted ones
     are aggregated and checked against the commitments of the very proofs that were screened (the server
-    holds those proofs; a client that sends another L-inf proof later is not asked for one)."""
+    holds those proofs; a client that sends another L-inf proof later is not asked for one). Their L-inf parts
+    are passed as ``prescreened``, so they are not verified a second time.
+
+    ``pki``: every client signs its whole L2 proof (:meth:`L2ZKClient.sign_l2_proof`); an unsigned or wrongly
+    signed proof is refused, and the signed proof of every client whose L2 proof fails is returned in
+    ``evidence`` as a :class:`SignedL2Proof` (check it with :func:`audit_l2_rejection`)."""
+    if pki is not None and not isinstance(pki, SigningPKI):
+        raise TypeError(f"pki must be a SigningPKI or None, got {type(pki).__name__}")
+    if "prescreened" in kwargs:
+        raise TypeError("prescreened is set by l2_verifiable_secure_aggregate itself (the L2-screened proofs)")
     p = params if params is not None else pedersen_params()
     b = integer_bound(max_update_norm=max_update_norm, frac_bits=frac_bits)
     b2 = l2_integer_bound(max_update_norm=max_update_norm, frac_bits=frac_bits, dimension=dimension)
     proofs = {cid: c.submit_l2_proof() for cid, c in clients.items()}
+    sigs = {cid: clients[cid].sign_l2_proof(proofs[cid]) for cid in clients} if pki is not None else {}
     accepted, rejected = screen_l2_proofs(proofs, linf_bound=b, l2_bound=b2, dimension=dimension, params=p,
-                                          session=session, round_id=round_id)
+                                          session=session, round_id=round_id, pki=pki, signatures=sigs)
+    evidence: dict[int, SignedL2Proof] = {}
+    for cid in rejected:  # the signed L2 proofs that failed: evidence anyone with the PKI can audit
+        sig = sigs.get(cid)
+        ctx = client_context(session=session, round_id=round_id, client_id=cid)
+        if pki is not None and isinstance(sig, bytes) and _l2_signed_by(pki, cid, sig, proofs[cid], ctx, p):
+            evidence[cid] = SignedL2Proof(proofs[cid], sig)
     if len(accepted) < 2:
         raise ProtocolError(f"at least 2 clients must pass their L2 bounded-update proof, got {len(accepted)} "
                             f"(rejected: {rejected})")
     screened = {cid: _ScreenedClient(clients[cid], proofs[cid].linf) for cid in accepted}
     out = verifiable_secure_aggregate(screened, max_update_norm=max_update_norm,  # type: ignore[arg-type]
                                       frac_bits=frac_bits, dimension=dimension, session=session, round_id=round_id,
-                                      params=p, rng=rng, **kwargs)
+                                      params=p, rng=rng, pki=pki,
+                                      prescreened={cid: proofs[cid].linf for cid in accepted}, **kwargs)
     sizes = {cid: proofs[cid].nbytes(p) for cid in proofs}
-    return replace(out, rejected=tuple(sorted(set(out.rejected) | set(rejected))), proof_bytes=sizes)
+    return replace(out, rejected=tuple(sorted(set(out.rejected) | set(rejected))), proof_bytes=sizes,
+                   evidence={**out.evidence, **evidence})

@@ -473,3 +473,177 @@ def test_switching_to_another_linf_proof_after_l2_screening_is_refused():
     cl = {cid: (_SwitchingClient if cid == 3 else L2ZKClient)(cid, u, **kw) for cid, u in enumerate(updates)}
     with pytest.raises(ProtocolError, match="does not match"):
         l2_verifiable_secure_aggregate(cl, max_update_norm=1.0, frac_bits=6, dimension=d, session=b"sw", params=PP)
+
+
+# ---------------------------------------------------------------- accountable L2 rejections (signed proofs)
+
+def _signed_l2(updates, keys, cheat_id=None, session=b"acct", round_id=0):
+    kw = {"max_update_norm": 1.0, "frac_bits": 6, "params": PP, "session": session, "round_id": round_id}
+    return {cid: L2ZKClient(cid, u, l2_cheat="skip-l2" if cid == cheat_id else "", signing_key=keys.get(cid), **kw)
+            for cid, u in enumerate(updates)}
+
+
+def _acct_updates(d=8, n=4, seed=21):
+    rng = np.random.default_rng(seed)
+    ups = [rng.normal(size=d) * 0.1 for _ in range(n - 1)]
+    return ups + [np.full(d, 0.9)]  # the last: every |u_j| <= S, ||u||_2 > S
+
+
+@pytest.mark.attack
+def test_server_cannot_falsely_claim_an_honest_l2_proof_failed():
+    from ppml_lab.fl.secagg import make_identities
+    from ppml_lab.zk.aggregation import proof_payload
+    from ppml_lab.zk.l2_norm import SignedL2Proof, audit_l2_rejection, l2_proof_payload, screen_l2_proofs
+
+    d = 8
+    ups = _acct_updates(d)
+    keys, pki = make_identities(range(len(ups)))
+    res = l2_verifiable_secure_aggregate(_signed_l2(ups, keys, cheat_id=3), max_update_norm=1.0, frac_bits=6,
+                                         dimension=d, session=b"acct", params=PP, pki=pki)
+    b = integer_bound(max_update_norm=1.0, frac_bits=6)
+    b2 = l2_integer_bound(max_update_norm=1.0, frac_bits=6, dimension=d)
+    audit = dict(client_id=3, pki=pki, linf_bound=b, l2_bound=b2, dimension=d, params=PP, session=b"acct")
+    # a genuine L2 rejection is backed by the client's signed failing proof
+    assert res.rejected == (3,) and isinstance(res.evidence[3], SignedL2Proof)
+    assert audit_l2_rejection(res.evidence[3], **audit)
+    # the server claims honest client 1's L2 proof failed. Raw path (no signatures): a failing L2 proof made up
+    # in client 1's name looks exactly like a genuine failure to anyone who re-verifies it
+    ctx1 = client_context(session=b"acct", round_id=0, client_id=1)
+    made_up, _ = cheating_prove_l2_bounded_update(np.full(d, b), linf_bound=b, l2_bound=b2, params=PP, context=ctx1)
+    assert not verify_l2_bounded_update(made_up, linf_bound=b, l2_bound=b2, dimension=d, params=PP, context=ctx1)
+    # with the PKI it is no evidence: signed by someone else, unsigned, or carrying client 1's signature on
+    # its real proof, the screen refuses it as unauthenticated and the audit refutes the claim
+    audit1 = dict(audit, client_id=1)
+    honest = _signed_l2(ups, keys)[1]
+    p1 = honest.submit_l2_proof()
+    sig1 = honest.sign_l2_proof(p1)
+    for sig in (keys[3].sign(l2_proof_payload(made_up, context=ctx1, params=PP)), bytes(64), sig1):
+        assert not audit_l2_rejection(SignedL2Proof(made_up, sig), **audit1)
+    assert screen_l2_proofs({1: made_up}, linf_bound=b, l2_bound=b2, dimension=d, params=PP, session=b"acct",
+                            pki=pki, signatures={1: sig1}) == ([], [1])
+    # client 1's real signed proof verifies: showing it disproves the claim
+    assert screen_l2_proofs({1: p1}, linf_bound=b, l2_bound=b2, dimension=d, params=PP, session=b"acct",
+                            pki=pki, signatures={1: sig1}) == ([1], [])
+    assert not audit_l2_rejection(SignedL2Proof(p1, sig1), **audit1)
+    # evidence from one client cannot be pinned on another
+    assert not audit_l2_rejection(res.evidence[3], **dict(audit, client_id=2))
+    # a signature on the L-inf part only (the aggregation's payload) is no signature on the L2 proof: client 3's
+    # failing L2 proof carried with that signature is refused (the L2-specific parts must be signed too)
+    ctx3 = client_context(session=b"acct", round_id=0, client_id=3)
+    p3 = res.evidence[3].proof
+    linf_sig = keys[3].sign(proof_payload(p3.linf, context=ctx3, params=PP))
+    assert not audit_l2_rejection(SignedL2Proof(p3, linf_sig), **audit)
+
+
+@pytest.mark.attack
+def test_signed_l2_proof_from_another_round_or_client_is_no_evidence():
+    from ppml_lab.fl.secagg import make_identities
+    from ppml_lab.zk.l2_norm import SignedL2Proof, audit_l2_rejection
+
+    d = 6
+    ups = _acct_updates(d, n=3, seed=22)
+    keys, pki = make_identities(range(3))
+    b = integer_bound(max_update_norm=1.0, frac_bits=6)
+    b2 = l2_integer_bound(max_update_norm=1.0, frac_bits=6, dimension=d)
+    old = _signed_l2(ups, keys, round_id=0)[1]
+    p_old = old.submit_l2_proof()
+    ev = SignedL2Proof(p_old, old.sign_l2_proof(p_old))
+    audit = dict(pki=pki, linf_bound=b, l2_bound=b2, dimension=d, params=PP, session=b"acct")
+    # replayed into round 1 the round-0 proof fails (its context is round 0): raw re-verification says "failed"
+    ctx_r1 = client_context(session=b"acct", round_id=1, client_id=1)
+    assert not verify_l2_bounded_update(p_old, linf_bound=b, l2_bound=b2, dimension=d, params=PP, context=ctx_r1)
+    # but the signature covers round 0 only, so it is no evidence for round 1, nor for client 0
+    assert not audit_l2_rejection(ev, client_id=1, round_id=1, **audit)
+    assert not audit_l2_rejection(ev, client_id=0, round_id=0, **audit)
+    assert not audit_l2_rejection(ev, client_id=1, round_id=0, **dict(audit, session=b"other"))
+    assert not audit_l2_rejection(ev, client_id=1, round_id=0, **audit)  # in its own round it verifies
+
+
+@pytest.mark.attack
+@pytest.mark.parametrize("part", ["z_x", "norm_range", "linf", "challenge"])
+def test_mod_q_reencoded_signed_l2_proof_is_not_evidence(part):
+    from ppml_lab.fl.secagg import make_identities
+    from ppml_lab.zk.l2_norm import SignedL2Proof, audit_l2_rejection, l2_proof_payload
+
+    d = 6
+    keys, pki = make_identities([0])
+    c = _signed_l2([np.full(d, 0.1)], keys)[0]
+    p = c.submit_l2_proof()
+    q = ED.order
+    if part == "z_x":
+        bent = dataclasses.replace(p, z_x=(p.z_x[0] + q,) + p.z_x[1:])
+    elif part == "challenge":
+        bent = dataclasses.replace(p, challenge=p.challenge + q)
+    else:
+        rp = p.norm_range if part == "norm_range" else p.linf.range_proof
+        brp = dataclasses.replace(rp, z1=(rp.z1[0] + q,) + rp.z1[1:])
+        bent = (dataclasses.replace(p, norm_range=brp) if part == "norm_range"
+                else dataclasses.replace(p, linf=dataclasses.replace(p.linf, range_proof=brp)))
+    b = integer_bound(max_update_norm=1.0, frac_bits=6)
+    b2 = l2_integer_bound(max_update_norm=1.0, frac_bits=6, dimension=d)
+    # the re-encoded proof "fails" (a scalar >= q is malformed): were its signature accepted, the server could
+    # turn a valid signed proof into signed evidence of a failure
+    with pytest.raises(ValueError, match="must be a scalar in"):
+        verify_l2_bounded_update(bent, linf_bound=b, l2_bound=b2, dimension=d, params=PP, context=c.context)
+    with pytest.raises(ValueError, match="must be a scalar in"):
+        l2_proof_payload(bent, context=c.context, params=PP)  # only canonical proofs have a payload to sign
+    audit = dict(client_id=0, pki=pki, linf_bound=b, l2_bound=b2, dimension=d, params=PP, session=b"acct")
+    assert not audit_l2_rejection(SignedL2Proof(bent, c.sign_l2_proof(p)), **audit)
+
+
+def test_unsigned_l2_proof_is_refused_with_a_pki():
+    from ppml_lab.fl.secagg import make_identities
+
+    d = 6
+    ups = _acct_updates(d, n=4, seed=23)[:3] + [np.full(d, 0.05)]
+    keys, pki = make_identities(range(4))
+    cl = _signed_l2(ups, {k: v for k, v in keys.items() if k != 2})  # client 2 has no signing key
+    res = l2_verifiable_secure_aggregate(cl, max_update_norm=1.0, frac_bits=6, dimension=d, session=b"acct",
+                                         params=PP, pki=pki)
+    assert res.rejected == (2,) and res.included == (0, 1, 3) and res.evidence == {}
+
+
+def test_l2_round_verifies_the_linf_part_once(monkeypatch):
+    import ppml_lab.zk.aggregation as agg
+    import ppml_lab.zk.l2_norm as l2
+
+    counts = {"agg": 0, "l2": 0}
+    for mod, key in ((agg, "agg"), (l2, "l2")):
+        real = mod.verify_bounded_update
+
+        def counted(*a, _real=real, _key=key, **kw):
+            counts[_key] += 1
+            return _real(*a, **kw)
+
+        monkeypatch.setattr(mod, "verify_bounded_update", counted)
+    d = 6
+    ups = [np.full(d, 0.05 * (i + 1)) for i in range(3)]
+    cl = _clients(L2ZKClient, ups)
+    out = l2_verifiable_secure_aggregate(cl, max_update_norm=1.0, frac_bits=6, dimension=d, session=b"l2", params=PP)
+    assert out.included == (0, 1, 2)
+    assert counts == {"l2": 3, "agg": 0}  # once per client in the L2 screen, not again in the aggregation
+
+
+def test_l2_accountability_refusals(honest):
+    from ppml_lab.fl.secagg import make_identities
+    from ppml_lab.zk.l2_norm import SignedL2Proof, audit_l2_rejection, l2_proof_payload, screen_l2_proofs
+
+    proof, _ = honest
+    _, pki = make_identities([0])
+    kw = dict(linf_bound=B, l2_bound=B2, dimension=4, params=PP, session=b"s")
+    with pytest.raises(TypeError, match="evidence must be a SignedL2Proof, got L2BoundedUpdateProof"):
+        audit_l2_rejection(proof, client_id=0, pki=pki, **kw)
+    with pytest.raises(TypeError, match="pki must be a SigningPKI, got dict"):
+        audit_l2_rejection(SignedL2Proof(proof, bytes(64)), client_id=0, pki={}, **kw)
+    with pytest.raises(TypeError, match="pki must be a SigningPKI or None, got str"):
+        screen_l2_proofs({0: proof}, pki="keys", **kw)
+    with pytest.raises(TypeError, match="proof must be an L2BoundedUpdateProof, got BoundedUpdateProof"):
+        l2_proof_payload(proof.linf, context=b"c", params=PP)
+    with pytest.raises(TypeError, match="context must be bytes, got str"):
+        l2_proof_payload(proof, context="c", params=PP)
+    cl = _clients(L2ZKClient, [np.zeros(4)] * 2)
+    with pytest.raises(TypeError, match="pki must be a SigningPKI or None, got int"):
+        l2_verifiable_secure_aggregate(cl, max_update_norm=1.0, frac_bits=6, dimension=4, session=b"l2", pki=1)
+    with pytest.raises(TypeError, match="prescreened is set by l2_verifiable_secure_aggregate"):
+        l2_verifiable_secure_aggregate(cl, max_update_norm=1.0, frac_bits=6, dimension=4, session=b"l2",
+                                       prescreened={})
