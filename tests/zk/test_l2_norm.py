@@ -647,3 +647,31 @@ def test_l2_accountability_refusals(honest):
     with pytest.raises(TypeError, match="prescreened is set by l2_verifiable_secure_aggregate"):
         l2_verifiable_secure_aggregate(cl, max_update_norm=1.0, frac_bits=6, dimension=4, session=b"l2",
                                        prescreened={})
+
+
+@pytest.mark.attack
+@pytest.mark.parametrize("part", ["square_commitments", "z_link", "z_s", "norm_range"])
+def test_l2_specific_part_changed_under_a_valid_signature_is_no_evidence(part):
+    from ppml_lab.fl.secagg import make_identities
+    from ppml_lab.zk.l2_norm import SignedL2Proof, audit_l2_rejection
+
+    d = 6
+    keys, pki = make_identities([0])
+    c = _signed_l2([np.full(d, 0.1)], keys)[0]
+    p = c.submit_l2_proof()
+    q = ED.order
+    if part == "square_commitments":
+        bent = dataclasses.replace(p, square_commitments=p.square_commitments[::-1])
+    elif part == "norm_range":
+        bits = p.norm_range.bit_commitments
+        bent = dataclasses.replace(p, norm_range=dataclasses.replace(p.norm_range, bit_commitments=bits[::-1]))
+    else:
+        vals = getattr(p, part)
+        bent = dataclasses.replace(p, **{part: (vals + 1) % q if part == "z_link" else ((vals[0] + 1) % q,) + vals[1:]})
+    b = integer_bound(max_update_norm=1.0, frac_bits=6)
+    b2 = l2_integer_bound(max_update_norm=1.0, frac_bits=6, dimension=d)
+    # the server changes an L2-specific part of client 0's valid proof: it now fails, and would be "signed"
+    # if the signature covered only the L-inf part
+    assert not verify_l2_bounded_update(bent, linf_bound=b, l2_bound=b2, dimension=d, params=PP, context=c.context)
+    audit = dict(client_id=0, pki=pki, linf_bound=b, l2_bound=b2, dimension=d, params=PP, session=b"acct")
+    assert not audit_l2_rejection(SignedL2Proof(bent, c.sign_l2_proof(p)), **audit)
