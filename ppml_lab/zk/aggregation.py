@@ -40,7 +40,7 @@ malicious client's update can have L2 norm up to sqrt(d) B / 2^f
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -268,9 +268,13 @@ def _same_proof(proof: Any, screened: BoundedUpdateProof, params: PedersenParams
         return False
 
 
-def _signed_by(pki: SigningPKI, cid: int, signature: Any, proof: Any, context: bytes, params: PedersenParams) -> bool:
+def _signed_by(pki: SigningPKI, cid: int, signature: Any, proof: Any, context: bytes, params: PedersenParams,
+               payload: Callable[..., bytes] | None = None) -> bool:
+    """True iff ``signature`` is client ``cid``'s on the canonical payload of ``proof`` in ``context``
+    (``payload``: the payload function of the proof's kind; :func:`proof_payload` by default)."""
+    to_sign = proof_payload if payload is None else payload
     try:
-        pki.verify(cid, signature, proof_payload(proof, context=context, params=params))
+        pki.verify(cid, signature, to_sign(proof, context=context, params=params))
     except (AuthenticationError, TypeError, ValueError):  # bad signature, or no canonical payload to sign
         return False
     return True

@@ -62,11 +62,12 @@ import numpy as np
 
 from ppml_lab._rng import RNGLike, key_rng
 from ppml_lab._validation import check_int, check_positive
-from ppml_lab.exceptions import AuthenticationError, PrecisionError, ProtocolError
+from ppml_lab.exceptions import PrecisionError, ProtocolError
 from ppml_lab.fl.secagg import SigningPKI
 from ppml_lab.zk.aggregation import (
     VerifiedAggregate,
     ZKClient,
+    _signed_by,
     canonical_range_bytes,
     proof_payload,
     verifiable_secure_aggregate,
@@ -423,11 +424,7 @@ class SignedL2Proof:
 
 def _l2_signed_by(pki: SigningPKI, cid: int, signature: Any, proof: Any, context: bytes,
                   params: PedersenParams) -> bool:
-    try:
-        pki.verify(cid, signature, l2_proof_payload(proof, context=context, params=params))
-    except (AuthenticationError, TypeError, ValueError):  # bad signature, or no canonical payload to sign
-        return False
-    return True
+    return _signed_by(pki, cid, signature, proof, context, params, payload=l2_proof_payload)
 
 
 def _l2_ok(proof: Any, *, linf_bound: int, l2_bound: int, dimension: int, params: PedersenParams,
